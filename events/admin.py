@@ -1,0 +1,240 @@
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .models import (
+    Event,
+    EventRole,
+    ProgrammeBlock,
+    Round,
+    Series,
+    Session,
+    SessionOffering,
+    SessionRole,
+    Venue,
+)
+
+
+@admin.register(Venue)
+class VenueAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "street_address"]
+    list_filter = ["city"]
+    search_fields = ["name", "city", "street_address"]
+
+
+class SeriesEventInline(admin.TabularInline):
+    model = Event
+    fields = ["title", "start_date", "kind", "is_published"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Series)
+class SeriesAdmin(admin.ModelAdmin):
+    list_display = ["title", "kind", "event_count", "is_published"]
+    list_filter = ["kind", "is_published"]
+    search_fields = ["title", "theme", "introduction"]
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["organisers"]
+    inlines = [SeriesEventInline]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "kind", "theme", "summary", "is_published"]}),
+        (_("Texts"), {"fields": ["introduction", "audience", "price_note", "organisers"]}),
+        (_("Contact"), {"fields": ["contact_name", "contact_phone", "contact_email"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(event_count=Count("events"))
+
+    @admin.display(description=_("events"), ordering="event_count")
+    def event_count(self, obj):
+        return obj.event_count
+
+
+class EventRoleInline(admin.TabularInline):
+    model = EventRole
+    extra = 0
+    autocomplete_fields = ["speaker"]
+    fields = ["speaker", "role", "note", "order"]
+
+
+class ProgrammeBlockInline(admin.TabularInline):
+    model = ProgrammeBlock
+    extra = 0
+    fields = ["day", "starts_at", "ends_at", "kind", "title", "description", "order"]
+
+
+class RoundInline(admin.TabularInline):
+    model = Round
+    extra = 0
+    fields = ["day", "starts_at", "ends_at", "title", "description", "order"]
+
+
+class SessionInline(admin.TabularInline):
+    model = Session
+    extra = 0
+    fields = ["title", "slug", "theme", "order"]
+    prepopulated_fields = {"slug": ["title"]}
+    show_change_link = True
+
+
+class SessionOfferingInline(admin.TabularInline):
+    model = SessionOffering
+    extra = 0
+    fields = ["session", "round", "capacity", "location", "order"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Offer only this event's sessions and rounds.
+        event_id = (
+            request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        )
+        if db_field.name in {"session", "round"}:
+            queryset = db_field.related_model.objects.all()
+            kwargs["queryset"] = queryset.filter(event_id=event_id) if event_id else queryset.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["title", "start_date", "kind", "series", "place_display", "is_published"]
+    list_filter = ["is_published", "kind", "series", "is_online", "is_provisional", "start_date"]
+    search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
+    date_hierarchy = "start_date"
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["series", "venue", "organisers"]
+    list_select_related = ["series", "venue"]
+    save_on_top = True
+    actions = ["duplicate_events"]
+    inlines = [
+        EventRoleInline,
+        ProgrammeBlockInline,
+        RoundInline,
+        SessionInline,
+        SessionOfferingInline,
+    ]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "kind", "series", "theme", "summary", "is_published"]}),
+        (
+            _("Date and time"),
+            {
+                "fields": [
+                    ("start_date", "end_date"),
+                    ("start_time", "end_time"),
+                    "time_to_be_confirmed",
+                    "is_provisional",
+                ]
+            },
+        ),
+        (_("Place"), {"fields": ["venue", "is_online", "online_note"]}),
+        (
+            _("Texts"),
+            {
+                "fields": [
+                    "introduction",
+                    "audience",
+                    "organisers",
+                    "price_note",
+                    ("more_info_url", "more_info_label"),
+                ]
+            },
+        ),
+        (
+            _("Registration"),
+            {
+                "fields": [
+                    "registration_enabled",
+                    ("registration_opens_at", "registration_closes_at"),
+                    "capacity",
+                ]
+            },
+        ),
+        (_("Contact"), {"fields": ["contact_name", "contact_phone", "contact_email"]}),
+    ]
+
+    @admin.display(description=_("place"))
+    def place_display(self, obj):
+        return obj.place
+
+    @admin.action(description=_("Duplicate as a draft for next year"))
+    def duplicate_events(self, request, queryset):
+        copies = [event.copy_as_draft() for event in queryset]
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d event copied as an unpublished draft: %(titles)s.",
+                "%(count)d events copied as unpublished drafts: %(titles)s.",
+                len(copies),
+            )
+            % {"count": len(copies), "titles": ", ".join(str(copy) for copy in copies)},
+            messages.SUCCESS,
+        )
+
+
+class SessionRoleInline(admin.TabularInline):
+    model = SessionRole
+    extra = 0
+    autocomplete_fields = ["speaker"]
+    fields = ["speaker", "role", "order"]
+
+
+class OfferingForSessionInline(admin.TabularInline):
+    model = SessionOffering
+    extra = 0
+    fields = ["round", "capacity", "location", "order"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        session_id = (
+            request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        )
+        if db_field.name == "round":
+            event_ids = Session.objects.filter(pk=session_id).values("event_id")
+            kwargs["queryset"] = Round.objects.filter(event_id__in=event_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ["title", "event", "theme", "offering_count"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter), "event__start_date"]
+    search_fields = ["title", "theme", "description", "event__title", "roles__speaker__name"]
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["event"]
+    list_select_related = ["event"]
+    inlines = [SessionRoleInline, OfferingForSessionInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(offering_count=Count("offerings"))
+
+    @admin.display(description=_("rounds"), ordering="offering_count")
+    def offering_count(self, obj):
+        return obj.offering_count
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is SessionOffering:
+            for offering_form in formset.forms:
+                offering_form.instance.event_id = form.instance.event_id
+        super().save_formset(request, form, formset, change)
+
+
+@admin.register(SessionOffering)
+class SessionOfferingAdmin(admin.ModelAdmin):
+    list_display = ["session", "round", "event", "capacity", "location"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["session__title", "round__title", "event__title", "location"]
+    autocomplete_fields = ["event", "session", "round"]
+    list_select_related = ["session", "round", "event"]
+
+
+@admin.register(Round)
+class RoundAdmin(admin.ModelAdmin):
+    list_display = ["title", "event", "starts_at", "ends_at"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["title", "event__title"]
+    autocomplete_fields = ["event"]
+    list_select_related = ["event"]

@@ -1,0 +1,75 @@
+"""iCalendar files for events and series, built with the ``icalendar`` library."""
+
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
+
+PRODID = "-//Buurtprogramma//Programma//NL"
+
+
+def _new_calendar(name):
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", settings.TIME_ZONE)
+    return cal
+
+
+def _location(event):
+    if event.venue_id:
+        venue = event.venue
+        parts = [venue.name, venue.street_address, f"{venue.postal_code} {venue.city}".strip()]
+        return ", ".join(part for part in parts if part)
+    if event.is_online:
+        return event.online_note or _("Online")
+    return ""
+
+
+def _calendar_event(event, request):
+    url = request.build_absolute_uri(event.get_absolute_url())
+    item = CalendarEvent()
+    item.add("uid", f"event-{event.pk}@{request.get_host().split(':')[0]}")
+    item.add("summary", event.title)
+    item.add("dtstamp", timezone.now())
+    if event.starts_at:
+        # Aware datetimes in Europe/Amsterdam; icalendar writes TZID and the VTIMEZONE.
+        tz = timezone.get_default_timezone()
+        item.add("dtstart", event.starts_at.astimezone(tz))
+        ends_at = event.ends_at or event.starts_at + datetime.timedelta(hours=2)
+        item.add("dtend", ends_at.astimezone(tz))
+    else:
+        item.add("dtstart", event.start_date)
+        item.add("dtend", event.last_date + datetime.timedelta(days=1))
+    if event.is_provisional:
+        item.add("status", "TENTATIVE")
+    else:
+        item.add("status", "CONFIRMED")
+    location = _location(event)
+    if location:
+        item.add("location", location)
+    description = "\n\n".join(part for part in [event.summary, url] if part)
+    item.add("description", description)
+    item.add("url", url)
+    return item
+
+
+def event_calendar(event, request):
+    cal = _new_calendar(event.title)
+    cal.add_component(_calendar_event(event, request))
+    cal.add_missing_timezones()
+    return cal
+
+
+def series_calendar(series, request):
+    cal = _new_calendar(series.title)
+    for event in series.events.all():
+        cal.add_component(_calendar_event(event, request))
+    cal.add_missing_timezones()
+    return cal

@@ -1,0 +1,709 @@
+import datetime
+
+from django.db import models, transaction
+from django.db.models import F, Prefetch, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+from speakers.models import Organisation
+
+
+class Venue(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    street_address = models.CharField(_("address"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=12, blank=True)
+    city = models.CharField(_("city"), max_length=100)
+    url = models.URLField(_("website"), blank=True)
+
+    class Meta:
+        ordering = ["city", "name"]
+        verbose_name = _("venue")
+        verbose_name_plural = _("venues")
+        constraints = [
+            models.UniqueConstraint(fields=["name", "city"], name="venue_unique_name_city"),
+        ]
+
+    def __str__(self):
+        if self.city and self.city not in self.name:
+            return f"{self.name}, {self.city}"
+        return self.name
+
+
+class ContactFields(models.Model):
+    """The contact person shown on a series or an event page."""
+
+    contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=40, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def has_contact(self):
+        return bool(self.contact_name or self.contact_phone or self.contact_email)
+
+
+class SeriesQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(is_published=True)
+
+
+class Series(ContactFields):
+    """A year programme, an annual congress or a travelling series of events."""
+
+    class Kind(models.TextChoices):
+        YEAR_PROGRAMME = "year_programme", _("year programme")
+        CONGRESS = "congress", _("annual congress")
+        RELAY = "relay", _("relay series")
+        OTHER = "other", _("series")
+
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    theme = models.CharField(_("theme"), max_length=200, blank=True)
+    summary = models.CharField(
+        _("summary"), max_length=300, blank=True, help_text=_("One sentence for lists.")
+    )
+    introduction = models.TextField(_("introduction"), blank=True)
+    audience = models.TextField(_("audience"), blank=True)
+    organisers = models.ManyToManyField(
+        "speakers.Organisation",
+        verbose_name=_("organisers"),
+        blank=True,
+        related_name="organised_series",
+    )
+    price_note = models.CharField(_("price note"), max_length=200, blank=True)
+    is_published = models.BooleanField(_("published"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = SeriesQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = _("series")
+        verbose_name_plural = _("series")
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("events:series", kwargs={"slug": self.slug})
+
+
+class EventQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(is_published=True)
+
+    def upcoming(self, today=None):
+        today = today or timezone.localdate()
+        return self.filter(Q(end_date__gte=today) | Q(end_date__isnull=True, start_date__gte=today))
+
+    def past(self, today=None):
+        today = today or timezone.localdate()
+        return self.filter(Q(end_date__lt=today) | Q(end_date__isnull=True, start_date__lt=today))
+
+    def for_listing(self):
+        """What an event card renders (home, series page), in constant queries."""
+        return self.select_related("venue", "series").order_by("start_date", "start_time", "title")
+
+    def for_programme(self):
+        """Everything templates/events/event_detail.html renders, in constant queries."""
+        return self.select_related("venue", "series").prefetch_related(
+            Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
+            Prefetch("programme_blocks", queryset=ProgrammeBlock.objects.order_by(*BLOCK_ORDER)),
+            Prefetch(
+                "roles",
+                queryset=EventRole.objects.select_related("speaker__organisation").order_by(
+                    "order", "pk"
+                ),
+            ),
+            Prefetch(
+                "rounds",
+                queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
+                    Prefetch(
+                        "offerings",
+                        queryset=SessionOffering.objects.select_related("session")
+                        .prefetch_related(
+                            Prefetch(
+                                "session__roles",
+                                queryset=SessionRole.objects.select_related(
+                                    "speaker__organisation"
+                                ).order_by("order", "pk"),
+                            )
+                        )
+                        .order_by("order", "session__order", "pk"),
+                    )
+                ),
+            ),
+        )
+
+
+BLOCK_ORDER = ("day", "starts_at", "order", "pk")
+
+
+class Event(ContactFields):
+    class Kind(models.TextChoices):
+        KNOWLEDGE = "knowledge", _("knowledge meeting")
+        REFLECTION = "reflection", _("reflection meeting")
+        PRACTICE = "practice", _("practice meeting")
+        FEEDBACK = "feedback", _("feedback meeting")
+        CONGRESS = "congress", _("congress")
+        STUDY_AFTERNOON = "study_afternoon", _("study afternoon")
+        AFTERNOON = "afternoon", _("afternoon meeting")
+        THEME_DAY = "theme_day", _("theme day")
+        MEETING = "meeting", _("meeting")
+
+    series = models.ForeignKey(
+        "events.Series",
+        verbose_name=_("series"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MEETING)
+    theme = models.CharField(_("theme"), max_length=200, blank=True)
+    summary = models.CharField(
+        _("summary"), max_length=300, blank=True, help_text=_("One sentence for lists.")
+    )
+    introduction = models.TextField(
+        _("introduction"), blank=True, help_text=_("Separate paragraphs with an empty line.")
+    )
+    audience = models.TextField(_("audience"), blank=True)
+
+    start_date = models.DateField(_("date"))
+    end_date = models.DateField(
+        _("end date"), null=True, blank=True, help_text=_("Only for events of several days.")
+    )
+    start_time = models.TimeField(_("start time"), null=True, blank=True)
+    end_time = models.TimeField(_("end time"), null=True, blank=True)
+    time_to_be_confirmed = models.BooleanField(
+        _("time to be confirmed"),
+        default=False,
+        help_text=_("Shows 'tijd nader te bepalen' instead of the times."),
+    )
+    is_provisional = models.BooleanField(
+        _("date and time provisional"),
+        default=False,
+        help_text=_("Shows 'onder voorbehoud' next to the date."),
+    )
+
+    venue = models.ForeignKey(
+        "events.Venue",
+        verbose_name=_("venue"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    is_online = models.BooleanField(_("online"), default=False)
+    online_note = models.CharField(
+        _("online details"),
+        max_length=200,
+        blank=True,
+        help_text=_("For example 'live vanuit de studio'. Never put a meeting link here."),
+    )
+    organisers = models.ManyToManyField(
+        "speakers.Organisation",
+        verbose_name=_("organisers"),
+        blank=True,
+        related_name="organised_events",
+    )
+    more_info_url = models.URLField(_("more information (link)"), blank=True)
+    more_info_label = models.CharField(
+        _("more information (link text)"), max_length=200, blank=True
+    )
+
+    registration_enabled = models.BooleanField(_("registration through this site"), default=True)
+    registration_opens_at = models.DateTimeField(_("registration opens"), null=True, blank=True)
+    registration_closes_at = models.DateTimeField(_("registration closes"), null=True, blank=True)
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Leave empty for no limit.")
+    )
+    price_note = models.CharField(
+        _("price note"),
+        max_length=200,
+        blank=True,
+        help_text=_("For example 'Deelname is gratis'."),
+    )
+
+    is_published = models.BooleanField(_("published"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start_date", "start_time", "title"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="event_end_date_after_start_date",
+                violation_error_message=_("The end date cannot be before the start date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(end_time__isnull=True)
+                | Q(start_time__isnull=True)
+                | Q(end_time__gt=F("start_time"))
+                | Q(end_date__isnull=False, end_date__gt=F("start_date")),
+                name="event_end_time_after_start_time",
+                violation_error_message=_("The end time must be after the start time."),
+            ),
+            models.CheckConstraint(
+                condition=Q(registration_opens_at__isnull=True)
+                | Q(registration_closes_at__isnull=True)
+                | Q(registration_closes_at__gt=F("registration_opens_at")),
+                name="event_registration_closes_after_opening",
+                violation_error_message=_("Registration must close after it opens."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.start_date:%d-%m-%Y})"
+
+    def get_absolute_url(self):
+        return reverse("events:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_multi_day(self):
+        return bool(self.end_date and self.end_date != self.start_date)
+
+    @property
+    def last_date(self):
+        return self.end_date or self.start_date
+
+    @property
+    def is_past(self):
+        return self.last_date < timezone.localdate()
+
+    @property
+    def shows_times(self):
+        return bool(self.start_time) and not self.time_to_be_confirmed
+
+    @property
+    def starts_at(self):
+        """Aware start, or None when the time is not (yet) known."""
+        if not self.shows_times:
+            return None
+        return timezone.make_aware(datetime.datetime.combine(self.start_date, self.start_time))
+
+    @property
+    def ends_at(self):
+        if not self.shows_times or not self.end_time:
+            return None
+        return timezone.make_aware(datetime.datetime.combine(self.last_date, self.end_time))
+
+    @property
+    def place(self):
+        """Short 'where' for cards: the city, or 'online'."""
+        if self.venue_id:
+            return self.venue.city
+        return _("online") if self.is_online else ""
+
+    @property
+    def effective_contact(self):
+        """The event's contact person, or the series' one when the event names none."""
+        if self.has_contact or not self.series_id:
+            return self
+        return self.series if self.series.has_contact else self
+
+    def registration_state(self, now=None):
+        """One of 'unavailable', 'not_yet_open', 'open', 'closed'."""
+        now = now or timezone.now()
+        if not self.registration_enabled:
+            return "unavailable"
+        if self.registration_opens_at and now < self.registration_opens_at:
+            return "not_yet_open"
+        closes_at = self.registration_closes_at
+        if closes_at is None:
+            closes_at = self.starts_at or timezone.make_aware(
+                datetime.datetime.combine(self.start_date, datetime.time.min)
+            )
+        if now >= closes_at:
+            return "closed"
+        return "open"
+
+    def timeline(self):
+        """Programme blocks and rounds in time order (uses prefetched relations)."""
+        items = [*self.programme_blocks.all(), *self.rounds.all()]
+        return sorted(
+            items,
+            key=lambda item: (
+                item.day or self.start_date,
+                item.starts_at,
+                item.order,
+                isinstance(item, Round),
+            ),
+        )
+
+    def roles_by_kind(self):
+        grouped = {}
+        for role in self.roles.all():
+            grouped.setdefault(role.role, []).append(role)
+        return grouped
+
+    @transaction.atomic
+    def copy_as_draft(self, *, start_date=None, slug=None):
+        """Copy the event with its programme, rounds, sessions and roles, unpublished.
+
+        Dates and the registration window move with the start date (by default one
+        year later). Registrations are never copied.
+        """
+        start_date = start_date or _add_years(self.start_date, 1)
+        shift = start_date - self.start_date
+        source_pk = self.pk
+        source = Event.objects.prefetch_related(
+            "organisers",
+            "programme_blocks",
+            "roles",
+            "rounds",
+            "sessions__roles",
+            "offerings",
+        ).get(pk=source_pk)
+
+        copy = Event.objects.get(pk=source_pk)
+        copy.pk = copy.id = None
+        copy._state.adding = True
+        copy.start_date = start_date
+        copy.end_date = self.end_date + shift if self.end_date else None
+        if copy.registration_opens_at:
+            copy.registration_opens_at += shift
+        if copy.registration_closes_at:
+            copy.registration_closes_at += shift
+        copy.is_published = False
+        copy.slug = slug or _unique_slug(Event, f"{slugify(self.title)[:180]}-{start_date.year}")
+        copy.save()
+        copy.organisers.set(source.organisers.all())
+
+        def shifted_day(day):
+            return day + shift if day else None
+
+        ProgrammeBlock.objects.bulk_create(
+            ProgrammeBlock(
+                event=copy,
+                day=shifted_day(block.day),
+                starts_at=block.starts_at,
+                ends_at=block.ends_at,
+                title=block.title,
+                kind=block.kind,
+                description=block.description,
+                order=block.order,
+            )
+            for block in source.programme_blocks.all()
+        )
+        EventRole.objects.bulk_create(
+            EventRole(
+                event=copy,
+                speaker_id=role.speaker_id,
+                role=role.role,
+                note=role.note,
+                order=role.order,
+            )
+            for role in source.roles.all()
+        )
+        round_map = {}
+        for old_round in source.rounds.all():
+            round_map[old_round.pk] = Round.objects.create(
+                event=copy,
+                title=old_round.title,
+                day=shifted_day(old_round.day),
+                starts_at=old_round.starts_at,
+                ends_at=old_round.ends_at,
+                description=old_round.description,
+                order=old_round.order,
+            )
+        session_map = {}
+        for old_session in source.sessions.all():
+            new_session = Session.objects.create(
+                event=copy,
+                title=old_session.title,
+                slug=old_session.slug,
+                theme=old_session.theme,
+                summary=old_session.summary,
+                description=old_session.description,
+                order=old_session.order,
+            )
+            session_map[old_session.pk] = new_session
+            SessionRole.objects.bulk_create(
+                SessionRole(
+                    session=new_session,
+                    speaker_id=role.speaker_id,
+                    role=role.role,
+                    order=role.order,
+                )
+                for role in old_session.roles.all()
+            )
+        SessionOffering.objects.bulk_create(
+            SessionOffering(
+                event=copy,
+                session=session_map[offering.session_id],
+                round=round_map[offering.round_id],
+                capacity=offering.capacity,
+                location=offering.location,
+                order=offering.order,
+            )
+            for offering in source.offerings.all()
+        )
+        return copy
+
+
+def _add_years(day, years):
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _unique_slug(model, base):
+    slug, number = base, 2
+    while model.objects.filter(slug=slug).exists():
+        slug = f"{base}-{number}"
+        number += 1
+    return slug
+
+
+class TimedItem(models.Model):
+    day = models.DateField(
+        _("day"), null=True, blank=True, help_text=_("Only for events of several days.")
+    )
+    starts_at = models.TimeField(_("starts at"))
+    ends_at = models.TimeField(_("ends at"), null=True, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ProgrammeBlock(TimedItem):
+    """A timed part of the programme without parallel sessions."""
+
+    class Kind(models.TextChoices):
+        RECEPTION = "reception", _("reception")
+        PLENARY = "plenary", _("plenary")
+        BREAK = "break", _("break")
+        CLOSING = "closing", _("closing")
+        DRINKS = "drinks", _("drinks")
+        OTHER = "other", _("other")
+
+    event = models.ForeignKey(
+        "events.Event",
+        verbose_name=_("event"),
+        on_delete=models.CASCADE,
+        related_name="programme_blocks",
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PLENARY)
+
+    is_round = False
+
+    class Meta:
+        ordering = BLOCK_ORDER
+        verbose_name = _("programme block")
+        verbose_name_plural = _("programme blocks")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="programmeblock_ends_after_start",
+                violation_error_message=_("The end time must be after the start time."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.starts_at:%H:%M} {self.title}"
+
+
+class Round(TimedItem):
+    """A block of the programme in which sessions run side by side."""
+
+    event = models.ForeignKey(
+        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="rounds"
+    )
+
+    is_round = True
+
+    class Meta:
+        ordering = BLOCK_ORDER
+        verbose_name = _("round")
+        verbose_name_plural = _("rounds")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "title"], name="round_unique_title_per_event"),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="round_ends_after_start",
+                violation_error_message=_("The end time must be after the start time."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.starts_at:%H:%M})"
+
+
+class Session(models.Model):
+    """A table session or workshop; its text and speakers are edited once.
+
+    Each round in which it runs is a ``SessionOffering`` with its own seats.
+    """
+
+    event = models.ForeignKey(
+        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="sessions"
+    )
+    title = models.CharField(_("title"), max_length=250)
+    slug = models.SlugField(_("slug"), max_length=200)
+    theme = models.CharField(_("theme"), max_length=200, blank=True)
+    summary = models.TextField(
+        _("short text"), blank=True, help_text=_("Shown on the session card.")
+    )
+    description = models.TextField(
+        _("full text"), blank=True, help_text=_("Separate paragraphs with an empty line.")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["event", "order", "title"]
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "slug"], name="session_unique_slug_per_event"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("events:session", kwargs={"event_slug": self.event.slug, "slug": self.slug})
+
+    @property
+    def leaders(self):
+        return [role for role in self.roles.all() if role.role == SessionRole.Role.LEADER]
+
+    @property
+    def other_roles(self):
+        return [role for role in self.roles.all() if role.role != SessionRole.Role.LEADER]
+
+
+class SessionOffering(models.Model):
+    """A session as offered in one round, with its own seats and attendee list."""
+
+    event = models.ForeignKey(
+        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="offerings"
+    )
+    session = models.ForeignKey(
+        "events.Session",
+        verbose_name=_("session"),
+        on_delete=models.CASCADE,
+        related_name="offerings",
+    )
+    round = models.ForeignKey(
+        "events.Round", verbose_name=_("round"), on_delete=models.CASCADE, related_name="offerings"
+    )
+    capacity = models.PositiveIntegerField(
+        _("seats"), null=True, blank=True, help_text=_("Leave empty for no limit.")
+    )
+    location = models.CharField(
+        _("table or room"), max_length=100, blank=True, help_text=_("For example 'tafel 3'.")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["round__starts_at", "order", "pk"]
+        verbose_name = _("session offering")
+        verbose_name_plural = _("session offerings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "round"],
+                name="offering_once_per_round",
+                violation_error_message=_("This session is already offered in this round."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.session.title} – {self.round.title}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.session_id and self.event_id and self.session.event_id != self.event_id:
+            errors["session"] = _("The session belongs to another event.")
+        if self.round_id and self.event_id and self.round.event_id != self.event_id:
+            errors["round"] = _("The round belongs to another event.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class EventRole(models.Model):
+    class Role(models.TextChoices):
+        CHAIR = "chair", _("chair")
+        MODERATOR = "moderator", _("moderator")
+        PRESENTER = "presenter", _("presenter")
+        OPENING = "opening", _("opening speaker")
+        SPEAKER = "speaker", _("speaker")
+        TABLE_GUEST = "table_guest", _("table guest")
+
+    event = models.ForeignKey(
+        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="roles"
+    )
+    speaker = models.ForeignKey(
+        "speakers.Speaker",
+        verbose_name=_("speaker"),
+        on_delete=models.CASCADE,
+        related_name="event_roles",
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SPEAKER)
+    note = models.CharField(
+        _("note"), max_length=200, blank=True, help_text=_("For example 'plenair interview'.")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["event", "order", "pk"]
+        verbose_name = _("role at the event")
+        verbose_name_plural = _("roles at the event")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "speaker", "role"], name="eventrole_unique_speaker_role"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.speaker.name}: {self.get_role_display()}"
+
+
+class SessionRole(models.Model):
+    class Role(models.TextChoices):
+        LEADER = "leader", _("session leader")
+        SPEAKER = "speaker", _("speaker")
+        TABLE_GUEST = "table_guest", _("table guest")
+
+    session = models.ForeignKey(
+        "events.Session", verbose_name=_("session"), on_delete=models.CASCADE, related_name="roles"
+    )
+    speaker = models.ForeignKey(
+        "speakers.Speaker",
+        verbose_name=_("speaker"),
+        on_delete=models.CASCADE,
+        related_name="session_roles",
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.LEADER)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["session", "order", "pk"]
+        verbose_name = _("role in the session")
+        verbose_name_plural = _("roles in the session")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "speaker", "role"], name="sessionrole_unique_speaker_role"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.speaker.name}: {self.get_role_display()}"

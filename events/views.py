@@ -1,0 +1,73 @@
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from . import calendar
+from .models import Event, Series, SessionOffering
+
+
+def home(request):
+    today = timezone.localdate()
+    events = Event.objects.published().for_listing()
+    context = {
+        "upcoming_events": events.upcoming(today),
+        "past_events": events.past(today).reverse(),
+        "series_list": Series.objects.published().order_by("title"),
+    }
+    return render(request, "events/home.html", context)
+
+
+def _published_series(slug):
+    return get_object_or_404(
+        Series.objects.published().prefetch_related(
+            "organisers",
+            Prefetch("events", queryset=Event.objects.published().for_listing()),
+        ),
+        slug=slug,
+    )
+
+
+def series_detail(request, slug):
+    series = _published_series(slug)
+    return render(request, "events/series_detail.html", {"series": series})
+
+
+def series_ics(request, slug):
+    series = _published_series(slug)
+    return _ics_response(calendar.series_calendar(series, request), f"{series.slug}.ics")
+
+
+def event_detail(request, slug):
+    event = get_object_or_404(Event.objects.published().for_programme(), slug=slug)
+    return render(request, "events/event_detail.html", {"event": event})
+
+
+def event_ics(request, slug):
+    event = get_object_or_404(Event.objects.published().select_related("venue"), slug=slug)
+    return _ics_response(calendar.event_calendar(event, request), f"{event.slug}.ics")
+
+
+def session_detail(request, event_slug, slug):
+    event = get_object_or_404(
+        Event.objects.published().select_related("venue", "series"), slug=event_slug
+    )
+    session = get_object_or_404(
+        event.sessions.prefetch_related(
+            "roles__speaker__organisation",
+            Prefetch(
+                "offerings",
+                queryset=SessionOffering.objects.select_related("round").order_by(
+                    "round__day", "round__starts_at", "round__order"
+                ),
+            ),
+        ),
+        slug=slug,
+    )
+    return render(request, "events/session_detail.html", {"event": event, "session": session})
+
+
+def _ics_response(cal, filename):
+    response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,8 @@
+from django.shortcuts import get_object_or_404, render
+
+from .models import Speaker
+
+
+def speaker_detail(request, slug):
+    speaker = get_object_or_404(Speaker.objects.for_speaker_page(), slug=slug)
+    return render(request, "speakers/speaker_detail.html", {"speaker": speaker})

@@ -1,0 +1,71 @@
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+# Playwright's sync API runs an event loop in the test thread; the ORM is used beside it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip browser tests without Chromium, and PostgreSQL tests on SQLite; never in CI."""
+    in_ci = bool(os.environ.get("CI"))
+    has_chromium = shutil.which(CHROMIUM) is not None
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    for item in items:
+        if "browser" in item.keywords and not has_chromium:
+            if in_ci:
+                raise pytest.UsageError(f"CI must run the browser tests: {CHROMIUM} is missing.")
+            item.add_marker(pytest.mark.skip(reason=f"Chromium not installed at {CHROMIUM}"))
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL pointing at PostgreSQL"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_messages():
+    """Compile the message catalogs once, as the README's set-up command does."""
+    from asgiref.local import Local
+    from django.utils.translation import trans_real
+
+    call_command("compilemessages", locale=["nl"], verbosity=0)
+    # Drop catalogs loaded before the compiled files existed (as Django does on a
+    # LOCALE_PATHS change), so a fresh clone tests with its translations.
+    trans_real._translations = {}
+    trans_real._default = None
+    trans_real._active = Local()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def dutch_by_default(settings):
+    settings.LANGUAGE_CODE = "nl"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def seed_fixtures(db):
+    from events.management.commands.load_demo import SEED_FIXTURES
+
+    call_command("loaddata", *SEED_FIXTURES, verbosity=0)

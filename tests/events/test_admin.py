@@ -1,0 +1,127 @@
+import datetime
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+
+from events.models import Event
+from tests.factories import RoundFactory, SeriesFactory, SessionFactory, build_programme
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = sorted(
+    (model._meta.app_label, model._meta.model_name) for model in admin.site._registry
+)
+
+
+@pytest.fixture
+def programme():
+    event = build_programme(sessions=3, rounds=2, series=SeriesFactory())
+    event.organisers.add(event.roles.first().speaker.organisation)
+    Group.objects.create(name="Organisatoren")
+    return event
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
+def test_admin_changelist_and_add_load_for_superuser(
+    admin_client, programme, app_label, model_name
+):
+    changelist = admin_client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+    add = admin_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
+
+    assert changelist.status_code == 200
+    assert add.status_code == 200
+    assert b'id="changelist"' in changelist.content
+    assert b"<form" in add.content
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
+def test_admin_change_page_loads_for_superuser(admin_client, programme, app_label, model_name):
+    model = apps.get_model(app_label, model_name)
+    obj = model.objects.first()
+    assert obj is not None, f"no {model_name} in the test data"
+
+    response = admin_client.get(reverse(f"admin:{app_label}_{model_name}_change", args=[obj.pk]))
+
+    assert response.status_code == 200
+    assert (
+        str(obj).encode() in response.content or obj._meta.verbose_name.encode() in response.content
+    )
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
+def test_admin_search_works_on_every_list(admin_client, programme, app_label, model_name):
+    response = admin_client.get(
+        reverse(f"admin:{app_label}_{model_name}_changelist"), {"q": "Ronde"}
+    )
+
+    assert response.status_code == 200
+    assert b'id="searchbar"' in response.content
+
+
+def test_admin_event_page_has_programme_inlines_and_view_on_site(admin_client, programme):
+    response = admin_client.get(reverse("admin:events_event_change", args=[programme.pk]))
+
+    content = response.content.decode()
+    for prefix in ["roles", "programme_blocks", "rounds", "sessions", "offerings"]:
+        assert f'id="{prefix}-group"' in content
+    content_type = ContentType.objects.get_for_model(Event)
+    assert reverse("admin:view_on_site", args=[content_type.pk, programme.pk]) in content
+
+
+def test_admin_duplicate_action_copies_event_as_draft(admin_client, programme):
+    programme.start_date = datetime.date(2026, 3, 3)
+    programme.save()
+
+    response = admin_client.post(
+        reverse("admin:events_event_changelist"),
+        {"action": "duplicate_events", "_selected_action": [programme.pk]},
+        follow=True,
+    )
+
+    copy = Event.objects.exclude(pk=programme.pk).get()
+    assert copy.is_published is False
+    assert copy.start_date == datetime.date(2027, 3, 3)
+    assert copy.offerings.count() == programme.offerings.count() == 6
+    assert copy.sessions.count() == 3
+    assert "als niet-gepubliceerd concept gekopieerd" in response.content.decode()
+
+
+def test_admin_adds_offering_inline_for_event_sessions(admin_client):
+    session = SessionFactory()
+    event = session.event
+    first_round = RoundFactory(event=event, title="Ronde 1")
+    RoundFactory(title="Ronde elders")  # another event's round must not be offered
+    url = reverse("admin:events_session_change", args=[session.pk])
+    page = admin_client.get(url)
+    round_choices = page.context["inline_admin_formsets"][1].formset.empty_form.fields["round"]
+
+    response = admin_client.post(
+        url,
+        {
+            "event": event.pk,
+            "title": session.title,
+            "slug": session.slug,
+            "theme": "",
+            "summary": "",
+            "description": "",
+            "order": 0,
+            "roles-TOTAL_FORMS": 0,
+            "roles-INITIAL_FORMS": 0,
+            "offerings-TOTAL_FORMS": 1,
+            "offerings-INITIAL_FORMS": 0,
+            "offerings-0-round": first_round.pk,
+            "offerings-0-capacity": 20,
+            "offerings-0-location": "Tafel 4",
+            "offerings-0-order": 0,
+        },
+    )
+
+    assert list(round_choices.queryset) == [first_round]
+    assert response.status_code == 302
+    assert list(session.offerings.values_list("round__title", "event", "capacity", "location")) == [
+        ("Ronde 1", event.pk, 20, "Tafel 4")
+    ]

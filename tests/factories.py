@@ -1,0 +1,158 @@
+import datetime
+
+import factory
+from django.utils import timezone
+
+from events.models import (
+    Event,
+    EventRole,
+    ProgrammeBlock,
+    Round,
+    Series,
+    Session,
+    SessionOffering,
+    SessionRole,
+    Venue,
+)
+from speakers.models import Organisation, Speaker
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+
+    name = factory.Sequence(lambda n: f"Gemeente {n}")
+    slug = factory.Sequence(lambda n: f"gemeente-{n}")
+
+
+class SpeakerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Speaker
+
+    name = factory.Sequence(lambda n: f"Spreker {n}")
+    slug = factory.Sequence(lambda n: f"spreker-{n}")
+    organisation = factory.SubFactory(OrganisationFactory)
+    function = "wijkmanager"
+    biography = "Werkt al jaren in de wijk."
+
+
+class VenueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Venue
+
+    name = factory.Sequence(lambda n: f"Buurthuis {n}")
+    city = "Zaandam"
+
+
+class SeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Series
+
+    title = factory.Sequence(lambda n: f"Reeks {n}")
+    slug = factory.Sequence(lambda n: f"reeks-{n}")
+    kind = Series.Kind.YEAR_PROGRAMME
+    is_published = True
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    title = factory.Sequence(lambda n: f"Bijeenkomst {n}")
+    slug = factory.Sequence(lambda n: f"bijeenkomst-{n}")
+    kind = Event.Kind.MEETING
+    start_date = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=30))
+    start_time = datetime.time(14, 0)
+    end_time = datetime.time(17, 0)
+    venue = factory.SubFactory(VenueFactory)
+    is_published = True
+    registration_opens_at = factory.LazyFunction(
+        lambda: timezone.now() - datetime.timedelta(days=1)
+    )
+
+
+class ProgrammeBlockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProgrammeBlock
+
+    event = factory.SubFactory(EventFactory)
+    starts_at = datetime.time(14, 0)
+    ends_at = datetime.time(14, 30)
+    title = "Ontvangst"
+    kind = ProgrammeBlock.Kind.RECEPTION
+
+
+class RoundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Round
+
+    event = factory.SubFactory(EventFactory)
+    title = factory.Sequence(lambda n: f"Ronde {n}")
+    starts_at = datetime.time(15, 0)
+    ends_at = datetime.time(15, 45)
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Session
+
+    event = factory.SubFactory(EventFactory)
+    title = factory.Sequence(lambda n: f"Tafelsessie {n}")
+    slug = factory.Sequence(lambda n: f"tafelsessie-{n}")
+    summary = "Korte tekst."
+    description = "Lange tekst over de sessie."
+
+
+class SessionOfferingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SessionOffering
+
+    session = factory.SubFactory(SessionFactory)
+    event = factory.SelfAttribute("session.event")
+    round = factory.SubFactory(RoundFactory, event=factory.SelfAttribute("..session.event"))
+    capacity = 12
+
+
+class EventRoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EventRole
+
+    event = factory.SubFactory(EventFactory)
+    speaker = factory.SubFactory(SpeakerFactory)
+    role = EventRole.Role.SPEAKER
+
+
+class SessionRoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SessionRole
+
+    session = factory.SubFactory(SessionFactory)
+    speaker = factory.SubFactory(SpeakerFactory)
+    role = SessionRole.Role.LEADER
+
+
+def build_programme(
+    *, sessions=7, rounds=2, speakers_per_session=2, event_speakers=3, **event_kwargs
+):
+    """An event with a reception, `rounds` rounds and every session offered in each round."""
+    event = EventFactory(**event_kwargs)
+    ProgrammeBlockFactory(event=event)
+    round_list = [
+        RoundFactory(
+            event=event,
+            title=f"Ronde {number}",
+            starts_at=datetime.time(14 + number % 8, 0),
+            ends_at=datetime.time(14 + number % 8, 45),
+            order=number,
+        )
+        for number in range(1, rounds + 1)
+    ]
+    for number in range(sessions):
+        session = SessionFactory(event=event, order=number)
+        for _ in range(speakers_per_session):
+            SessionRoleFactory(session=session)
+        for round_ in round_list:
+            SessionOfferingFactory(session=session, event=event, round=round_)
+    for _ in range(event_speakers):
+        EventRoleFactory(event=event)
+    return event
