@@ -13,7 +13,7 @@ register = template.Library()
 
 @register.simple_tag
 def event_dates(event):
-    """"donderdag 28 januari 2021", or a range like "woensdag 19 t/m vrijdag 21 november 2014"."""
+    """Dutch date, e.g. donderdag 28 januari 2021, or a range for multi-day events."""
     start = date_format(event.start_date, "l j F Y")
     if not event.is_multi_day:
         return start
