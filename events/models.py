@@ -125,7 +125,7 @@ class EventQuerySet(models.QuerySet):
                 queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
                     Prefetch(
                         "offerings",
-                        queryset=SessionOffering.objects.select_related("session")
+                        queryset=SessionOffering.objects.select_related("session__event")
                         .prefetch_related(
                             Prefetch(
                                 "session__roles",

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from . import calendar
-from .models import Event, Series, SessionOffering
+from .models import Event, Series, SessionOffering, SessionRole
 
 
 def home(request):
@@ -54,7 +54,12 @@ def session_detail(request, event_slug, slug):
     )
     session = get_object_or_404(
         event.sessions.prefetch_related(
-            "roles__speaker__organisation",
+            Prefetch(
+                "roles",
+                queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
+                    "order", "pk"
+                ),
+            ),
             Prefetch(
                 "offerings",
                 queryset=SessionOffering.objects.select_related("round").order_by(

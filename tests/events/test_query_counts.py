@@ -1,0 +1,81 @@
+"""Tripwires: each public page issues the same number of queries whatever its size."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from events.models import Event
+from tests.factories import (
+    EventFactory,
+    EventRoleFactory,
+    SeriesFactory,
+    SessionRoleFactory,
+    build_programme,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context.captured_queries)
+
+
+def test_event_page_queries_on_seed_equal_ten_times_bigger_event(client, seed_fixtures):
+    seed = Event.objects.get(slug="dag-van-de-buurt-2021")
+    assert seed.offerings.count() == 26
+    big = build_programme(sessions=130, rounds=2, speakers_per_session=2, event_speakers=90)
+    assert big.offerings.count() == 260
+
+    seed_queries = count_queries(client, seed.get_absolute_url())
+    big_queries = count_queries(client, big.get_absolute_url())
+
+    assert seed_queries == big_queries == 7
+
+
+@pytest.mark.parametrize("item_count", [1, 3])
+def test_home_queries_are_constant(client, django_assert_num_queries, item_count):
+    for _ in range(item_count):
+        EventFactory(series=SeriesFactory())
+        EventFactory(start_date="2020-01-01")
+
+    with django_assert_num_queries(3):
+        client.get(reverse("events:home"))
+
+
+@pytest.mark.parametrize("item_count", [1, 3])
+def test_series_page_queries_are_constant(client, django_assert_num_queries, item_count):
+    series = SeriesFactory()
+    for _ in range(item_count):
+        EventFactory(series=series)
+        series.organisers.add(EventRoleFactory().speaker.organisation)
+
+    with django_assert_num_queries(3):
+        client.get(series.get_absolute_url())
+
+
+@pytest.mark.parametrize("item_count", [1, 3])
+def test_session_page_queries_are_constant(client, django_assert_num_queries, item_count):
+    event = build_programme(sessions=1, rounds=item_count, speakers_per_session=item_count)
+
+    with django_assert_num_queries(5):
+        client.get(event.sessions.get().get_absolute_url())
+
+
+@pytest.mark.parametrize("item_count", [1, 3])
+def test_speaker_page_queries_are_constant(client, django_assert_num_queries, item_count):
+    speaker = EventRoleFactory().speaker
+    for _ in range(item_count):
+        EventRoleFactory(speaker=speaker)
+        role = SessionRoleFactory(speaker=speaker)
+        build_programme(sessions=0, rounds=0)
+        role.session.offerings.create(
+            event=role.session.event,
+            round=role.session.event.rounds.create(title="Ronde 1", starts_at="14:00"),
+        )
+
+    with django_assert_num_queries(4):
+        client.get(speaker.get_absolute_url())

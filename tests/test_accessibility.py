@@ -1,0 +1,236 @@
+"""Accessibility, keyboard and print checks in headless Chromium.
+
+Runs axe-core (through axe-playwright-python) against every kind of public page, with the
+five seed programmes loaded, in Dutch and (after a real click on the language button in the
+header) in English. All tests share pytest-django's session-wide live server.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.core.management import call_command
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+SEED_FILES = [
+    "zaanstad-2016.json",
+    "jaarprogramma-2020.json",
+    "dag-van-de-buurt-2021.json",
+    "lpb-congres.json",
+    "estafette-2018.json",
+]
+
+DVDB = "dag-van-de-buurt-2021"
+DVDB_URL = f"/evenementen/{DVDB}/"
+DVDB_SESSION = "abcd-in-de-wijkaanpak"
+SESSION_URL = f"/evenementen/{DVDB}/sessies/{DVDB_SESSION}/"
+SPEAKER_URL = "/sprekers/jos-van-der-lans/"  # has a biography
+NOT_FOUND_URL = "/evenementen/bestaat-niet/"
+
+AXE = Axe()
+
+
+def _seed_objects(model):
+    objects = []
+    for name in SEED_FILES:
+        objects += [o for o in json.loads((FIXTURES_DIR / name).read_text()) if o["model"] == model]
+    return objects
+
+
+def _published_slugs(model):
+    slugs = {o["fields"]["slug"] for o in _seed_objects(model) if o["fields"].get("is_published")}
+    return sorted(slugs)
+
+
+SERIES_SLUGS = _published_slugs("events.series")
+EVENT_SLUGS = _published_slugs("events.event")
+
+PAGES_NL = (
+    [pytest.param("/", id="home")]
+    + [pytest.param(f"/reeksen/{slug}/", id=f"series-{slug}") for slug in SERIES_SLUGS]
+    + [pytest.param(f"/evenementen/{slug}/", id=f"event-{slug}") for slug in EVENT_SLUGS]
+    + [
+        pytest.param(SESSION_URL, id="session"),
+        pytest.param(SPEAKER_URL, id="speaker"),
+        pytest.param(NOT_FOUND_URL, id="404"),
+    ]
+)
+PAGES_EN = [
+    pytest.param("/", id="home"),
+    pytest.param(DVDB_URL, id="event-dag-van-de-buurt"),
+    pytest.param(SESSION_URL, id="session"),
+    pytest.param(SPEAKER_URL, id="speaker"),
+    pytest.param(NOT_FOUND_URL, id="404"),
+]
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    """A Dutch visitor: the site follows Accept-Language until a language is picked."""
+    return {**browser_context_args, "locale": "nl-NL"}
+
+
+def test_seed_fixtures_list_the_expected_pages():
+    """Guards the parametrisation above: three series and every seed event are covered."""
+    assert len(SERIES_SLUGS) == 3
+    assert DVDB in EVENT_SLUGS
+    assert "zaanstad-werken-in-de-wijk-2016" in EVENT_SLUGS
+
+
+@pytest.fixture
+def site(live_server, transactional_db):
+    """The live server's base URL, with the seed programmes in its database."""
+    call_command("loaddata", *(str(FIXTURES_DIR / name) for name in SEED_FILES), verbosity=0)
+    return live_server.url
+
+
+def open_page(page, url, expected_status=200):
+    response = page.goto(url)
+    assert response is not None
+    assert response.status == expected_status, f"{url} answered {response.status}"
+    return response
+
+
+def format_violations(violations):
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+        lines.append(f"  {violation['helpUrl']}")
+        for node in violation["nodes"]:
+            lines.append(f"    at {node['target']}: {node.get('failureSummary', '')!r}")
+    return "\n".join(lines)
+
+
+def assert_accessible(page):
+    violations = AXE.run(page).response["violations"]
+    assert not violations, f"axe violations on {page.url}:\n{format_violations(violations)}"
+
+
+def assert_one_h1(page):
+    assert page.locator("h1").count() == 1, f"{page.url} must have exactly one h1"
+
+
+def switch_to_english(page):
+    """Click the header's language button, as a visitor would."""
+    button = page.locator(".site-header .language-switch button[value='en']")
+    with page.expect_navigation():
+        button.click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    current = page.locator(".site-header .language-switch button[value='en']")
+    assert current.get_attribute("aria-current") == "true"
+
+
+def expected_status(path):
+    return 404 if path == NOT_FOUND_URL else 200
+
+
+@pytest.mark.parametrize("path", PAGES_NL)
+def test_page_has_no_axe_violations_in_dutch(page, site, path):
+    open_page(page, site + path, expected_status(path))
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert_one_h1(page)
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("path", PAGES_EN)
+def test_page_has_no_axe_violations_in_english(page, site, path):
+    open_page(page, site + path, expected_status(path))
+    switch_to_english(page)
+    assert page.url == site + path
+    assert_one_h1(page)
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("path", ["/", DVDB_URL, SPEAKER_URL])
+def test_tab_first_focuses_skip_link_which_moves_focus_to_main(page, site, path):
+    open_page(page, site + path)
+    page.keyboard.press("Tab")
+    skip_link = page.locator(".skip-link")
+    assert skip_link.evaluate("el => el === document.activeElement")
+    assert skip_link.get_attribute("href") == "#main"
+    assert skip_link.is_visible()
+    box = skip_link.bounding_box()
+    assert box is not None and box["y"] >= 0, "the focused skip link must be on screen"
+
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "main"
+
+
+def _description_only_phrase(session_slug):
+    """A phrase of the session's full description that its summary does not contain."""
+    from events.models import Session
+
+    session = Session.objects.get(slug=session_slug, event__slug=DVDB)
+    for sentence in re.split(r"(?<=[.?!])\s+", session.description):
+        words = sentence.split()
+        if len(words) >= 6 and sentence not in session.summary:
+            return " ".join(words[:6])
+    raise AssertionError(f"{session_slug} has no description beyond its summary")
+
+
+def test_read_more_opens_with_the_keyboard(page, site):
+    phrase = _description_only_phrase(DVDB_SESSION)
+    open_page(page, site + DVDB_URL)
+    card = page.locator(".session-card").filter(has=page.locator(f"a[href='{SESSION_URL}']"))
+    details = card.first.locator("details.session-card__more")
+    summary = details.locator("summary")
+    assert "Lees meer" in summary.inner_text()
+    description = details.get_by_text(phrase)
+    assert not description.is_visible()
+
+    summary.focus()
+    page.keyboard.press("Enter")
+
+    assert details.get_attribute("open") is not None
+    assert description.is_visible()
+
+
+def test_print_hides_navigation_and_shows_full_descriptions(page, site):
+    phrase = _description_only_phrase(DVDB_SESSION)
+    open_page(page, site + DVDB_URL)
+    details = page.locator("details.session-card__more").filter(has_text=phrase).first
+    assert details.get_attribute("open") is None
+    assert page.locator(".site-header nav").is_visible()
+
+    page.emulate_media(media="print")
+
+    assert not page.locator(".site-header nav").is_visible()
+    assert not page.locator(".language-switch").is_visible()
+    # Chromium's ::details-content rule in print.css, not print.js: emulation fires no beforeprint.
+    assert details.get_attribute("open") is None
+    assert details.get_by_text(phrase).is_visible()
+
+
+def _pdf_text(pdf_bytes, tmp_path):
+    pdf = tmp_path / "page.pdf"
+    pdf.write_bytes(pdf_bytes)
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def test_pdf_contains_title_and_full_session_description(page, site, tmp_path):
+    phrase = _description_only_phrase(DVDB_SESSION)
+    open_page(page, site + DVDB_URL)
+    title = page.locator("h1").inner_text()
+
+    pdf_bytes = page.pdf(format="A4")
+
+    assert pdf_bytes.startswith(b"%PDF")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: the PDF's text was not checked")
+    text = _pdf_text(pdf_bytes, tmp_path)
+    assert title in text
+    assert phrase in text
+    assert "Lees meer" not in text
