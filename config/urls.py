@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("sprekers/", include("speakers.urls")),
+    path("", include("registrations.urls")),
     path("", include("events.urls")),
 ]
 

@@ -1,6 +1,7 @@
 """iCalendar files for events and series, built with the ``icalendar`` library."""
 
 import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -32,10 +33,11 @@ def _location(event):
     return ""
 
 
-def _calendar_event(event, request):
-    url = request.build_absolute_uri(event.get_absolute_url())
+def _calendar_event(event, base_url, *, extra_description=""):
+    url = f"{base_url}{event.get_absolute_url()}"
     item = CalendarEvent()
-    item.add("uid", f"event-{event.pk}@{request.get_host().split(':')[0]}")
+    host = urlsplit(base_url).hostname or "localhost"
+    item.add("uid", f"event-{event.pk}@{host}")
     item.add("summary", event.title)
     item.add("dtstamp", timezone.now())
     if event.starts_at:
@@ -54,22 +56,23 @@ def _calendar_event(event, request):
     location = _location(event)
     if location:
         item.add("location", location)
-    description = "\n\n".join(part for part in [event.summary, url] if part)
+    description = "\n\n".join(part for part in [event.summary, extra_description, url] if part)
     item.add("description", description)
     item.add("url", url)
     return item
 
 
-def event_calendar(event, request):
+def event_calendar(event, base_url, *, extra_description=""):
+    """A calendar with the event; `base_url` is the site's scheme and host."""
     cal = _new_calendar(event.title)
-    cal.add_component(_calendar_event(event, request))
+    cal.add_component(_calendar_event(event, base_url, extra_description=extra_description))
     cal.add_missing_timezones()
     return cal
 
 
-def series_calendar(series, request):
+def series_calendar(series, base_url):
     cal = _new_calendar(series.title)
     for event in series.events.all():
-        cal.add_component(_calendar_event(event, request))
+        cal.add_component(_calendar_event(event, base_url))
     cal.add_missing_timezones()
     return cal

@@ -1,7 +1,7 @@
 import datetime
 
 from django.db import models, transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -105,39 +105,43 @@ class EventQuerySet(models.QuerySet):
         today = today or timezone.localdate()
         return self.filter(Q(end_date__lt=today) | Q(end_date__isnull=True, start_date__lt=today))
 
+    def with_seat_counts(self):
+        # Registrations live in the registrations app; reached by their related name.
+        return self.annotate(
+            confirmed_count=Count("registrations", filter=Q(registrations__status="confirmed"))
+        )
+
     def for_listing(self):
         """What an event card renders (home, series page), in constant queries."""
-        return self.select_related("venue", "series").order_by("start_date", "start_time", "title")
+        return (
+            self.with_seat_counts()
+            .select_related("venue", "series")
+            .order_by("start_date", "start_time", "title")
+        )
 
     def for_programme(self):
         """Everything templates/events/event_detail.html renders, in constant queries."""
-        return self.select_related("venue", "series").prefetch_related(
-            Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
-            Prefetch("programme_blocks", queryset=ProgrammeBlock.objects.order_by(*BLOCK_ORDER)),
-            Prefetch(
-                "roles",
-                queryset=EventRole.objects.select_related("speaker__organisation").order_by(
-                    "order", "pk"
+        return (
+            self.with_seat_counts()
+            .select_related("venue", "series")
+            .prefetch_related(
+                Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
+                Prefetch(
+                    "programme_blocks", queryset=ProgrammeBlock.objects.order_by(*BLOCK_ORDER)
                 ),
-            ),
-            Prefetch(
-                "rounds",
-                queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
-                    Prefetch(
-                        "offerings",
-                        queryset=SessionOffering.objects.select_related("session__event")
-                        .prefetch_related(
-                            Prefetch(
-                                "session__roles",
-                                queryset=SessionRole.objects.select_related(
-                                    "speaker__organisation"
-                                ).order_by("order", "pk"),
-                            )
-                        )
-                        .order_by("order", "session__order", "pk"),
-                    )
+                Prefetch(
+                    "roles",
+                    queryset=EventRole.objects.select_related("speaker__organisation").order_by(
+                        "order", "pk"
+                    ),
                 ),
-            ),
+                Prefetch(
+                    "rounds",
+                    queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
+                        Prefetch("offerings", queryset=SessionOffering.objects.for_cards())
+                    ),
+                ),
+            )
         )
 
 
@@ -314,8 +318,28 @@ class Event(ContactFields):
             return self
         return self.series if self.series.has_contact else self
 
+    @property
+    def seats_taken(self):
+        """Confirmed registrations; read from the annotation when the queryset has it."""
+        if hasattr(self, "confirmed_count"):
+            return self.confirmed_count
+        return self.registrations.filter(status="confirmed").count()
+
+    @property
+    def seats_left(self):
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.seats_taken, 0)
+
+    @property
+    def is_full(self):
+        return self.capacity is not None and self.seats_left == 0
+
     def registration_state(self, now=None):
-        """One of 'unavailable', 'not_yet_open', 'open', 'closed'."""
+        """One of 'unavailable', 'not_yet_open', 'open', 'full', 'closed'.
+
+        'full' means open, with only the waiting list left.
+        """
         now = now or timezone.now()
         if not self.registration_enabled:
             return "unavailable"
@@ -328,7 +352,7 @@ class Event(ContactFields):
             )
         if now >= closes_at:
             return "closed"
-        return "open"
+        return "full" if self.is_full else "open"
 
     def timeline(self):
         """Programme blocks and rounds in time order (uses prefetched relations)."""
@@ -589,6 +613,29 @@ class Session(models.Model):
         return [role for role in self.roles.all() if role.role != SessionRole.Role.LEADER]
 
 
+class SessionOfferingQuerySet(models.QuerySet):
+    def with_seat_counts(self):
+        return self.annotate(
+            confirmed_count=Count("choices", filter=Q(choices__status="confirmed"))
+        )
+
+    def for_cards(self):
+        """Offerings with their session, its leaders and the seats taken."""
+        return (
+            self.with_seat_counts()
+            .select_related("session__event")
+            .prefetch_related(
+                Prefetch(
+                    "session__roles",
+                    queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
+                        "order", "pk"
+                    ),
+                )
+            )
+            .order_by("order", "session__order", "pk")
+        )
+
+
 class SessionOffering(models.Model):
     """A session as offered in one round, with its own seats and attendee list."""
 
@@ -612,6 +659,8 @@ class SessionOffering(models.Model):
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
+    objects = SessionOfferingQuerySet.as_manager()
+
     class Meta:
         ordering = ["round__starts_at", "order", "pk"]
         verbose_name = _("session offering")
@@ -626,6 +675,22 @@ class SessionOffering(models.Model):
 
     def __str__(self):
         return f"{self.session.title} – {self.round.title}"
+
+    @property
+    def seats_taken(self):
+        if hasattr(self, "confirmed_count"):
+            return self.confirmed_count
+        return self.choices.filter(status="confirmed").count()
+
+    @property
+    def seats_left(self):
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.seats_taken, 0)
+
+    @property
+    def is_full(self):
+        return self.capacity is not None and self.seats_left == 0
 
     def clean(self):
         from django.core.exceptions import ValidationError

@@ -35,7 +35,7 @@ def series_detail(request, slug):
 
 def series_ics(request, slug):
     series = _published_series(slug)
-    return _ics_response(calendar.series_calendar(series, request), f"{series.slug}.ics")
+    return _ics_response(calendar.series_calendar(series, _base_url(request)), f"{series.slug}.ics")
 
 
 def event_detail(request, slug):
@@ -45,7 +45,7 @@ def event_detail(request, slug):
 
 def event_ics(request, slug):
     event = get_object_or_404(Event.objects.published().select_related("venue"), slug=slug)
-    return _ics_response(calendar.event_calendar(event, request), f"{event.slug}.ics")
+    return _ics_response(calendar.event_calendar(event, _base_url(request)), f"{event.slug}.ics")
 
 
 def session_detail(request, event_slug, slug):
@@ -62,9 +62,9 @@ def session_detail(request, event_slug, slug):
             ),
             Prefetch(
                 "offerings",
-                queryset=SessionOffering.objects.select_related("round").order_by(
-                    "round__day", "round__starts_at", "round__order"
-                ),
+                queryset=SessionOffering.objects.with_seat_counts()
+                .select_related("round")
+                .order_by("round__day", "round__starts_at", "round__order"),
             ),
         ),
         slug=slug,
@@ -76,3 +76,7 @@ def _ics_response(cal, filename):
     response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _base_url(request):
+    return request.build_absolute_uri("/").rstrip("/")

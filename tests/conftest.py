@@ -38,12 +38,15 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session", autouse=True)
 def compiled_messages():
     """Compile the message catalogs once, as the README's set-up command does."""
+    import gettext
+
     from asgiref.local import Local
     from django.utils.translation import trans_real
 
     call_command("compilemessages", locale=["nl"], verbosity=0)
     # Drop catalogs loaded before the compiled files existed (as Django does on a
     # LOCALE_PATHS change), so a fresh clone tests with its translations.
+    gettext._translations.clear()
     trans_real._translations = {}
     trans_real._default = None
     trans_real._active = Local()

@@ -156,3 +156,11 @@ def build_programme(
     for _ in range(event_speakers):
         EventRoleFactory(event=event)
     return event
+
+
+def offerings_by_round(event):
+    """[[round 1 offerings], [round 2 offerings]] in session order."""
+    return [
+        list(round_.offerings.order_by("session__order"))
+        for round_ in event.rounds.order_by("order")
+    ]

@@ -8,6 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from events.models import Event
+from registrations import services
 from tests.factories import RoundFactory, SeriesFactory, SessionFactory, build_programme
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +23,11 @@ def programme():
     event = build_programme(sessions=3, rounds=2, series=SeriesFactory())
     event.organisers.add(event.roles.first().speaker.organisation)
     Group.objects.create(name="Organisatoren")
+    services.register_attendee(
+        event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        offering_ids=[event.offerings.first().pk],
+    )
     return event
 
 

@@ -1,0 +1,119 @@
+"""E-mails to participants, in the language they registered in.
+
+Each function takes a primary key because it runs after the transaction commits
+(``transaction.on_commit``) and reads the committed state.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import Prefetch
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from events.calendar import event_calendar
+
+logger = logging.getLogger(__name__)
+
+
+def _load(registration_pk):
+    from .models import Registration, SessionChoice
+
+    return (
+        Registration.objects.select_related("event__venue", "event__series")
+        .prefetch_related(
+            Prefetch(
+                "choices",
+                queryset=SessionChoice.objects.active()
+                .select_related("offering__session", "offering__round")
+                .order_by("round__day", "round__starts_at"),
+            )
+        )
+        .get(pk=registration_pk)
+    )
+
+
+def _choice_lines(registration):
+    from .services import waiting_position
+
+    lines = []
+    for choice in registration.choices.all():
+        lines.append({"choice": choice, "position": waiting_position(choice)})
+    return lines
+
+
+def _send(registration, *, kind, subject, with_calendar):
+    with translation.override(registration.language):
+        context = {
+            "registration": registration,
+            "event": registration.event,
+            "kind": kind,
+            "choices": _choice_lines(registration),
+            "event_position": None,
+            "manage_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
+            "event_url": f"{settings.SITE_URL}{registration.event.get_absolute_url()}",
+        }
+        if registration.status == registration.Status.WAITING:
+            from .services import waiting_position
+
+            context["event_position"] = waiting_position(registration)
+        text = render_to_string("registrations/email/message.txt", context)
+        html = render_to_string("registrations/email/message.html", context)
+        message = EmailMultiAlternatives(
+            subject=subject % {"event": registration.event.title},
+            body=text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[registration.email],
+        )
+        message.attach_alternative(html, "text/html")
+        if with_calendar and registration.is_active:
+            sessions = "\n".join(
+                f"{line['choice'].offering.round.title}: {line['choice'].offering.session.title}"
+                for line in context["choices"]
+            )
+            calendar = event_calendar(
+                registration.event, settings.SITE_URL, extra_description=sessions
+            )
+            message.attach("uitnodiging.ics", calendar.to_ical(), "text/calendar")
+        message.send()
+    # Log the registration id only: no personal data in logs.
+    logger.info("Sent %s e-mail for registration %s", kind, registration.pk)
+
+
+def send_confirmation(registration_pk, *, changed=False):
+    registration = _load(registration_pk)
+    with translation.override(registration.language):
+        subject = (
+            _("Changed: your registration for %(event)s")
+            if changed
+            else _("Your registration for %(event)s")
+        )
+    _send(
+        registration,
+        kind="changed" if changed else "confirmation",
+        subject=subject,
+        with_calendar=True,
+    )
+
+
+def send_personal_link(registration_pk):
+    registration = _load(registration_pk)
+    with translation.override(registration.language):
+        subject = _("Your registration for %(event)s")
+    _send(registration, kind="link", subject=subject, with_calendar=False)
+
+
+def send_promotion(registration_pk):
+    registration = _load(registration_pk)
+    with translation.override(registration.language):
+        subject = _("A place has become available: %(event)s")
+    _send(registration, kind="promotion", subject=subject, with_calendar=True)
+
+
+def send_cancellation(registration_pk):
+    registration = _load(registration_pk)
+    with translation.override(registration.language):
+        subject = _("Cancelled: your registration for %(event)s")
+    _send(registration, kind="cancellation", subject=subject, with_calendar=False)

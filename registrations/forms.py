@@ -1,0 +1,289 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Field, Fieldset, Layout
+from django import forms
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .models import Registration
+
+NO_SESSION = "0"
+
+
+def offering_label(offering):
+    """'Title · 5 seats left', or 'Title · full, waiting list'."""
+    if offering.capacity is None:
+        seats = ""
+    elif offering.seats_left > 0:
+        seats = ngettext("%(count)d seat left", "%(count)d seats left", offering.seats_left) % {
+            "count": offering.seats_left
+        }
+    else:
+        seats = str(_("full, you join the waiting list"))
+    leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
+    return format_html(
+        '<span class="choice__title">{}</span>{}{}',
+        offering.session.title,
+        format_html('<span class="choice__meta">{}</span>', leaders) if leaders else "",
+        format_html('<span class="choice__seats">{}</span>', seats) if seats else "",
+    )
+
+
+class RoundChoicesMixin:
+    """One required radio group per round: a session, or explicitly none."""
+
+    def add_round_fields(self, rounds, *, initial=None):
+        initial = initial or {}
+        self.round_fields = []
+        self.session_by_offering = {}
+        for round_ in rounds:
+            name = f"round_{round_.pk}"
+            offerings = list(round_.offerings.all())
+            self.session_by_offering.update(
+                {offering.pk: offering.session_id for offering in offerings}
+            )
+            choices = [(str(offering.pk), offering_label(offering)) for offering in offerings]
+            choices.append((NO_SESSION, _("No session in this round")))
+            times = round_.starts_at.strftime("%H:%M")
+            if round_.ends_at:
+                times += f"–{round_.ends_at:%H:%M}"
+            self.fields[name] = forms.ChoiceField(
+                label=format_html('{} <span class="legend__time">{}</span>', round_.title, times),
+                choices=choices,
+                widget=forms.RadioSelect,
+                initial=initial.get(round_.pk),
+                error_messages={
+                    "required": _("Choose a session for %(round)s, or 'no session'.")
+                    % {"round": round_.title},
+                    "invalid_choice": _("Choose one of the sessions shown for %(round)s.")
+                    % {"round": round_.title},
+                },
+            )
+            self.round_fields.append(name)
+
+    def chosen_offering_ids(self):
+        ids = []
+        for name in self.round_fields:
+            value = self.cleaned_data.get(name)
+            if value and value != NO_SESSION:
+                ids.append(int(value))
+        return ids
+
+    def clean_rounds(self, cleaned_data):
+        """The same session may not be chosen in two rounds."""
+        seen = set()
+        for name in self.round_fields:
+            value = cleaned_data.get(name)
+            if not value or value == NO_SESSION:
+                continue
+            session_id = self.session_by_offering[int(value)]
+            if session_id in seen:
+                self.add_error(
+                    name,
+                    forms.ValidationError(
+                        _("You already chose this session in another round. Choose another one."),
+                        code="same_session_twice",
+                    ),
+                )
+            seen.add(session_id)
+
+
+class AccessibleErrorsMixin:
+    """Point each field in error at its message (aria-describedby, aria-invalid)."""
+
+    def mark_errors(self):
+        for name in self.errors:
+            if name not in self.fields:
+                continue
+            widget = self.fields[name].widget
+            bound = self[name]
+            described = [
+                f"error_{index}_{bound.auto_id}" for index in range(1, len(self.errors[name]) + 1)
+            ]
+            if self.fields[name].help_text:
+                described.insert(0, f"{bound.auto_id}_helptext")
+            widget.attrs["aria-describedby"] = " ".join(described)
+            widget.attrs["aria-invalid"] = "true"
+
+    def full_clean(self):
+        super().full_clean()
+        if self.is_bound:
+            self.mark_errors()
+
+
+class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm):
+    consent = forms.BooleanField(
+        label=_(
+            "I agree that my details are used for this event as described in the privacy statement."
+        ),
+        error_messages={"required": _("Agree to the privacy statement to register.")},
+    )
+
+    class Meta:
+        model = Registration
+        fields = ["name", "email", "organisation", "function", "role", "question"]
+        labels = {
+            "name": _("Name"),
+            "email": _("E-mail address"),
+            "organisation": _("Organisation (optional)"),
+            "function": _("Function (optional)"),
+            "role": _("I take part as"),
+            "question": _("Question or practical example for the session leader (optional)"),
+        }
+        help_texts = {
+            "email": _("We send your confirmation and personal link to this address."),
+            "question": _("The session leader reads this before the event."),
+        }
+        error_messages = {
+            "name": {"required": _("Enter your name.")},
+            "email": {
+                "required": _("Enter your e-mail address."),
+                "invalid": _("Enter an e-mail address like name@example.nl."),
+            },
+            "role": {
+                "required": _("Choose how you take part."),
+                "invalid_choice": _("Choose how you take part."),
+            },
+        }
+        widgets = {
+            "name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+            "organisation": forms.TextInput(attrs={"autocomplete": "organization"}),
+            "function": forms.TextInput(attrs={"autocomplete": "organization-title"}),
+            "role": forms.RadioSelect,
+            "question": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, event, rounds, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.event = event
+        self.fields["role"].choices = list(Registration.Role.choices)
+        self.add_round_fields(rounds)
+        self.order_fields(
+            ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]
+        )
+        privacy_url = reverse("registrations:privacy")
+        self.fields["consent"].help_text = format_html(
+            '<a href="{}">{}</a>', privacy_url, _("Read the privacy statement")
+        )
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        person = Fieldset(
+            _("Your details"),
+            Field("name"),
+            Field("email"),
+            Field("organisation"),
+            Field("function"),
+            Field("role"),
+        )
+        rounds_part = [Div(Field(name), css_class="round-choice") for name in self.round_fields]
+        self.helper.layout = Layout(person, *rounds_part, Field("question"), Field("consent"))
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(_("Enter your name."), code="required")
+        return name
+
+    def clean(self):
+        cleaned_data = super().clean()
+        self.clean_rounds(cleaned_data)
+        return cleaned_data
+
+    def validate_unique(self):
+        # Registering twice is handled by the service without revealing the address.
+        pass
+
+
+class ChangeChoicesForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
+    def __init__(self, *args, rounds, current, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_round_fields(rounds, initial=current)
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            *[Div(Field(name), css_class="round-choice") for name in self.round_fields]
+        )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        self.clean_rounds(cleaned_data)
+        return cleaned_data
+
+
+class SeriesRegistrationForm(RegistrationForm):
+    """Register for one or several events of a series, with each event's round choices."""
+
+    def __init__(self, *args, events, rounds_by_event, **kwargs):
+        all_rounds = [round_ for event in events for round_ in rounds_by_event[event.pk]]
+        super().__init__(*args, event=None, rounds=all_rounds, **kwargs)
+        self.events = events
+        self.rounds_by_event = rounds_by_event
+        parts = []
+        for event in events:
+            name = f"event_{event.pk}"
+            self.fields[name] = forms.BooleanField(
+                label=format_html(
+                    '<span class="choice__title">{}</span><span class="choice__meta">{}</span>',
+                    event.title,
+                    date_format(event.start_date, "l j F Y")
+                    + (f", {event.venue}" if event.venue_id else ""),
+                ),
+                required=False,
+            )
+            round_names = [f"round_{round_.pk}" for round_ in rounds_by_event[event.pk]]
+            for round_name in round_names:
+                self.fields[round_name].required = False
+            parts.append(
+                Div(
+                    Field(name),
+                    *[
+                        Div(Field(round_name), css_class="round-choice")
+                        for round_name in round_names
+                    ],
+                    css_class="series-event",
+                )
+            )
+        person, *_rounds, question, consent = self.helper.layout.fields
+        self.helper.layout = Layout(
+            person,
+            Fieldset(_("Which events do you want to attend?"), *parts),
+            question,
+            consent,
+        )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if not any(cleaned_data.get(f"event_{event.pk}") for event in self.events):
+            self.add_error(
+                f"event_{self.events[0].pk}" if self.events else None,
+                forms.ValidationError(_("Choose at least one event."), code="no_event"),
+            )
+        for event in self.events:
+            if not cleaned_data.get(f"event_{event.pk}"):
+                continue
+            for round_ in self.rounds_by_event[event.pk]:
+                name = f"round_{round_.pk}"
+                if not cleaned_data.get(name) and name not in self.errors:
+                    self.add_error(name, self.fields[name].error_messages["required"])
+        return cleaned_data
+
+    def chosen_events(self):
+        chosen = []
+        for event in self.events:
+            if not self.cleaned_data.get(f"event_{event.pk}"):
+                continue
+            ids = []
+            for round_ in self.rounds_by_event[event.pk]:
+                value = self.cleaned_data.get(f"round_{round_.pk}")
+                if value and value != NO_SESSION:
+                    ids.append(int(value))
+            chosen.append((event, ids))
+        return chosen

@@ -1,0 +1,272 @@
+"""Registering, changing and cancelling: every write that claims or frees a seat.
+
+Concurrency: each function locks the event row (``SELECT ... FOR UPDATE``) first,
+inside one transaction. Every seat of an event (the event's own capacity and each
+session offering's) is claimed or freed only while holding that lock, so two
+registrations for the same event are serialised and capacities can never be
+exceeded. On SQLite the database runs every transaction with ``BEGIN IMMEDIATE``
+(see settings), which serialises writers in the same way.
+
+E-mails are sent only after the transaction commits.
+"""
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from events.models import Event, SessionOffering
+
+from . import emails
+from .models import Registration, SessionChoice, Status
+
+
+@dataclass
+class Person:
+    name: str
+    email: str
+    role: str
+    organisation: str = ""
+    function: str = ""
+    question: str = ""
+    language: str = "nl"
+
+
+@dataclass
+class Outcome:
+    registration: Registration
+    created: bool
+    promoted: list = field(default_factory=list)
+
+
+def _lock_event(event):
+    return Event.objects.select_for_update().get(pk=event.pk)
+
+
+def check_registration_open(event, *, now=None):
+    if not event.is_published:
+        raise ValidationError(_("This event is not open for registration."), code="not_published")
+    state = event.registration_state(now)
+    if state == "not_yet_open":
+        raise ValidationError(_("Registration has not opened yet."), code="not_yet_open")
+    if state in {"closed", "unavailable"}:
+        raise ValidationError(_("Registration for this event is closed."), code="closed")
+
+
+def _validated_offerings(event, offering_ids):
+    """The chosen offerings, checked: this event's, one per round, no session twice."""
+    ids = [offering_id for offering_id in offering_ids if offering_id]
+    offerings = list(
+        SessionOffering.objects.filter(event=event, pk__in=ids).select_related("session", "round")
+    )
+    if len(offerings) != len(set(ids)) or len(ids) != len(set(ids)):
+        raise ValidationError(_("Choose sessions of this event only."), code="invalid_choice")
+    rounds = [offering.round_id for offering in offerings]
+    if len(rounds) != len(set(rounds)):
+        raise ValidationError(_("Choose at most one session per round."), code="two_in_round")
+    sessions = [offering.session_id for offering in offerings]
+    if len(sessions) != len(set(sessions)):
+        raise ValidationError(
+            _("You cannot choose the same session in two rounds."), code="same_session_twice"
+        )
+    return sorted(offerings, key=lambda offering: offering.pk)
+
+
+def _confirmed_counts(offerings):
+    counts = (
+        SessionChoice.objects.filter(offering__in=offerings, status=Status.CONFIRMED)
+        .values("offering")
+        .annotate(n=Count("pk"))
+    )
+    return {row["offering"]: row["n"] for row in counts}
+
+
+def _event_has_seat(event):
+    if event.capacity is None:
+        return True
+    return event.registrations.filter(status=Status.CONFIRMED).count() < event.capacity
+
+
+def _add_choices(registration, offerings):
+    counts = _confirmed_counts(offerings)
+    choices = []
+    for offering in offerings:
+        taken = counts.get(offering.pk, 0)
+        has_seat = offering.capacity is None or taken < offering.capacity
+        confirmed = registration.status == Status.CONFIRMED and has_seat
+        choices.append(
+            SessionChoice.objects.create(
+                registration=registration,
+                offering=offering,
+                round_id=offering.round_id,
+                session_id=offering.session_id,
+                status=Status.CONFIRMED if confirmed else Status.WAITING,
+            )
+        )
+    return choices
+
+
+@transaction.atomic
+def register_attendee(event, *, person, offering_ids=(), now=None):
+    """Register `person` for `event` with one offering per round.
+
+    Returns an Outcome; ``created`` is False when the address already has an active
+    registration, which is then left untouched (the caller mails its link).
+    Raises ValidationError (with a code) when registration is closed or a choice
+    breaks the rules.
+    """
+    event = _lock_event(event)
+    check_registration_open(event, now=now)
+    offerings = _validated_offerings(event, offering_ids)
+    email = person.email.strip().lower()
+
+    registration = Registration.objects.filter(event=event, email=email).first()
+    if registration and registration.is_active:
+        transaction.on_commit(partial(emails.send_personal_link, registration.pk))
+        return Outcome(registration=registration, created=False)
+
+    registration = registration or Registration(event=event, email=email)
+    registration.name = person.name
+    registration.organisation = person.organisation
+    registration.function = person.function
+    registration.role = person.role
+    registration.question = person.question
+    registration.language = person.language
+    registration.consented_at = timezone.now()
+    registration.cancelled_at = None
+    registration.created_at = timezone.now()  # a reactivated registration queues anew
+    registration.status = Status.CONFIRMED if _event_has_seat(event) else Status.WAITING
+    registration.full_clean(exclude=["token", "event"], validate_unique=False)
+    registration.save()
+    registration.choices.all().delete()
+    _add_choices(registration, offerings)
+
+    transaction.on_commit(partial(emails.send_confirmation, registration.pk))
+    return Outcome(registration=registration, created=True)
+
+
+@transaction.atomic
+def register_for_series(events_and_choices, *, person, now=None):
+    """Register for several events at once: all succeed or none (one transaction).
+
+    `events_and_choices` is a list of (event, offering_ids). Events are locked in
+    primary-key order so concurrent series registrations never deadlock.
+    """
+    outcomes = []
+    for event, offering_ids in sorted(events_and_choices, key=lambda pair: pair[0].pk):
+        outcomes.append(register_attendee(event, person=person, offering_ids=offering_ids, now=now))
+    return outcomes
+
+
+@transaction.atomic
+def change_choices(registration, *, offering_ids, now=None):
+    """Replace the session choices; unchanged choices keep their seat or queue place."""
+    event = _lock_event(registration.event)
+    registration = Registration.objects.select_for_update().get(pk=registration.pk)
+    if not registration.is_active:
+        raise ValidationError(_("This registration has been cancelled."), code="cancelled")
+    check_registration_open(event, now=now)
+    offerings = _validated_offerings(event, offering_ids)
+    wanted = {offering.pk for offering in offerings}
+
+    current = list(registration.choices.active())
+    dropped = [choice for choice in current if choice.offering_id not in wanted]
+    kept = {choice.offering_id for choice in current} & wanted
+    SessionChoice.objects.filter(pk__in=[choice.pk for choice in dropped]).update(
+        status=Status.CANCELLED, updated_at=timezone.now()
+    )
+    _add_choices(registration, [offering for offering in offerings if offering.pk not in kept])
+    promoted = _fill_free_seats(event)
+
+    transaction.on_commit(partial(emails.send_confirmation, registration.pk, changed=True))
+    _mail_promoted(promoted)
+    return Outcome(registration=registration, created=False, promoted=promoted)
+
+
+@transaction.atomic
+def cancel_registration(registration):
+    """Cancel and free the seats at once; the first people waiting move up."""
+    event = _lock_event(registration.event)
+    registration = Registration.objects.select_for_update().get(pk=registration.pk)
+    if not registration.is_active:
+        return Outcome(registration=registration, created=False)
+    now = timezone.now()
+    registration.status = Status.CANCELLED
+    registration.cancelled_at = now
+    registration.save(update_fields=["status", "cancelled_at", "updated_at"])
+    registration.choices.active().update(status=Status.CANCELLED, updated_at=now)
+    promoted = _fill_free_seats(event)
+    transaction.on_commit(partial(emails.send_cancellation, registration.pk))
+    _mail_promoted(promoted)
+    return Outcome(registration=registration, created=False, promoted=promoted)
+
+
+@transaction.atomic
+def fill_free_seats(event):
+    """Promote waiting people into free seats, e.g. after a capacity increase."""
+    event = _lock_event(event)
+    promoted = _fill_free_seats(event)
+    _mail_promoted(promoted)
+    return promoted
+
+
+def _fill_free_seats(event):
+    """Under the event lock: first come, first served, event seats before session seats.
+
+    Returns the registrations that got an event seat or a session seat.
+    """
+    promoted = {}
+    if event.capacity is None:
+        free = None
+    else:
+        free = event.capacity - event.registrations.filter(status=Status.CONFIRMED).count()
+    for registration in event.registrations.waiting():
+        if free is not None and free <= 0:
+            break
+        registration.status = Status.CONFIRMED
+        registration.save(update_fields=["status", "updated_at"])
+        promoted[registration.pk] = registration
+        if free is not None:
+            free -= 1
+
+    offerings = event.offerings.annotate(
+        taken=Count("choices", filter=Q(choices__status=Status.CONFIRMED))
+    ).order_by("pk")
+    for offering in offerings:
+        free_seats = None if offering.capacity is None else offering.capacity - offering.taken
+        if free_seats is not None and free_seats <= 0:
+            continue
+        waiting = SessionChoice.objects.waiting().filter(
+            offering=offering, registration__status=Status.CONFIRMED
+        )
+        if free_seats is not None:
+            waiting = waiting[:free_seats]
+        for choice in waiting.select_related("registration"):
+            choice.status = Status.CONFIRMED
+            choice.save(update_fields=["status", "updated_at"])
+            promoted.setdefault(choice.registration_id, choice.registration)
+    return list(promoted.values())
+
+
+def _mail_promoted(registrations):
+    for registration in registrations:
+        transaction.on_commit(partial(emails.send_promotion, registration.pk))
+
+
+def waiting_position(choice_or_registration):
+    """1-based place on the waiting list, or None when not waiting."""
+    item = choice_or_registration
+    if item.status != Status.WAITING:
+        return None
+    if isinstance(item, SessionChoice):
+        queue = SessionChoice.objects.waiting().filter(offering_id=item.offering_id)
+    else:
+        queue = Registration.objects.waiting().filter(event_id=item.event_id)
+    before = queue.filter(
+        Q(created_at__lt=item.created_at) | Q(created_at=item.created_at, pk__lt=item.pk)
+    )
+    return before.count() + 1

@@ -1,0 +1,228 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from events.models import BLOCK_ORDER, Event, Series, SessionOffering
+
+from . import services
+from .forms import NO_SESSION, ChangeChoicesForm, RegistrationForm, SeriesRegistrationForm
+from .models import Registration, SessionChoice
+
+SUMMARY_KEY = "registration_summary"
+
+
+def _rounds(event):
+    """The event's rounds with their offerings, leaders and seats taken."""
+    return event.rounds.order_by(*BLOCK_ORDER).prefetch_related(
+        Prefetch("offerings", queryset=SessionOffering.objects.for_cards())
+    )
+
+
+def _open_event(slug):
+    return get_object_or_404(
+        Event.objects.published().with_seat_counts().select_related("venue", "series"), slug=slug
+    )
+
+
+def _person(form):
+    data = form.cleaned_data
+    return services.Person(
+        name=data["name"],
+        email=data["email"],
+        role=data["role"],
+        organisation=data.get("organisation", ""),
+        function=data.get("function", ""),
+        question=data.get("question", ""),
+        language=get_language() or "nl",
+    )
+
+
+def _summary(form, events_with_ids):
+    """What the confirmation page shows: the submitted choices, not stored state.
+
+    The same page follows a first and a repeated registration, so that it never
+    reveals whether an address was registered before.
+    """
+    offering_ids = [pk for _event, ids in events_with_ids for pk in ids]
+    offerings = SessionOffering.objects.filter(pk__in=offering_ids).select_related(
+        "session", "round"
+    )
+    by_event = {}
+    for offering in sorted(offerings, key=lambda o: (o.round.day or o.event_id, o.round.starts_at)):
+        by_event.setdefault(offering.event_id, []).append(
+            {
+                "round": offering.round.title,
+                "starts_at": offering.round.starts_at.strftime("%H:%M"),
+                "ends_at": offering.round.ends_at.strftime("%H:%M")
+                if offering.round.ends_at
+                else "",
+                "session": offering.session.title,
+                "location": offering.location,
+            }
+        )
+    return {
+        "email": form.cleaned_data["email"],
+        "events": [
+            {"pk": event.pk, "sessions": by_event.get(event.pk, [])}
+            for event, _ids in events_with_ids
+        ],
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def register(request, slug):
+    event = _open_event(slug)
+    state = event.registration_state()
+    if state not in {"open", "full"}:
+        return render(
+            request,
+            "registrations/registration_closed.html",
+            {"event": event, "state": state},
+            status=403 if state != "not_yet_open" else 200,
+        )
+    rounds = list(_rounds(event))
+    form = RegistrationForm(request.POST or None, event=event, rounds=rounds)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.register_attendee(
+                event, person=_person(form), offering_ids=form.chosen_offering_ids()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            request.session[SUMMARY_KEY] = _summary(form, [(event, form.chosen_offering_ids())])
+            return redirect("registrations:done", slug=event.slug)
+    status = 400 if form.is_bound else 200
+    return render(
+        request,
+        "registrations/registration_form.html",
+        {"event": event, "form": form, "rounds": rounds},
+        status=status,
+    )
+
+
+def registration_done(request, slug):
+    event = _open_event(slug)
+    summary = request.session.get(SUMMARY_KEY)
+    if not summary or event.pk not in {item["pk"] for item in summary["events"]}:
+        return redirect(event)
+    events = {e.pk: e for e in Event.objects.filter(pk__in=[i["pk"] for i in summary["events"]])}
+    items = [
+        {"event": events[item["pk"]], "sessions": item["sessions"]} for item in summary["events"]
+    ]
+    return render(
+        request,
+        "registrations/registration_done.html",
+        {"event": event, "email": summary["email"], "items": items},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def register_for_series(request, slug):
+    series = get_object_or_404(Series.objects.published(), slug=slug)
+    events = [
+        event
+        for event in series.events.published().with_seat_counts().select_related("venue")
+        if event.registration_state() in {"open", "full"}
+    ]
+    rounds_by_event = {event.pk: list(_rounds(event)) for event in events}
+    form = SeriesRegistrationForm(
+        request.POST or None, events=events, rounds_by_event=rounds_by_event
+    )
+    if request.method == "POST" and form.is_valid():
+        chosen = form.chosen_events()
+        try:
+            services.register_for_series(chosen, person=_person(form))
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            request.session[SUMMARY_KEY] = _summary(form, chosen)
+            return redirect("registrations:done", slug=chosen[0][0].slug)
+    return render(
+        request,
+        "registrations/series_form.html",
+        {"series": series, "form": form, "events": events},
+        status=400 if form.is_bound else 200,
+    )
+
+
+def _registration(token):
+    return get_object_or_404(
+        Registration.objects.select_related("event__venue", "event__series").prefetch_related(
+            Prefetch(
+                "choices",
+                queryset=SessionChoice.objects.active()
+                .select_related("offering__session", "offering__round")
+                .order_by("round__day", "round__starts_at"),
+            )
+        ),
+        token=token,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def manage(request, token):
+    """The personal-link page: see the registration, change sessions, go to cancel."""
+    registration = _registration(token)
+    event = registration.event
+    can_change = registration.is_active and event.registration_state() in {"open", "full"}
+    form = None
+    status = 200
+    if can_change:
+        rounds = list(_rounds(event))
+        current = {round_.pk: NO_SESSION for round_ in rounds}
+        current.update({c.round_id: str(c.offering_id) for c in registration.choices.all()})
+        form = ChangeChoicesForm(request.POST or None, rounds=rounds, current=current)
+        if request.method == "POST":
+            if form.is_valid():
+                try:
+                    services.change_choices(registration, offering_ids=form.chosen_offering_ids())
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    messages.success(
+                        request, _("Your choices have been saved. We sent you an e-mail.")
+                    )
+                    return redirect(registration)
+            status = 400
+    elif request.method == "POST":
+        status = 409  # Closed or cancelled: nothing may change any more.
+    lines = [
+        {"choice": choice, "position": services.waiting_position(choice)}
+        for choice in registration.choices.all()
+    ]
+    return render(
+        request,
+        "registrations/manage.html",
+        {
+            "registration": registration,
+            "event": event,
+            "lines": lines,
+            "event_position": services.waiting_position(registration),
+            "form": form,
+            "can_change": can_change,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def cancel(request, token):
+    registration = _registration(token)
+    if request.method == "POST" and registration.is_active:
+        services.cancel_registration(registration)
+        messages.success(request, _("Your registration has been cancelled. We sent you an e-mail."))
+        return redirect(registration)
+    return render(
+        request,
+        "registrations/cancel.html",
+        {"registration": registration, "event": registration.event},
+    )
+
+
+def privacy(request):
+    return render(request, "registrations/privacy.html")

@@ -1,0 +1,277 @@
+import datetime
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from registrations import services
+from registrations.forms import NO_SESSION
+from registrations.models import Registration
+from tests.factories import EventFactory, SeriesFactory, build_programme, offerings_by_round
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(event, **overrides):
+    first_round, second_round = offerings_by_round(event)
+    data = {
+        "name": "Anna de Vries",
+        "email": "anna@example.nl",
+        "organisation": "Gemeente Zaanstad",
+        "function": "wijkmanager",
+        "role": "civil_servant",
+        f"round_{first_round[0].round_id}": str(first_round[0].pk),
+        f"round_{second_round[1].round_id}": str(second_round[1].pk),
+        "question": "Hoe betrek je jongeren?",
+        "consent": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_registration_page_shows_rounds_as_fieldsets_with_seats(client, event):
+    offering = offerings_by_round(event)[0][0]
+    offering.capacity = 0
+    offering.save()
+
+    response = client.get(reverse("registrations:create", args=[event.slug]))
+
+    content = response.content.decode()
+    # language switch, "your details", the role question, and one per round
+    assert content.count("<legend") == 1 + 1 + 1 + 2
+    assert "vol, je komt op de wachtlijst" in content
+    assert "12 plekken vrij" in content
+    assert 'autocomplete="email"' in content
+    assert 'autocomplete="organization"' in content
+    assert 'autocomplete="name"' in content
+
+
+def test_register_redirects_to_confirmation_and_mails(
+    client, event, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("registrations:create", args=[event.slug]), form_data(event))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("registrations:done", args=[event.slug])
+    registration = Registration.objects.get()
+    assert (registration.name, registration.role, registration.language) == (
+        "Anna de Vries",
+        "civil_servant",
+        "nl",
+    )
+    assert registration.choices.count() == 2
+    done = client.get(response["Location"]).content.decode()
+    assert "anna@example.nl" in done
+    assert "Tafelsessie" in done
+    [message] = mail.outbox
+    assert message.subject == f"Je aanmelding voor {event.title}"
+    assert registration.get_absolute_url() in message.body
+    html = message.alternatives[0][0]
+    assert registration.get_absolute_url() in html
+    [(name, ics, mimetype)] = message.attachments
+    assert (name, mimetype) == ("uitnodiging.ics", "text/calendar")
+    assert "BEGIN:VEVENT" in (ics.decode() if isinstance(ics, bytes) else ics)
+
+
+def test_double_submit_creates_one_registration(client, event):
+    url = reverse("registrations:create", args=[event.slug])
+
+    first = client.post(url, form_data(event))
+    second = client.post(url, form_data(event))
+
+    assert first.status_code == second.status_code == 302
+    assert Registration.objects.count() == 1
+
+
+def test_repeat_registration_looks_the_same_and_mails_the_link(
+    client, event, django_capture_on_commit_callbacks
+):
+    existing = services.register_attendee(
+        event, person=services.Person(name="Anna", email="anna@example.nl", role="resident")
+    ).registration
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("registrations:create", args=[event.slug]), form_data(event), follow=True
+        )
+
+    content = response.content.decode()
+    assert "We hebben een e-mail gestuurd naar" in content
+    assert Registration.objects.get().name == "Anna"
+    [message] = mail.outbox
+    assert existing.get_absolute_url() in message.body
+    assert "al aangemeld" in message.body
+
+
+def test_invalid_form_is_400_with_dutch_messages_and_keeps_input(client, event):
+    data = form_data(event, email="geen-adres", name="  ", consent="")
+
+    response = client.post(reverse("registrations:create", args=[event.slug]), data)
+
+    content = response.content.decode()
+    assert response.status_code == 400
+    assert "Er is een probleem" in content
+    assert '<a href="#id_email">Vul een e-mailadres in zoals naam@voorbeeld.nl.</a>' in content
+    assert "Vul je naam in." in content
+    assert "Ga akkoord met de privacyverklaring om je aan te melden." in content
+    assert 'value="Gemeente Zaanstad"' in content
+    assert "Hoe betrek je jongeren?" in content
+    assert 'aria-describedby="id_email_helptext error_1_id_email"' in content
+    assert 'aria-invalid="true"' in content
+    assert Registration.objects.count() == 0
+
+
+def test_same_session_twice_gets_message_next_to_round(client, event):
+    first_round, second_round = offerings_by_round(event)
+    data = form_data(event)
+    data[f"round_{second_round[0].round_id}"] = str(second_round[0].pk)
+    data[f"round_{first_round[0].round_id}"] = str(first_round[0].pk)
+
+    response = client.post(reverse("registrations:create", args=[event.slug]), data)
+
+    assert response.status_code == 400
+    assert "Je hebt deze sessie al in een andere ronde gekozen." in response.content.decode()
+    assert Registration.objects.count() == 0
+
+
+def test_no_session_in_a_round_is_allowed(client, event):
+    first_round, _ = offerings_by_round(event)
+    data = form_data(event)
+    data[f"round_{first_round[0].round_id}"] = NO_SESSION
+
+    response = client.post(reverse("registrations:create", args=[event.slug]), data)
+
+    assert response.status_code == 302
+    assert Registration.objects.get().choices.count() == 1
+
+
+def test_closed_registration_page_says_so(client):
+    now = timezone.now()
+    event = EventFactory(
+        registration_opens_at=now - datetime.timedelta(days=3),
+        registration_closes_at=now - datetime.timedelta(days=1),
+    )
+
+    get = client.get(reverse("registrations:create", args=[event.slug]))
+    post = client.post(reverse("registrations:create", args=[event.slug]), {"name": "x"})
+
+    assert get.status_code == post.status_code == 403
+    assert "De aanmelding voor dit evenement is gesloten." in get.content.decode()
+    assert Registration.objects.count() == 0
+
+
+def test_event_without_rounds_registers_for_event_alone(client):
+    event = EventFactory(capacity=10)
+
+    response = client.post(
+        reverse("registrations:create", args=[event.slug]),
+        {"name": "Piet", "email": "piet@example.nl", "role": "resident", "consent": "on"},
+    )
+
+    assert response.status_code == 302
+    assert Registration.objects.get().choices.count() == 0
+
+
+def test_manage_page_shows_choices_and_changes_them(client, event):
+    first_round, second_round = offerings_by_round(event)
+    registration = services.register_attendee(
+        event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        offering_ids=[first_round[0].pk],
+    ).registration
+    url = registration.get_absolute_url()
+
+    page = client.get(url)
+    response = client.post(
+        url,
+        {
+            f"round_{first_round[0].round_id}": str(first_round[1].pk),
+            f"round_{second_round[0].round_id}": str(second_round[2].pk),
+        },
+    )
+
+    assert first_round[0].session.title in page.content.decode()
+    assert response.status_code == 302
+    assert sorted(registration.choices.active().values_list("offering", flat=True)) == sorted(
+        [first_round[1].pk, second_round[2].pk]
+    )
+
+
+def test_manage_with_unknown_token_is_404(client):
+    assert client.get(reverse("registrations:manage", args=["x" * 43])).status_code == 404
+
+
+def test_cancel_asks_then_cancels(client, event):
+    registration = services.register_attendee(
+        event, person=services.Person(name="Anna", email="anna@example.nl", role="resident")
+    ).registration
+    url = reverse("registrations:cancel", args=[registration.token])
+
+    page = client.get(url)
+    response = client.post(url, follow=True)
+
+    assert "Ja, annuleer mijn aanmelding" in page.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == "cancelled"
+    assert "Deze aanmelding is geannuleerd." in response.content.decode()
+
+
+def test_series_form_registers_for_several_events(client):
+    series = SeriesFactory()
+    first = build_programme(sessions=2, rounds=1, series=series)
+    second = EventFactory(series=series)
+    EventFactory(series=series)  # not chosen
+    offering = first.offerings.first()
+
+    response = client.post(
+        reverse("registrations:series", args=[series.slug]),
+        {
+            "name": "Sam",
+            "email": "sam@example.nl",
+            "role": "professional",
+            "consent": "on",
+            f"event_{first.pk}": "on",
+            f"event_{second.pk}": "on",
+            f"round_{offering.round_id}": str(offering.pk),
+        },
+    )
+
+    assert response.status_code == 302
+    assert sorted(Registration.objects.values_list("event", flat=True)) == sorted(
+        [first.pk, second.pk]
+    )
+    assert Registration.objects.get(event=first).choices.get().offering == offering
+
+
+def test_series_form_needs_an_event(client):
+    series = SeriesFactory()
+    EventFactory(series=series)
+
+    response = client.post(
+        reverse("registrations:series", args=[series.slug]),
+        {"name": "Sam", "email": "sam@example.nl", "role": "professional", "consent": "on"},
+    )
+
+    assert response.status_code == 400
+    assert "Kies ten minste één bijeenkomst." in response.content.decode()
+    assert Registration.objects.count() == 0
+
+
+def test_event_page_shows_seats_left_and_full(client, event):
+    offering = offerings_by_round(event)[0][0]
+    offering.capacity = 1
+    offering.save()
+    services.register_attendee(
+        event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        offering_ids=[offering.pk],
+    )
+
+    content = client.get(event.get_absolute_url()).content.decode()
+
+    assert content.count("vol, wachtlijst") == 1
+    assert "99 plekken vrij" in content
+    assert reverse("registrations:create", args=[event.slug]) in content
