@@ -72,3 +72,9 @@ def seed_fixtures(db):
     from events.management.commands.load_demo import SEED_FIXTURES
 
     call_command("loaddata", *SEED_FIXTURES, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # A Dutch browser: the site then answers in Dutch, as for most participants.
+    return {**browser_context_args, "locale": "nl-NL"}

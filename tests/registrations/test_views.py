@@ -275,3 +275,50 @@ def test_event_page_shows_seats_left_and_full(client, event):
     assert content.count("vol, wachtlijst") == 1
     assert "99 plekken vrij" in content
     assert reverse("registrations:create", args=[event.slug]) in content
+
+
+def test_confirmation_email_in_participants_language(
+    client, event, django_capture_on_commit_callbacks
+):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("registrations:create", args=[event.slug]), form_data(event))
+
+    [message] = mail.outbox
+    assert Registration.objects.get().language == "en"
+    assert message.subject == f"Your registration for {event.title}"
+    assert "Dear Anna de Vries," in message.body
+    assert "place confirmed" in message.body
+
+
+def test_admin_capacity_increase_promotes_and_mails(
+    admin_client, event, django_capture_on_commit_callbacks
+):
+    offering = offerings_by_round(event)[0][0]
+    offering.capacity = 0
+    offering.save()
+    waiting = services.register_attendee(
+        event,
+        person=services.Person(name="Wacht", email="wacht@example.nl", role="resident"),
+        offering_ids=[offering.pk],
+    ).registration
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:events_sessionoffering_change", args=[offering.pk]),
+            {
+                "event": event.pk,
+                "session": offering.session_id,
+                "round": offering.round_id,
+                "capacity": 5,
+                "location": "",
+                "order": 0,
+            },
+            follow=True,
+        )
+
+    assert waiting.choices.get().status == "confirmed"
+    assert [m.to for m in mail.outbox] == [["wacht@example.nl"]]
+    assert "doorgeschoven" in response.content.decode()

@@ -1,0 +1,127 @@
+"""The lock holds under a rush: run on PostgreSQL with real concurrent transactions."""
+
+import threading
+
+import pytest
+from django.db import close_old_connections, connection
+
+from registrations import services
+from registrations.models import Registration, SessionChoice
+from tests.factories import build_programme
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+CONTENDERS = 60
+SEATS_LEFT = 10
+
+
+def _rush(worker, count):
+    """Start `count` threads together; return the exceptions they raised."""
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def run(number):
+        try:
+            barrier.wait(timeout=30)
+            worker(number)
+        except Exception as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+def test_rush_for_last_ten_seats_never_overbooks_and_queues_in_arrival_order():
+    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
+    offering = event.offerings.get()
+    offering.capacity = 12
+    offering.save()
+    for number in range(2):  # two seats already taken: ten left
+        services.register_attendee(
+            event,
+            person=services.Person(
+                name=f"Vroeg {number}", email=f"vroeg{number}@example.nl", role="resident"
+            ),
+            offering_ids=[offering.pk],
+        )
+
+    def register(number):
+        services.register_attendee(
+            event,
+            person=services.Person(
+                name=f"Deelnemer {number}", email=f"deelnemer{number}@example.nl", role="resident"
+            ),
+            offering_ids=[offering.pk],
+        )
+
+    errors = _rush(register, CONTENDERS)
+
+    assert errors == []
+    rushed = SessionChoice.objects.filter(registration__email__startswith="deelnemer")
+    assert rushed.count() == CONTENDERS
+    assert rushed.filter(status="confirmed").count() == SEATS_LEFT
+    assert offering.choices.confirmed().count() == offering.capacity
+    # Arrival order is the order in which the lock was granted, which is the
+    # order of the rows' timestamps: the first ten got seats, the rest queue.
+    in_arrival_order = list(rushed.order_by("created_at", "pk"))
+    assert [choice.status for choice in in_arrival_order] == ["confirmed"] * SEATS_LEFT + [
+        "waiting"
+    ] * (CONTENDERS - SEATS_LEFT)
+    waiting = list(offering.choices.waiting())
+    assert [services.waiting_position(choice) for choice in waiting] == list(
+        range(1, CONTENDERS - SEATS_LEFT + 1)
+    )
+    assert Registration.objects.count() == CONTENDERS + 2
+
+
+def test_rush_on_event_capacity_and_duplicate_clicks():
+    event = build_programme(sessions=0, rounds=0, event_speakers=0, capacity=5)
+
+    def register(number):
+        # Every person double-clicks: two submissions each, at the same moment.
+        person = number // 2
+        services.register_attendee(
+            event,
+            person=services.Person(
+                name=f"Deelnemer {person}", email=f"dubbel{person}@example.nl", role="resident"
+            ),
+        )
+
+    errors = _rush(register, 40)
+
+    assert errors == []
+    assert Registration.objects.count() == 20
+    assert Registration.objects.filter(status="confirmed").count() == 5
+    assert Registration.objects.filter(status="waiting").count() == 15
+
+
+def test_concurrent_cancellations_promote_each_waiting_person_once():
+    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
+    offering = event.offerings.get()
+    offering.capacity = 10
+    offering.save()
+    outcomes = [
+        services.register_attendee(
+            event,
+            person=services.Person(name=f"P {n}", email=f"p{n}@example.nl", role="resident"),
+            offering_ids=[offering.pk],
+        )
+        for n in range(30)
+    ]
+    holders = [outcome.registration for outcome in outcomes[:10]]
+
+    errors = _rush(lambda number: services.cancel_registration(holders[number]), 10)
+
+    assert errors == []
+    assert offering.choices.confirmed().count() == 10
+    confirmed_emails = set(
+        offering.choices.confirmed().values_list("registration__email", flat=True)
+    )
+    assert confirmed_emails == {f"p{n}@example.nl" for n in range(10, 20)}
