@@ -30,7 +30,14 @@ def _published_series(slug):
 
 def series_detail(request, slug):
     series = _published_series(slug)
-    return render(request, "events/series_detail.html", {"series": series})
+    registration_open = any(
+        event.registration_state() in {"open", "full"} for event in series.events.all()
+    )
+    return render(
+        request,
+        "events/series_detail.html",
+        {"series": series, "registration_open": registration_open},
+    )
 
 
 def series_ics(request, slug):

@@ -24,6 +24,19 @@ SEED_FIXTURES = [
 LIVE_DEMO_EVENTS = [
     ("dag-van-de-buurt-2021", "demo-dag-van-de-buurt", 30, " (demo)"),
     ("zaanstad-werken-in-de-wijk-2016", "demo-werken-in-de-wijk", 45, " (demo)"),
+    # Two afternoons of the Estafette series, to try registering for several at once.
+    (
+        "estafette-leeuwarden-samenwerken-in-het-sociaal-domein",
+        "demo-estafette-leeuwarden",
+        60,
+        " (demo)",
+    ),
+    (
+        "estafette-amersfoort-draagvlak-voor-de-energietransitie",
+        "demo-estafette-amersfoort",
+        75,
+        " (demo)",
+    ),
 ]
 
 

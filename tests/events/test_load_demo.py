@@ -1,0 +1,40 @@
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from events.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_demo_loads_seeds_and_open_upcoming_copies():
+    call_command("load_demo", verbosity=0)
+    call_command("load_demo", verbosity=0)  # safe to run again
+
+    demo = Event.objects.filter(slug__startswith="demo-").order_by("start_date")
+    assert Event.objects.exclude(slug__startswith="demo-").count() == 16
+    assert [event.slug for event in demo] == [
+        "demo-dag-van-de-buurt",
+        "demo-werken-in-de-wijk",
+        "demo-estafette-leeuwarden",
+        "demo-estafette-amersfoort",
+    ]
+    assert {event.registration_state() for event in demo} == {"open"}
+    assert all(event.start_date > timezone.localdate() for event in demo)
+    dag = demo.get(slug="demo-dag-van-de-buurt")
+    assert dag.offerings.count() == 26
+    assert dag.title == "Dag van de Buurt (demo)"
+    assert demo.get(slug="demo-estafette-leeuwarden").series.slug == (
+        "estafette-vernieuwing-lokaal-bestuur"
+    )
+
+
+def test_series_page_links_to_series_registration_when_demo_is_open(client):
+    call_command("load_demo", verbosity=0)
+
+    content = client.get("/reeksen/estafette-vernieuwing-lokaal-bestuur/").content.decode()
+    form = client.get("/reeksen/estafette-vernieuwing-lokaal-bestuur/aanmelden/").content.decode()
+
+    assert "/reeksen/estafette-vernieuwing-lokaal-bestuur/aanmelden/" in content
+    assert "Samenwerken in het sociaal domein (demo)" in form
+    assert "Draagvlak voor de energietransitie (demo)" in form
