@@ -605,6 +605,13 @@ class Session(models.Model):
         return reverse("events:session", kwargs={"event_slug": self.event.slug, "slug": self.slug})
 
     @property
+    def more_text(self):
+        """The full text without the summary when it opens with it (shown once only)."""
+        if self.summary and self.description.startswith(self.summary):
+            return self.description[len(self.summary) :].strip()
+        return self.description
+
+    @property
     def leaders(self):
         return [role for role in self.roles.all() if role.role == SessionRole.Role.LEADER]
 

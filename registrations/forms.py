@@ -4,6 +4,7 @@ from django import forms
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -159,7 +160,9 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
     def __init__(self, *args, event, rounds, **kwargs):
         super().__init__(*args, **kwargs)
         self.event = event
-        self.fields["role"].choices = list(Registration.Role.choices)
+        self.fields["role"].choices = [
+            (value, capfirst(label)) for value, label in Registration.Role.choices
+        ]
         self.add_round_fields(rounds)
         self.order_fields(
             ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]

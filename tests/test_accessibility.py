@@ -148,6 +148,29 @@ def test_page_has_no_axe_violations_in_english(page, site, path):
     assert_accessible(page)
 
 
+def test_dutch_content_is_marked_dutch_on_the_english_page(page, site):
+    """WCAG 3.1.2 (language of parts), which axe cannot see: the programme texts stay Dutch
+    when the interface is English, so screen readers must be told to read them as Dutch."""
+    open_page(page, site + DVDB_URL)
+    switch_to_english(page)
+    nearest_lang = "el => el.closest('[lang]').getAttribute('lang')"
+    dutch_parts = {
+        "event title (h1)": page.locator("h1"),
+        "event summary": page.locator(".page-header__lead"),
+        "introduction": page.locator(".prose").first,
+        "session title": page.locator(".session-card__title").first,
+        "session summary": page.locator(".session-card > p:not([class])").first,
+    }
+    wrong = {
+        name: lang
+        for name, locator in dutch_parts.items()
+        if (lang := locator.evaluate(nearest_lang)) != "nl"
+    }
+    assert not wrong, f"Dutch content read out in another language: {wrong}"
+    ui_label = page.locator(".facts dt").first
+    assert ui_label.evaluate(nearest_lang) == "en", "interface labels stay English"
+
+
 @pytest.mark.parametrize("path", ["/", DVDB_URL, SPEAKER_URL])
 def test_tab_first_focuses_skip_link_which_moves_focus_to_main(page, site, path):
     open_page(page, site + path)

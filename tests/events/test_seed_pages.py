@@ -20,7 +20,7 @@ def _seed_events():
 
 def _round_sections(content):
     """Map each round title to the HTML of its part of the timeline."""
-    parts = re.split(r'<h3 class="timeline__title">', content)[1:]
+    parts = re.split(r'<h3 class="timeline__title" lang="nl">', content)[1:]
     return {html.unescape(part.split("</h3>", 1)[0]): part for part in parts}
 
 

@@ -72,7 +72,7 @@ def test_event_page_shows_every_session_in_its_rounds(client):
     response = client.get(event.get_absolute_url())
 
     content = response.content.decode()
-    rounds = re.split(r'<h3 class="timeline__title">', content)[1:]
+    rounds = re.split(r'<h3 class="timeline__title" lang="nl">', content)[1:]
     session_titles = list(event.sessions.values_list("title", flat=True))
     assert [title for title in session_titles if title in rounds[1]] == session_titles
     assert [title for title in session_titles if title in rounds[2]] == session_titles

@@ -39,7 +39,7 @@ def test_register_change_and_cancel_in_browser(live_server, page, dag_van_de_buu
     page.keyboard.press("Tab")
     page.keyboard.type("anna@example.nl")
     page.get_by_label("Organisatie (niet verplicht)").fill("Gemeente Zaanstad")
-    page.get_by_role("radio", name="bewoner", exact=True).focus()
+    page.get_by_role("radio", name="Bewoner", exact=True).focus()
     page.keyboard.press("Space")
     first_choice = first_round.offerings.order_by("pk")[0]
     second_choice = second_round.offerings.exclude(session=first_choice.session).order_by("pk")[0]
