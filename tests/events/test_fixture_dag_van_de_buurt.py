@@ -74,19 +74,20 @@ def test_event_is_published_online_theme_day_without_venue(dag_van_de_buurt):
     assert event.price_note == ""
 
 
-def test_event_introduction_has_the_four_seed_paragraphs(dag_van_de_buurt):
+def test_seed_paragraphs_appear_once_in_introduction_or_programme(dag_van_de_buurt):
     # Arrange
     event = dag_van_de_buurt
+    opening, closing = event.programme_blocks.order_by("starts_at")
 
     # Act
     paragraphs = event.introduction.split("\n\n")
 
-    # Assert
-    assert len(paragraphs) == 4
-    assert paragraphs[0].startswith("Om 13.00 uur trapt Lucas de Man de Dag van de Buurt af.")
-    assert "Met 26 sessies, verdeeld over twee rondes, is er veel keuze." in paragraphs[1]
-    assert paragraphs[2].startswith("Om 16.00 uur zien we elkaar weer terug in de studio.")
-    assert paragraphs[3] == "De dag wordt geleid door Hadassah de Boer."
+    # Assert: the opening and closing paragraphs live in their programme blocks.
+    assert len(paragraphs) == 2
+    assert "Met 26 sessies, verdeeld over twee rondes, is er veel keuze." in paragraphs[0]
+    assert paragraphs[1] == "De dag wordt geleid door Hadassah de Boer."
+    assert opening.description.startswith("Om 13.00 uur trapt Lucas de Man de Dag van de Buurt af.")
+    assert closing.description.startswith("Om 16.00 uur zien we elkaar weer terug in de studio.")
 
 
 def test_event_registration_window_closed_before_the_day(dag_van_de_buurt):
