@@ -61,7 +61,7 @@ class EventRoleInline(admin.TabularInline):
     model = EventRole
     extra = 0
     autocomplete_fields = ["speaker"]
-    fields = ["speaker", "role", "note", "order"]
+    fields = ["speaker", "role", "affiliation", "note", "order"]
 
 
 class ProgrammeBlockInline(admin.TabularInline):
@@ -180,7 +180,7 @@ class SessionRoleInline(admin.TabularInline):
     model = SessionRole
     extra = 0
     autocomplete_fields = ["speaker"]
-    fields = ["speaker", "role", "order"]
+    fields = ["speaker", "role", "affiliation", "order"]
 
 
 class OfferingForSessionInline(admin.TabularInline):

@@ -733,6 +733,12 @@ class EventRole(models.Model):
     note = models.CharField(
         _("note"), max_length=200, blank=True, help_text=_("For example 'plenair interview'.")
     )
+    affiliation = models.CharField(
+        _("affiliation for this appearance"),
+        max_length=200,
+        blank=True,
+        help_text=_("Organisation or function shown here, when it differs from the speaker's."),
+    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
@@ -747,6 +753,15 @@ class EventRole(models.Model):
 
     def __str__(self):
         return f"{self.speaker.name}: {self.get_role_display()}"
+
+    @property
+    def shown_affiliation(self):
+        """What follows the name: this appearance's affiliation, else the speaker's."""
+        if self.affiliation:
+            return self.affiliation
+        speaker = self.speaker
+        parts = [speaker.function, speaker.organisation.name if speaker.organisation_id else ""]
+        return ", ".join(part for part in parts if part)
 
 
 class SessionRole(models.Model):
@@ -765,6 +780,12 @@ class SessionRole(models.Model):
         related_name="session_roles",
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.LEADER)
+    affiliation = models.CharField(
+        _("affiliation for this appearance"),
+        max_length=200,
+        blank=True,
+        help_text=_("Organisation or function shown here, when it differs from the speaker's."),
+    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
@@ -779,3 +800,12 @@ class SessionRole(models.Model):
 
     def __str__(self):
         return f"{self.speaker.name}: {self.get_role_display()}"
+
+    @property
+    def shown_affiliation(self):
+        """What follows the name: this appearance's affiliation, else the speaker's."""
+        if self.affiliation:
+            return self.affiliation
+        speaker = self.speaker
+        parts = [speaker.function, speaker.organisation.name if speaker.organisation_id else ""]
+        return ", ".join(part for part in parts if part)

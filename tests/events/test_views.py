@@ -280,3 +280,15 @@ def test_pages_switch_to_english(client):
     assert "Thursday 28 January 2021" in content
     assert "time to be confirmed" in content
     assert "Programme" in content
+
+
+def test_role_affiliation_overrides_speaker_organisation_on_cards(client):
+    event = build_programme(sessions=1, rounds=1, speakers_per_session=1, event_speakers=0)
+    role = event.sessions.get().roles.get()
+    role.affiliation = "Gemeente Den Haag"
+    role.save()
+
+    content = client.get(event.get_absolute_url()).content.decode()
+
+    assert f"{role.speaker.name}</a>, Gemeente Den Haag" in content
+    assert role.speaker.organisation.name not in content
