@@ -1,5 +1,6 @@
 import datetime
 
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Count, F, Prefetch, Q
 from django.urls import reverse
@@ -234,6 +235,14 @@ class Event(ContactFields):
         max_length=200,
         blank=True,
         help_text=_("For example 'Deelname is gratis'."),
+    )
+
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("moderators"),
+        blank=True,
+        related_name="moderated_events",
+        help_text=_("They see and print the attendee lists of the whole event."),
     )
 
     is_published = models.BooleanField(_("published"), default=False)
@@ -665,6 +674,13 @@ class SessionOffering(models.Model):
         _("table or room"), max_length=100, blank=True, help_text=_("For example 'tafel 3'.")
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("session leaders and moderators"),
+        blank=True,
+        related_name="moderated_offerings",
+        help_text=_("They see and print the attendee list of this session in this round."),
+    )
 
     objects = SessionOfferingQuerySet.as_manager()
 

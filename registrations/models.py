@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -62,6 +63,7 @@ class Registration(models.Model):
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("changed at"), auto_now=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("present (event)"), null=True, blank=True)
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -133,6 +135,7 @@ class SessionChoice(models.Model):
     )
     created_at = models.DateTimeField(_("chosen at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("changed at"), auto_now=True)
+    checked_in_at = models.DateTimeField(_("present (session)"), null=True, blank=True)
 
     objects = SessionChoiceQuerySet.as_manager()
 
@@ -157,3 +160,43 @@ class SessionChoice(models.Model):
 
     def __str__(self):
         return f"{self.registration.name} – {self.offering}"
+
+
+class Mailing(models.Model):
+    """An e-mail from the organisers to the confirmed participants of an event or a session."""
+
+    event = models.ForeignKey(
+        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="mailings"
+    )
+    offering = models.ForeignKey(
+        "events.SessionOffering",
+        verbose_name=_("only the participants of this session"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="mailings",
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(
+        _("message"),
+        help_text=_("Plain text. Each participant's message starts with 'Beste <name>,'."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(_("recipients"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+
+    def __str__(self):
+        return self.subject
