@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("account/", include("django.contrib.auth.urls")),
     path("sprekers/", include("speakers.urls")),
     path("", include("registrations.urls")),
     path("", include("events.urls")),

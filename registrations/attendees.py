@@ -1,0 +1,268 @@
+"""Attendee lists: who may see them, what they hold, and their exports.
+
+A list belongs to a session offering (a session in one round) or to a whole
+event (the plenary list). Organisers (users with the ``view_registration``
+permission) see every list; moderators see the lists of the events and
+offerings they are assigned to in the admin, and nothing else.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from .models import SessionChoice, Status
+
+# Dutch surname particles ("tussenvoegsels"), ignored when sorting by surname.
+PARTICLES = {
+    "van", "de", "der", "den", "het", "ter", "ten", "te", "'t", "in", "op", "d'", "la", "le",
+    "von", "zu", "da", "di", "du", "del", "des", "dos", "el", "al", "bin", "ben",
+}  # fmt: skip
+
+
+def surname_key(name):
+    """Sort key for 'Jos van der Lans' under L, as Dutch lists are sorted."""
+    words = name.split()
+    if len(words) <= 1:
+        return (name.casefold(), name.casefold())
+    rest = words[1:]
+    while len(rest) > 1 and rest[0].casefold() in PARTICLES:
+        rest = rest[1:]
+    return (" ".join(rest).casefold(), name.casefold())
+
+
+def can_see_event_list(user, event):
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.has_perm("registrations.view_registration"):
+        return True
+    return event.moderators.filter(pk=user.pk).exists()
+
+
+def can_see_offering_list(user, offering):
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.has_perm("registrations.view_registration"):
+        return True
+    return (
+        offering.moderators.filter(pk=user.pk).exists()
+        or offering.event.moderators.filter(pk=user.pk).exists()
+    )
+
+
+@dataclass
+class Row:
+    """One line of an attendee list, whatever it is a list of."""
+
+    pk: int
+    name: str
+    organisation: str
+    function: str
+    role: str
+    question: str
+    present: bool
+    status: str
+
+    @property
+    def sort_key(self):
+        return surname_key(self.name)
+
+
+@dataclass
+class AttendeeList:
+    title: str
+    event: object
+    offering: object
+    confirmed: list
+    waiting: list
+
+    @property
+    def questions(self):
+        return [row for row in self.confirmed if row.question]
+
+    @property
+    def present_count(self):
+        return sum(1 for row in self.confirmed if row.present)
+
+    @property
+    def absent_count(self):
+        return len(self.confirmed) - self.present_count
+
+
+def _row_from_registration(registration, *, present):
+    return Row(
+        pk=registration.pk,
+        name=registration.name,
+        organisation=registration.organisation,
+        function=registration.function,
+        role=registration.get_role_display(),
+        question=registration.question,
+        present=present,
+        status=registration.status,
+    )
+
+
+def offering_list(offering):
+    """Confirmed attendees by surname, and the waiting list in queue order."""
+    choices = (
+        SessionChoice.objects.filter(offering=offering)
+        .exclude(status=Status.CANCELLED)
+        .filter(registration__status__in=[Status.CONFIRMED, Status.WAITING])
+        .select_related("registration")
+        .order_by("created_at", "pk")
+    )
+    confirmed, waiting = [], []
+    for choice in choices:
+        row = _row_from_registration(choice.registration, present=bool(choice.checked_in_at))
+        row.pk = choice.pk
+        if choice.status == Status.CONFIRMED and choice.registration.status == Status.CONFIRMED:
+            confirmed.append(row)
+        else:
+            waiting.append(row)
+    confirmed.sort(key=lambda row: row.sort_key)
+    return AttendeeList(
+        title=offering.session.title,
+        event=offering.event,
+        offering=offering,
+        confirmed=confirmed,
+        waiting=waiting,
+    )
+
+
+def event_list(event):
+    """The plenary list: every confirmed registration of the event, and its waiting list."""
+    registrations = event.registrations.exclude(status=Status.CANCELLED).order_by(
+        "created_at", "pk"
+    )
+    confirmed = [
+        _row_from_registration(r, present=bool(r.checked_in_at))
+        for r in registrations
+        if r.status == Status.CONFIRMED
+    ]
+    waiting = [
+        _row_from_registration(r, present=False)
+        for r in registrations
+        if r.status == Status.WAITING
+    ]
+    confirmed.sort(key=lambda row: row.sort_key)
+    return AttendeeList(
+        title=event.title, event=event, offering=None, confirmed=confirmed, waiting=waiting
+    )
+
+
+def toggle_presence(model, pk, *, present):
+    """Mark a registration (event list) or a session choice (session list) present or not."""
+    value = timezone.now() if present else None
+    model.objects.filter(pk=pk).update(checked_in_at=value)
+
+
+def _headers():
+    return [
+        _("No."),
+        _("Name"),
+        _("Organisation"),
+        _("Function"),
+        _("Takes part as"),
+        _("Status"),
+        _("Present"),
+        _("Question for the session leader"),
+    ]
+
+
+def _lines(attendee_list):
+    for number, row in enumerate(attendee_list.confirmed, start=1):
+        yield [number, row.name, row.organisation, row.function, row.role, _("confirmed"),
+               _("yes") if row.present else _("no"), row.question]  # fmt: skip
+    for number, row in enumerate(attendee_list.waiting, start=1):
+        yield [number, row.name, row.organisation, row.function, row.role,
+               _("waiting list"), "", row.question]  # fmt: skip
+
+
+def as_csv(attendee_list, *, delimiter=";"):
+    """UTF-8 with a byte-order mark, so Excel shows accents; ';' suits Dutch Excel."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(_headers())
+    writer.writerows(_lines(attendee_list))
+    return buffer.getvalue().encode("utf-8")
+
+
+def as_xlsx(attendee_list):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("Participants")[:31]
+    sheet.append([attendee_list.event.title])
+    subtitle = date_format(attendee_list.event.start_date, "l j F Y")
+    if attendee_list.offering:
+        offering = attendee_list.offering
+        subtitle = f"{offering.session.title} – {offering.round.title}, {subtitle}"
+    sheet.append([subtitle])
+    sheet.append([])
+    sheet.append(_headers())
+    for cell in sheet[4]:
+        cell.font = Font(bold=True)
+    sheet["A1"].font = Font(bold=True, size=14)
+    for line in _lines(attendee_list):
+        sheet.append(line)
+    sheet.freeze_panes = "A5"
+    for index, width in enumerate([6, 28, 28, 22, 18, 14, 10, 50], start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def all_registrations_csv(event, *, delimiter=";"):
+    """Every registration of an event with its choices: for organisers only."""
+    registrations = event.registrations.order_by("created_at", "pk").prefetch_related(
+        Prefetch(
+            "choices",
+            queryset=SessionChoice.objects.select_related(
+                "offering__session", "offering__round"
+            ).order_by("round__starts_at", "pk"),
+        )
+    )
+    rounds = list(event.rounds.order_by("day", "starts_at", "order", "pk"))
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(
+        [_("Name"), _("E-mail address"), _("Organisation"), _("Function"), _("Takes part as"),
+         _("Status"), _("Registered at"), _("Cancelled at"), _("Present"),
+         *[round_.title for round_ in rounds], _("Question for the session leader")]
+    )  # fmt: skip
+    for registration in registrations:
+        by_round = {}
+        for choice in registration.choices.all():
+            if choice.status == Status.CANCELLED:
+                continue
+            label = choice.offering.session.title
+            if choice.status == Status.WAITING:
+                label += f" ({_('waiting list')})"
+            by_round[choice.round_id] = label
+        writer.writerow(
+            [
+                registration.name,
+                registration.email,
+                registration.organisation,
+                registration.function,
+                registration.get_role_display(),
+                registration.get_status_display(),
+                timezone.localtime(registration.created_at).strftime("%Y-%m-%d %H:%M"),
+                timezone.localtime(registration.cancelled_at).strftime("%Y-%m-%d %H:%M")
+                if registration.cancelled_at
+                else "",
+                _("yes") if registration.checked_in_at else _("no"),
+                *[by_round.get(round_.pk, "") for round_ in rounds],
+                registration.question,
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")

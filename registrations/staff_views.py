@@ -1,0 +1,289 @@
+"""Pages for moderators and organisers: lists, exports, check-in and the overview.
+
+Every view here shows personal data, so each one checks who is asking: anonymous
+visitors go to the login page, logged-in users without a right to the list get 403.
+"""
+
+from collections import Counter
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
+
+from events.models import BLOCK_ORDER, Event, SessionOffering
+
+from . import attendees
+from .models import Registration, SessionChoice, Status
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _offering(user, offering_id):
+    offering = get_object_or_404(
+        SessionOffering.objects.select_related("session", "round", "event__venue"), pk=offering_id
+    )
+    if not attendees.can_see_offering_list(user, offering):
+        raise PermissionDenied
+    return offering
+
+
+def _event(user, event_id):
+    event = get_object_or_404(Event.objects.select_related("venue"), pk=event_id)
+    if not attendees.can_see_event_list(user, event):
+        raise PermissionDenied
+    return event
+
+
+@login_required
+def my_sessions(request):
+    """A moderator's lists: the events and session offerings assigned to them."""
+    user = request.user
+    seat_counts = {
+        "confirmed": Count("choices", filter=Q(choices__status=Status.CONFIRMED)),
+        "waiting": Count("choices", filter=Q(choices__status=Status.WAITING)),
+        "present": Count("choices", filter=Q(choices__checked_in_at__isnull=False)),
+    }
+    offerings = (
+        SessionOffering.objects.filter(Q(moderators=user) | Q(event__moderators=user))
+        .distinct()
+        .select_related("session", "round", "event")
+        .annotate(**seat_counts)
+        .order_by("-event__start_date", "round__starts_at", "order")
+    )
+    events = (
+        Event.objects.filter(moderators=user)
+        .annotate(
+            confirmed=Count("registrations", filter=Q(registrations__status=Status.CONFIRMED)),
+            waiting=Count("registrations", filter=Q(registrations__status=Status.WAITING)),
+        )
+        .order_by("-start_date")
+    )
+    return render(
+        request,
+        "registrations/staff/my_sessions.html",
+        {
+            "offerings": offerings,
+            "events": events,
+            "is_organiser": user.has_perm("registrations.view_registration"),
+        },
+    )
+
+
+def _list_page(request, attendee_list, *, checkin_url, export_base):
+    return render(
+        request,
+        "registrations/staff/attendee_list.html",
+        {
+            "list": attendee_list,
+            "event": attendee_list.event,
+            "offering": attendee_list.offering,
+            "checkin_url": checkin_url,
+            "export_base": export_base,
+        },
+    )
+
+
+@login_required
+def offering_attendees(request, offering_id):
+    offering = _offering(request.user, offering_id)
+    return _list_page(
+        request,
+        attendees.offering_list(offering),
+        checkin_url=reverse("registrations:offering_checkin", args=[offering.pk]),
+        export_base=reverse("registrations:offering_attendees", args=[offering.pk]),
+    )
+
+
+@login_required
+def event_attendees(request, event_id):
+    event = _event(request.user, event_id)
+    return _list_page(
+        request,
+        attendees.event_list(event),
+        checkin_url=reverse("registrations:event_checkin", args=[event.pk]),
+        export_base=reverse("registrations:event_attendees", args=[event.pk]),
+    )
+
+
+def _export(attendee_list, fmt, request):
+    if fmt not in {"csv", "xlsx"}:
+        raise Http404
+    name = slugify(attendee_list.title)[:60] or "deelnemers"
+    if attendee_list.offering:
+        name = f"{name}-{slugify(attendee_list.offering.round.title)}"
+    if fmt == "xlsx":
+        response = HttpResponse(attendees.as_xlsx(attendee_list), content_type=XLSX)
+        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+        return response
+    delimiter = "," if request.GET.get("delimiter") == "comma" else ";"
+    response = HttpResponse(
+        attendees.as_csv(attendee_list, delimiter=delimiter), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+@login_required
+def offering_export(request, offering_id, fmt):
+    offering = _offering(request.user, offering_id)
+    return _export(attendees.offering_list(offering), fmt, request)
+
+
+@login_required
+def event_export(request, event_id, fmt):
+    event = _event(request.user, event_id)
+    return _export(attendees.event_list(event), fmt, request)
+
+
+def _checkin_page(request, attendee_list, *, toggle_url):
+    query = request.GET.get("q", "").strip()
+    rows = attendee_list.confirmed
+    if query:
+        folded = query.casefold()
+        rows = [
+            row
+            for row in rows
+            if folded in row.name.casefold() or folded in row.organisation.casefold()
+        ]
+    return render(
+        request,
+        "registrations/staff/checkin.html",
+        {
+            "list": attendee_list,
+            "event": attendee_list.event,
+            "offering": attendee_list.offering,
+            "rows": rows,
+            "query": query,
+            "toggle_url": toggle_url,
+        },
+    )
+
+
+def _toggle(request, model, queryset, *, back):
+    try:
+        pk = int(request.POST.get("pk", ""))
+    except ValueError:
+        return HttpResponse(status=400)
+    if not queryset.filter(pk=pk).exists():
+        return HttpResponse(status=404)
+    present = request.POST.get("present") == "1"
+    attendees.toggle_presence(model, pk, present=present)
+    if request.headers.get("accept", "").startswith("application/json"):
+        return JsonResponse({"pk": pk, "present": present})
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = back
+    return redirect(f"{next_url}#row-{pk}")
+
+
+@login_required
+def offering_checkin(request, offering_id):
+    offering = _offering(request.user, offering_id)
+    if request.method == "POST":
+        return _toggle(
+            request,
+            SessionChoice,
+            SessionChoice.objects.filter(
+                offering=offering, status=Status.CONFIRMED, registration__status=Status.CONFIRMED
+            ),
+            back=request.path,
+        )
+    return _checkin_page(request, attendees.offering_list(offering), toggle_url=request.path)
+
+
+@login_required
+def event_checkin(request, event_id):
+    event = _event(request.user, event_id)
+    if request.method == "POST":
+        return _toggle(
+            request,
+            Registration,
+            event.registrations.filter(status=Status.CONFIRMED),
+            back=request.path,
+        )
+    return _checkin_page(request, attendees.event_list(event), toggle_url=request.path)
+
+
+@login_required
+@permission_required("registrations.view_registration", raise_exception=True)
+def event_overview(request, event_id):
+    """Fill rates, waiting lists and the mix of participants, for organisers."""
+    event = get_object_or_404(Event.objects.select_related("venue"), pk=event_id)
+    status_counts = Counter(event.registrations.values_list("status", flat=True))
+    offerings = (
+        SessionOffering.objects.filter(event=event)
+        .select_related("session")
+        .annotate(
+            confirmed=Count("choices", filter=Q(choices__status=Status.CONFIRMED)),
+            waiting=Count("choices", filter=Q(choices__status=Status.WAITING)),
+            cancelled=Count("choices", filter=Q(choices__status=Status.CANCELLED)),
+        )
+        .order_by("order", "session__order", "pk")
+    )
+    rounds = event.rounds.order_by(*BLOCK_ORDER).prefetch_related(
+        Prefetch("offerings", queryset=offerings)
+    )
+    role_rows = (
+        SessionChoice.objects.filter(offering__event=event, status=Status.CONFIRMED)
+        .values("offering_id", "registration__role")
+        .annotate(n=Count("pk"))
+    )
+    roles_by_offering = {}
+    for row in role_rows:
+        roles_by_offering.setdefault(row["offering_id"], {})[row["registration__role"]] = row["n"]
+    role_choices = Registration.Role.choices
+    event_roles = Counter(
+        event.registrations.filter(status=Status.CONFIRMED).values_list("role", flat=True)
+    )
+    round_rows = []
+    for round_ in rounds:
+        lines = []
+        for offering in round_.offerings.all():
+            mix = roles_by_offering.get(offering.pk, {})
+            lines.append(
+                {
+                    "offering": offering,
+                    "fill": offering.confirmed,
+                    "roles": [mix.get(value, 0) for value, _label in role_choices],
+                }
+            )
+        round_rows.append(
+            {
+                "round": round_,
+                "lines": lines,
+                "confirmed": sum(line["offering"].confirmed for line in lines),
+                "waiting": sum(line["offering"].waiting for line in lines),
+                "capacity": sum(line["offering"].capacity or 0 for line in lines),
+            }
+        )
+    return render(
+        request,
+        "registrations/staff/overview.html",
+        {
+            "event": event,
+            "confirmed": status_counts.get(Status.CONFIRMED, 0),
+            "waiting": status_counts.get(Status.WAITING, 0),
+            "cancelled": status_counts.get(Status.CANCELLED, 0),
+            "rounds": round_rows,
+            "role_labels": [label for _value, label in role_choices],
+            "event_roles": [event_roles.get(value, 0) for value, _label in role_choices],
+        },
+    )
+
+
+@login_required
+@permission_required("registrations.view_registration", raise_exception=True)
+def event_registrations_csv(request, event_id):
+    event = get_object_or_404(Event, pk=event_id)
+    delimiter = "," if request.GET.get("delimiter") == "comma" else ";"
+    response = HttpResponse(
+        attendees.all_registrations_csv(event, delimiter=delimiter),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="aanmeldingen-{event.slug}.csv"'
+    return response

@@ -1,0 +1,356 @@
+"""Moderator and organiser pages: who may see them, and what they show."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from registrations import services
+from registrations.attendees import surname_key
+from tests.factories import build_programme, offerings_by_round
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup(db):
+    event = build_programme(sessions=2, rounds=2, capacity=100)
+    offering = offerings_by_round(event)[0][0]
+    offering.capacity = 2
+    offering.save()
+    people = [
+        ("Jos van der Lans", "resident"),
+        ("Anna de Boer", "civil_servant"),
+        ("Piet Aarts", "professional"),
+    ]
+    registrations = [
+        services.register_attendee(
+            event,
+            person=services.Person(
+                name=name,
+                email=f"p{i}@example.nl",
+                role=role,
+                organisation="Gemeente Ede",
+                question="Hoe doen jullie dat?" if i == 0 else "",
+            ),
+            offering_ids=[offering.pk],
+        ).registration
+        for i, (name, role) in enumerate(people)
+    ]
+    moderator = User.objects.create_user("moderator", password="x")
+    offering.moderators.add(moderator)
+    other = User.objects.create_user("ander", password="x")
+    offerings_by_round(event)[1][0].moderators.add(other)
+    participant = User.objects.create_user("deelnemer", password="x")
+    organiser = User.objects.create_user("organisator", password="x", is_staff=True)
+    organiser.user_permissions.add(Permission.objects.get(codename="view_registration"))
+    return {
+        "event": event,
+        "offering": offering,
+        "registrations": registrations,
+        "users": {
+            "participant": participant,
+            "other_moderator": other,
+            "moderator": moderator,
+            "organiser": organiser,
+        },
+    }
+
+
+def _urls(setup):
+    offering, event = setup["offering"], setup["event"]
+    return {
+        "offering_list": reverse("registrations:offering_attendees", args=[offering.pk]),
+        "offering_csv": reverse("registrations:offering_export", args=[offering.pk, "csv"]),
+        "offering_xlsx": reverse("registrations:offering_export", args=[offering.pk, "xlsx"]),
+        "offering_checkin": reverse("registrations:offering_checkin", args=[offering.pk]),
+        "event_list": reverse("registrations:event_attendees", args=[event.pk]),
+        "event_csv": reverse("registrations:event_export", args=[event.pk, "csv"]),
+        "event_checkin": reverse("registrations:event_checkin", args=[event.pk]),
+        "overview": reverse("registrations:event_overview", args=[event.pk]),
+        "all_csv": reverse("registrations:event_registrations_csv", args=[event.pk]),
+    }
+
+
+# Expected status per user for each personal-data view.
+EXPECTED = {
+    "offering_list": {
+        "participant": 403,
+        "other_moderator": 403,
+        "moderator": 200,
+        "organiser": 200,
+    },
+    "offering_csv": {
+        "participant": 403,
+        "other_moderator": 403,
+        "moderator": 200,
+        "organiser": 200,
+    },
+    "offering_xlsx": {
+        "participant": 403,
+        "other_moderator": 403,
+        "moderator": 200,
+        "organiser": 200,
+    },
+    "offering_checkin": {
+        "participant": 403,
+        "other_moderator": 403,
+        "moderator": 200,
+        "organiser": 200,
+    },
+    "event_list": {"participant": 403, "other_moderator": 403, "moderator": 403, "organiser": 200},
+    "event_csv": {"participant": 403, "other_moderator": 403, "moderator": 403, "organiser": 200},
+    "event_checkin": {
+        "participant": 403,
+        "other_moderator": 403,
+        "moderator": 403,
+        "organiser": 200,
+    },
+    "overview": {"participant": 403, "other_moderator": 403, "moderator": 403, "organiser": 200},
+    "all_csv": {"participant": 403, "other_moderator": 403, "moderator": 403, "organiser": 200},
+}
+
+
+@pytest.mark.parametrize("view", sorted(EXPECTED))
+def test_anonymous_visitor_is_sent_to_login(client, setup, view):
+    url = _urls(setup)[view]
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.parametrize("view", sorted(EXPECTED))
+@pytest.mark.parametrize("who", ["participant", "other_moderator", "moderator", "organiser"])
+def test_personal_data_views_answer_by_role(client, setup, view, who):
+    client.force_login(setup["users"][who])
+
+    response = client.get(_urls(setup)[view])
+
+    assert response.status_code == EXPECTED[view][who]
+    if response.status_code == 403:
+        assert b"Jos van der Lans" not in response.content
+
+
+def test_event_moderator_sees_event_and_its_session_lists(client, setup):
+    event_moderator = User.objects.create_user("dagvoorzitter", password="x")
+    setup["event"].moderators.add(event_moderator)
+    client.force_login(event_moderator)
+
+    responses = [client.get(url) for url in _urls(setup).values()]
+
+    assert [r.status_code for r in responses] == [200] * 7 + [403, 403]
+
+
+def test_surname_sort_ignores_dutch_particles():
+    names = ["Jos van der Lans", "Anna de Boer", "Piet Aarts", "Karel ter Horst"]
+
+    assert sorted(names, key=surname_key) == [
+        "Piet Aarts",
+        "Anna de Boer",
+        "Karel ter Horst",
+        "Jos van der Lans",
+    ]
+
+
+def test_sign_in_sheet_lists_confirmed_by_surname_and_waiting_apart(client, setup):
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.get(_urls(setup)["offering_list"])
+
+    attendee_list = response.context["list"]
+    assert [row.name for row in attendee_list.confirmed] == ["Anna de Boer", "Jos van der Lans"]
+    assert [row.name for row in attendee_list.waiting] == ["Piet Aarts"]
+    content = response.content.decode()
+    assert "2 deelnemers" in content
+    assert "Handtekening" in content
+    assert "Hoe doen jullie dat?" in content
+    assert setup["offering"].round.title in content
+
+
+def test_csv_export_has_bom_semicolons_and_accents(client, setup):
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.get(_urls(setup)["offering_csv"])
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["Nr.", "Naam", "Organisatie"]
+    assert [row[1] for row in rows[1:]] == ["Anna de Boer", "Jos van der Lans", "Piet Aarts"]
+    assert [row[5] for row in rows[1:]] == ["bevestigd", "bevestigd", "wachtlijst"]
+
+
+def test_csv_export_with_comma_option(client, setup):
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.get(_urls(setup)["offering_csv"], {"delimiter": "comma"})
+
+    header = response.content.decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("Nr.,Naam,Organisatie")
+
+
+def test_xlsx_export_has_participants_and_presence(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    choice = setup["registrations"][1].choices.get()
+    client.post(_urls(setup)["offering_checkin"], {"pk": choice.pk, "present": "1"})
+
+    response = client.get(_urls(setup)["offering_xlsx"])
+
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=5)]
+    assert [(row[1], row[5], row[6]) for row in rows] == [
+        ("Anna de Boer", "bevestigd", "ja"),
+        ("Jos van der Lans", "bevestigd", "nee"),
+        ("Piet Aarts", "wachtlijst", None),
+    ]
+    assert sheet["A1"].value == setup["event"].title
+
+
+def test_unknown_export_format_is_404(client, setup):
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.get(
+        reverse("registrations:offering_export", args=[setup["offering"].pk, "pdf"])
+    )
+
+    assert response.status_code == 404
+
+
+def test_checkin_without_javascript_saves_and_redirects_back(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    choice = setup["registrations"][0].choices.get()
+    url = _urls(setup)["offering_checkin"]
+
+    response = client.post(url, {"pk": choice.pk, "present": "1", "next": f"{url}?q=jos"})
+
+    choice.refresh_from_db()
+    assert choice.checked_in_at is not None
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?q=jos#row-{choice.pk}"
+    page = client.get(url)
+    assert (page.context["list"].present_count, page.context["list"].absent_count) == (1, 1)
+
+
+def test_checkin_with_javascript_answers_json_and_can_undo(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    choice = setup["registrations"][0].choices.get()
+    url = _urls(setup)["offering_checkin"]
+
+    on = client.post(url, {"pk": choice.pk, "present": "1"}, headers={"accept": "application/json"})
+    off = client.post(
+        url, {"pk": choice.pk, "present": "0"}, headers={"accept": "application/json"}
+    )
+
+    assert on.json() == {"pk": choice.pk, "present": True}
+    assert off.json() == {"pk": choice.pk, "present": False}
+    choice.refresh_from_db()
+    assert choice.checked_in_at is None
+
+
+def test_checkin_refuses_rows_of_other_lists(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    waiting_choice = setup["registrations"][2].choices.get()
+
+    response = client.post(
+        _urls(setup)["offering_checkin"], {"pk": waiting_choice.pk, "present": "1"}
+    )
+    bad = client.post(_urls(setup)["offering_checkin"], {"pk": "x", "present": "1"})
+
+    assert response.status_code == 404
+    assert bad.status_code == 400
+    waiting_choice.refresh_from_db()
+    assert waiting_choice.checked_in_at is None
+
+
+def test_checkin_search_filters_rows(client, setup):
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.get(_urls(setup)["offering_checkin"], {"q": "lans"})
+
+    assert [row.name for row in response.context["rows"]] == ["Jos van der Lans"]
+
+
+def test_event_checkin_marks_registration_present(client, setup):
+    client.force_login(setup["users"]["organiser"])
+    registration = setup["registrations"][0]
+
+    client.post(_urls(setup)["event_checkin"], {"pk": registration.pk, "present": "1"})
+
+    registration.refresh_from_db()
+    assert registration.checked_in_at is not None
+
+
+def test_my_sessions_lists_only_own_offerings_with_counts(client, setup):
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.get(reverse("registrations:my_sessions"))
+
+    [offering] = response.context["offerings"]
+    assert offering == setup["offering"]
+    assert (offering.confirmed, offering.waiting) == (2, 1)
+
+
+def test_overview_shows_fill_rates_roles_and_counts(client, setup):
+    services.cancel_registration(setup["registrations"][0])
+    client.force_login(setup["users"]["organiser"])
+
+    response = client.get(_urls(setup)["overview"])
+
+    context = response.context
+    assert (context["confirmed"], context["waiting"], context["cancelled"]) == (2, 0, 1)
+    first_line = context["rounds"][0]["lines"][0]
+    assert first_line["offering"] == setup["offering"]
+    assert (first_line["offering"].confirmed, first_line["offering"].cancelled) == (2, 1)
+    # resident, civil servant, professional, ... as in Registration.Role
+    assert first_line["roles"] == [0, 1, 1, 0, 0, 0]
+    assert '<meter min="0" max="2" value="2"' in response.content.decode()
+
+
+def test_all_registrations_csv_has_emails_and_round_choices(client, setup):
+    client.force_login(setup["users"]["organiser"])
+
+    response = client.get(_urls(setup)["all_csv"])
+
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    rounds = list(setup["event"].rounds.order_by("starts_at").values_list("title", flat=True))
+    assert rows[0][9:11] == rounds
+    assert [row[1] for row in rows[1:]] == ["p0@example.nl", "p1@example.nl", "p2@example.nl"]
+    assert rows[3][9] == f"{setup['offering'].session.title} (wachtlijst)"
+
+
+def test_event_admin_links_to_overview(admin_client, setup):
+    response = admin_client.get(reverse("admin:events_event_change", args=[setup["event"].pk]))
+
+    assert (
+        reverse("registrations:event_overview", args=[setup["event"].pk])
+        in response.content.decode()
+    )
+
+
+def test_login_page_is_dutch_and_logs_in(client, setup):
+    page = client.get(reverse("login"))
+    response = client.post(
+        reverse("login"), {"username": "moderator", "password": "x", "next": "/mijn-sessies/"}
+    )
+
+    assert "Inloggen" in page.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == "/mijn-sessies/"
+
+
+def test_password_reset_mails_a_link(client, setup, mailoutbox):
+    user = setup["users"]["moderator"]
+    user.email = "moderator@example.nl"
+    user.save()
+
+    response = client.post(reverse("password_reset"), {"email": "moderator@example.nl"})
+
+    assert response.status_code == 302
+    [message] = mailoutbox
+    assert message.to == ["moderator@example.nl"]
+    assert "/account/reset/" in message.body
