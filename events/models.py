@@ -47,6 +47,33 @@ class ContactFields(models.Model):
         return bool(self.contact_name or self.contact_phone or self.contact_email)
 
 
+class SeatsMixin:
+    """Seats of something with a `capacity` (None: no limit) and confirmed holders.
+
+    `seat_holders` names the reverse relation of the registrations app (events
+    does not import it). The querysets' `with_seat_counts()` annotates
+    `confirmed_count`, which is read instead of a query when present.
+    """
+
+    seat_holders = ""
+
+    @property
+    def seats_taken(self):
+        if hasattr(self, "confirmed_count"):
+            return self.confirmed_count
+        return getattr(self, self.seat_holders).filter(status="confirmed").count()
+
+    @property
+    def seats_left(self):
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.seats_taken, 0)
+
+    @property
+    def is_full(self):
+        return self.capacity is not None and self.seats_left == 0
+
+
 class SeriesQuerySet(models.QuerySet):
     def published(self):
         return self.filter(is_published=True)
@@ -149,7 +176,7 @@ class EventQuerySet(models.QuerySet):
 BLOCK_ORDER = ("day", "starts_at", "order", "pk")
 
 
-class Event(ContactFields):
+class Event(SeatsMixin, ContactFields):
     class Kind(models.TextChoices):
         KNOWLEDGE = "knowledge", _("knowledge meeting")
         REFLECTION = "reflection", _("reflection meeting")
@@ -251,6 +278,8 @@ class Event(ContactFields):
 
     objects = EventQuerySet.as_manager()
 
+    seat_holders = "registrations"
+
     class Meta:
         ordering = ["start_date", "start_time", "title"]
         verbose_name = _("event")
@@ -326,23 +355,6 @@ class Event(ContactFields):
         if self.has_contact or not self.series_id:
             return self
         return self.series if self.series.has_contact else self
-
-    @property
-    def seats_taken(self):
-        """Confirmed registrations; read from the annotation when the queryset has it."""
-        if hasattr(self, "confirmed_count"):
-            return self.confirmed_count
-        return self.registrations.filter(status="confirmed").count()
-
-    @property
-    def seats_left(self):
-        if self.capacity is None:
-            return None
-        return max(self.capacity - self.seats_taken, 0)
-
-    @property
-    def is_full(self):
-        return self.capacity is not None and self.seats_left == 0
 
     def registration_state(self, now=None):
         """One of 'unavailable', 'not_yet_open', 'open', 'full', 'closed'.
@@ -652,8 +664,10 @@ class SessionOfferingQuerySet(models.QuerySet):
         )
 
 
-class SessionOffering(models.Model):
+class SessionOffering(SeatsMixin, models.Model):
     """A session as offered in one round, with its own seats and attendee list."""
+
+    seat_holders = "choices"
 
     event = models.ForeignKey(
         "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="offerings"
@@ -699,22 +713,6 @@ class SessionOffering(models.Model):
     def __str__(self):
         return f"{self.session.title} – {self.round.title}"
 
-    @property
-    def seats_taken(self):
-        if hasattr(self, "confirmed_count"):
-            return self.confirmed_count
-        return self.choices.filter(status="confirmed").count()
-
-    @property
-    def seats_left(self):
-        if self.capacity is None:
-            return None
-        return max(self.capacity - self.seats_taken, 0)
-
-    @property
-    def is_full(self):
-        return self.capacity is not None and self.seats_left == 0
-
     def clean(self):
         from django.core.exceptions import ValidationError
 
@@ -727,7 +725,34 @@ class SessionOffering(models.Model):
             raise ValidationError(errors)
 
 
-class EventRole(models.Model):
+class Appearance(models.Model):
+    """What event and session roles share: how a speaker is shown there."""
+
+    affiliation = models.CharField(
+        _("affiliation for this appearance"),
+        max_length=200,
+        blank=True,
+        help_text=_("Organisation or function shown here, when it differs from the speaker's."),
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.speaker.name}: {self.get_role_display()}"
+
+    @property
+    def shown_affiliation(self):
+        """What follows the name: this appearance's affiliation, else the speaker's."""
+        if self.affiliation:
+            return self.affiliation
+        speaker = self.speaker
+        parts = [speaker.function, speaker.organisation.name if speaker.organisation_id else ""]
+        return ", ".join(part for part in parts if part)
+
+
+class EventRole(Appearance):
     class Role(models.TextChoices):
         CHAIR = "chair", _("chair")
         MODERATOR = "moderator", _("moderator")
@@ -749,13 +774,6 @@ class EventRole(models.Model):
     note = models.CharField(
         _("note"), max_length=200, blank=True, help_text=_("For example 'plenair interview'.")
     )
-    affiliation = models.CharField(
-        _("affiliation for this appearance"),
-        max_length=200,
-        blank=True,
-        help_text=_("Organisation or function shown here, when it differs from the speaker's."),
-    )
-    order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
         ordering = ["event", "order", "pk"]
@@ -767,20 +785,8 @@ class EventRole(models.Model):
             ),
         ]
 
-    def __str__(self):
-        return f"{self.speaker.name}: {self.get_role_display()}"
 
-    @property
-    def shown_affiliation(self):
-        """What follows the name: this appearance's affiliation, else the speaker's."""
-        if self.affiliation:
-            return self.affiliation
-        speaker = self.speaker
-        parts = [speaker.function, speaker.organisation.name if speaker.organisation_id else ""]
-        return ", ".join(part for part in parts if part)
-
-
-class SessionRole(models.Model):
+class SessionRole(Appearance):
     class Role(models.TextChoices):
         LEADER = "leader", _("session leader")
         SPEAKER = "speaker", _("speaker")
@@ -796,13 +802,6 @@ class SessionRole(models.Model):
         related_name="session_roles",
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.LEADER)
-    affiliation = models.CharField(
-        _("affiliation for this appearance"),
-        max_length=200,
-        blank=True,
-        help_text=_("Organisation or function shown here, when it differs from the speaker's."),
-    )
-    order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
         ordering = ["session", "order", "pk"]
@@ -813,15 +812,3 @@ class SessionRole(models.Model):
                 fields=["session", "speaker", "role"], name="sessionrole_unique_speaker_role"
             ),
         ]
-
-    def __str__(self):
-        return f"{self.speaker.name}: {self.get_role_display()}"
-
-    @property
-    def shown_affiliation(self):
-        """What follows the name: this appearance's affiliation, else the speaker's."""
-        if self.affiliation:
-            return self.affiliation
-        speaker = self.speaker
-        parts = [speaker.function, speaker.organisation.name if speaker.organisation_id else ""]
-        return ", ".join(part for part in parts if part)

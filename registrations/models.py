@@ -18,7 +18,9 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
 
 
-class RegistrationQuerySet(models.QuerySet):
+class SeatQuerySet(models.QuerySet):
+    """Registrations and session choices both hold a seat, a queue place, or nothing."""
+
     def active(self):
         return self.exclude(status=Status.CANCELLED)
 
@@ -26,6 +28,7 @@ class RegistrationQuerySet(models.QuerySet):
         return self.filter(status=Status.CONFIRMED)
 
     def waiting(self):
+        """In queue order: first come, first served."""
         return self.filter(status=Status.WAITING).order_by("created_at", "pk")
 
 
@@ -65,7 +68,7 @@ class Registration(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     checked_in_at = models.DateTimeField(_("present (event)"), null=True, blank=True)
 
-    objects = RegistrationQuerySet.as_manager()
+    objects = SeatQuerySet.as_manager()
 
     class Meta:
         ordering = ["event", "created_at", "pk"]
@@ -92,17 +95,6 @@ class Registration(models.Model):
     @property
     def is_active(self):
         return self.status != Status.CANCELLED
-
-
-class SessionChoiceQuerySet(models.QuerySet):
-    def active(self):
-        return self.exclude(status=Status.CANCELLED)
-
-    def confirmed(self):
-        return self.filter(status=Status.CONFIRMED)
-
-    def waiting(self):
-        return self.filter(status=Status.WAITING).order_by("created_at", "pk")
 
 
 class SessionChoice(models.Model):
@@ -137,7 +129,7 @@ class SessionChoice(models.Model):
     updated_at = models.DateTimeField(_("changed at"), auto_now=True)
     checked_in_at = models.DateTimeField(_("present (session)"), null=True, blank=True)
 
-    objects = SessionChoiceQuerySet.as_manager()
+    objects = SeatQuerySet.as_manager()
 
     class Meta:
         ordering = ["round__starts_at", "pk"]

@@ -1,3 +1,5 @@
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
@@ -52,7 +54,9 @@ def _summary(form, events_with_ids):
         "session", "round"
     )
     by_event = {}
-    for offering in sorted(offerings, key=lambda o: (o.round.day or o.event_id, o.round.starts_at)):
+    for offering in sorted(
+        offerings, key=lambda o: (o.round.day or datetime.date.min, o.round.starts_at)
+    ):
         by_event.setdefault(offering.event_id, []).append(
             {
                 "round": offering.round.title,

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from events.models import Event
 from registrations import services
+from registrations.models import Mailing
 from tests.factories import RoundFactory, SeriesFactory, SessionFactory, build_programme
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,7 @@ def programme():
         person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
         offering_ids=[event.offerings.first().pk],
     )
+    Mailing.objects.create(event=event, subject="Praktische informatie", body="Tot dan!")
     return event
 
 
