@@ -1,11 +1,25 @@
+from functools import partial
+
+from django import forms
 from django.contrib import admin, messages
-from django.utils.translation import ngettext
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.template.defaultfilters import linebreaksbr
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from events import admin as events_admin
 from events.models import Event, SessionOffering
 
-from . import services
-from .models import Registration, SessionChoice
+from . import emails, services
+from .models import Mailing, Registration, SessionChoice, Status
 
 
 class SessionChoiceInline(admin.TabularInline):
@@ -16,16 +30,317 @@ class SessionChoiceInline(admin.TabularInline):
     autocomplete_fields = ["offering"]
 
 
+class OfferingListFilter(admin.SimpleListFilter):
+    """The session offerings people chose; only this event's once an event is picked."""
+
+    title = _("session")
+    parameter_name = "offering"
+    event_parameter = "event__id__exact"
+
+    def lookups(self, request, model_admin):
+        offerings = (
+            SessionOffering.objects.filter(pk__in=SessionChoice.objects.values("offering_id"))
+            .select_related("event", "session", "round")
+            .order_by("event__start_date", "event__pk", "round__starts_at", "order", "pk")
+        )
+        event_id = request.GET.get(self.event_parameter, "")
+        if event_id.isdigit():
+            return [
+                (str(offering.pk), str(offering))
+                for offering in offerings.filter(event_id=event_id)
+            ]
+        return [(str(offering.pk), f"{offering.event.title}: {offering}") for offering in offerings]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        # People whose choice of this session still stands; cancelled registrations
+        # keep their (cancelled) choices, so the status filter can still find them.
+        return queryset.filter(
+            Q(choices__status__in=[Status.CONFIRMED, Status.WAITING]) | Q(status=Status.CANCELLED),
+            choices__offering_id=self.value(),
+        ).distinct()
+
+
 @admin.register(Registration)
 class RegistrationAdmin(admin.ModelAdmin):
     list_display = ["name", "email", "event", "role", "status", "created_at"]
-    list_filter = ["status", "role", ("event", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        ("event", admin.RelatedOnlyFieldListFilter),
+        OfferingListFilter,
+        "status",
+        "role",
+    ]
     search_fields = ["name", "email", "organisation"]
     list_select_related = ["event"]
     readonly_fields = ["token", "created_at", "updated_at", "cancelled_at", "consented_at"]
     autocomplete_fields = ["event"]
     inlines = [SessionChoiceInline]
     date_hierarchy = "created_at"
+    actions = ["cancel_registrations", "move_up_registrations", "resend_confirmations"]
+
+    @admin.action(description=_("Cancel the selected registrations"), permissions=["change"])
+    def cancel_registrations(self, request, queryset):
+        cancelled, promoted = 0, {}
+        for registration in queryset.active():
+            outcome = services.cancel_registration(registration)
+            cancelled += 1
+            promoted.update((person.pk, person) for person in outcome.promoted)
+        if not cancelled:
+            self.message_user(
+                request,
+                gettext("The selected registrations had been cancelled already."),
+                messages.WARNING,
+            )
+            return
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d registration cancelled; the person was e-mailed.",
+                "%(count)d registrations cancelled; the people were e-mailed.",
+                cancelled,
+            )
+            % {"count": cancelled},
+            messages.SUCCESS,
+        )
+        _report_promotions(self, request, list(promoted.values()))
+
+    @admin.action(
+        description=_("Move the selected registrations up from the waiting list"),
+        permissions=["change"],
+    )
+    def move_up_registrations(self, request, queryset):
+        moved = sum(
+            len(services.move_up(registration).promoted)
+            for registration in queryset.filter(status=Status.WAITING)
+        )
+        if not moved:
+            self.message_user(
+                request,
+                gettext("None of the selected registrations is on the waiting list."),
+                messages.WARNING,
+            )
+            return
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d registration moved up from the waiting list and was e-mailed. "
+                "The event or a session may now have more participants than seats.",
+                "%(count)d registrations moved up from the waiting list and were e-mailed. "
+                "The event or a session may now have more participants than seats.",
+                moved,
+            )
+            % {"count": moved},
+            messages.SUCCESS,
+        )
+
+    @admin.action(
+        description=_("Send the confirmation e-mail again"),
+        permissions=["change"],
+    )
+    def resend_confirmations(self, request, queryset):
+        active = list(queryset.active().values_list("pk", flat=True))
+        for registration_pk in active:
+            transaction.on_commit(partial(emails.send_confirmation, registration_pk))
+        if active:
+            self.message_user(
+                request,
+                ngettext(
+                    "Confirmation e-mail sent again to %(count)d registration.",
+                    "Confirmation e-mail sent again to %(count)d registrations.",
+                    len(active),
+                )
+                % {"count": len(active)},
+                messages.SUCCESS,
+            )
+        skipped = queryset.count() - len(active)
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d cancelled registration was skipped.",
+                    "%(count)d cancelled registrations were skipped.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+
+class MailingForm(forms.ModelForm):
+    class Meta:
+        model = Mailing
+        fields = ["event", "offering", "subject", "body"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        offering_field = self.fields.get("offering")
+        if offering_field is None:  # read-only: the mailing has been sent
+            return
+        offerings = SessionOffering.objects.select_related("event", "session", "round").order_by(
+            "event__start_date", "event__pk", "round__starts_at", "order", "pk"
+        )
+        event_id = str(self.initial.get("event") or "")
+        # Offer only the chosen event's sessions. A submitted form accepts them all,
+        # so that clean() can say why a session of another event does not fit.
+        if event_id.isdigit() and not self.is_bound:
+            offerings = offerings.filter(event_id=event_id)
+        offering_field.queryset = offerings
+        offering_field.label_from_instance = lambda offering: f"{offering.event.title}: {offering}"
+
+    def clean(self):
+        cleaned_data = super().clean()
+        event, offering = cleaned_data.get("event"), cleaned_data.get("offering")
+        if event and offering and offering.event_id != event.pk:
+            self.add_error(
+                "offering",
+                ValidationError(
+                    _(
+                        "This session is part of another event. Choose a session of "
+                        "%(event)s, or leave this empty to write to all its participants."
+                    ),
+                    code="offering_of_other_event",
+                    params={"event": event.title},
+                ),
+            )
+        return cleaned_data
+
+
+@admin.register(Mailing)
+class MailingAdmin(admin.ModelAdmin):
+    """Write, preview, then send after an explicit confirmation; a sent mailing is read-only."""
+
+    form = MailingForm
+    list_display = ["subject", "event", "offering", "created_at", "sent_at", "recipient_count"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["subject", "event__title"]
+    list_select_related = ["event", "offering__session", "offering__round"]
+    autocomplete_fields = ["event"]
+    readonly_fields = ["recipients_display", "preview", "created_by", "created_at", "sent_at"]
+    actions = ["send_selected"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(None, {"fields": ["event", "offering", "subject", "body"]})]
+        if obj is None:
+            return fieldsets
+        return [
+            *fieldsets,
+            (_("Preview"), {"fields": ["recipients_display", "preview"]}),
+            (_("Sending"), {"fields": ["created_by", "created_at", "sent_at"]}),
+        ]
+
+    def has_change_permission(self, request, obj=None):
+        # A sent mailing is the record of what went out, so it stays as it was.
+        if obj is not None and obj.sent_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        response = super().response_add(request, obj, post_url_continue)
+        if "_addanother" in request.POST or IS_POPUP_VAR in request.POST:
+            return response
+        # Straight to the change page: it shows the preview and the send button.
+        return HttpResponseRedirect(reverse("admin:registrations_mailing_change", args=[obj.pk]))
+
+    @admin.display(description=_("recipients"))
+    def recipients_display(self, obj):
+        if obj.sent_at is not None:
+            count = obj.recipient_count or 0
+        else:
+            count = services.mailing_recipients(obj).count()
+        return ngettext(
+            "%(count)d confirmed participant", "%(count)d confirmed participants", count
+        ) % {"count": count}
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj):
+        first = services.mailing_recipients(obj).first()
+        if first is None:
+            return gettext("There are no confirmed participants yet, so there is no preview.")
+        return format_html(
+            "<p><strong>{}</strong></p><p>{}</p>",
+            gettext("The message as %(name)s receives it:") % {"name": first.name},
+            linebreaksbr(emails.render_mailing(obj, first)),
+        )
+
+    @admin.action(description=_("Send the selected mailing…"), permissions=["change"])
+    def send_selected(self, request, queryset):
+        unsent = queryset.filter(sent_at__isnull=True)
+        if queryset.count() != 1 or unsent.count() != 1:
+            self.message_user(
+                request,
+                gettext("Select exactly one mailing that has not been sent yet."),
+                messages.WARNING,
+            )
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:registrations_mailing_send", args=[unsent.get().pk])
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/send/",
+                self.admin_site.admin_view(self.send_view),
+                name="registrations_mailing_send",
+            ),
+            *super().get_urls(),
+        ]
+
+    def send_view(self, request, object_id):
+        """GET asks for confirmation; only the POST of that page sends."""
+        mailing = self.get_object(request, unquote(object_id))
+        if mailing is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        change_url = reverse("admin:registrations_mailing_change", args=[mailing.pk])
+        if mailing.sent_at is not None:
+            self.message_user(
+                request, gettext("This mailing has already been sent."), messages.WARNING
+            )
+            return HttpResponseRedirect(change_url)
+
+        if request.method == "POST":
+            try:
+                count = services.send_mailing(mailing, user=request.user)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            self.message_user(
+                request,
+                ngettext(
+                    "The mailing was sent to %(count)d participant.",
+                    "The mailing was sent to %(count)d participants, each separately.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(change_url)
+
+        recipients = services.mailing_recipients(mailing)
+        first = recipients.first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Send this mailing?"),
+            "opts": self.opts,
+            "original": mailing,
+            "mailing": mailing,
+            "recipient_count": recipients.count(),
+            "first_recipient": first,
+            "preview": emails.render_mailing(mailing, first) if first else "",
+            "change_url": change_url,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/registrations/mailing/send_confirmation.html", context
+        )
 
 
 # Capacity raised in the admin: the first people waiting move up at once.

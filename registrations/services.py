@@ -10,6 +10,7 @@ exceeded. On SQLite the database runs every transaction with ``BEGIN IMMEDIATE``
 E-mails are sent only after the transaction commits.
 """
 
+import logging
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -22,7 +23,9 @@ from django.utils.translation import gettext as _
 from events.models import Event, SessionOffering
 
 from . import emails
-from .models import Registration, SessionChoice, Status
+from .models import Mailing, Registration, SessionChoice, Status
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -214,6 +217,27 @@ def fill_free_seats(event):
     return promoted
 
 
+@transaction.atomic
+def move_up(registration):
+    """Confirm a waiting registration and all its waiting session choices.
+
+    An organiser's deliberate decision, so no capacity is checked: the event or a
+    session may end up over capacity. A registration that is not waiting is left
+    alone (``promoted`` stays empty), so repeating the call is safe.
+    """
+    _lock_event(registration.event)
+    registration = Registration.objects.select_for_update().get(pk=registration.pk)
+    if registration.status != Status.WAITING:
+        return Outcome(registration=registration, created=False)
+    registration.status = Status.CONFIRMED
+    registration.save(update_fields=["status", "updated_at"])
+    registration.choices.filter(status=Status.WAITING).update(
+        status=Status.CONFIRMED, updated_at=timezone.now()
+    )
+    _mail_promoted([registration])
+    return Outcome(registration=registration, created=False, promoted=[registration])
+
+
 def _fill_free_seats(event):
     """Under the event lock: first come, first served, event seats before session seats.
 
@@ -270,3 +294,43 @@ def waiting_position(choice_or_registration):
         Q(created_at__lt=item.created_at) | Q(created_at=item.created_at, pk__lt=item.pk)
     )
     return before.count() + 1
+
+
+def mailing_recipients(mailing):
+    """The confirmed participants of the mailing's event, or of its one offering."""
+    recipients = Registration.objects.filter(event_id=mailing.event_id, status=Status.CONFIRMED)
+    if mailing.offering_id:
+        recipients = recipients.filter(
+            choices__offering_id=mailing.offering_id, choices__status=Status.CONFIRMED
+        ).distinct()
+    return recipients.order_by("created_at", "pk")
+
+
+@transaction.atomic
+def send_mailing(mailing, *, user):
+    """Send `mailing` once, to each confirmed recipient in a separate e-mail after commit.
+
+    Returns the number of recipients. A mailing that was sent already is left alone
+    (returns its stored count), so repeating the call never mails anyone twice.
+    Raises ValidationError(code="no_recipients") when nobody would receive it.
+    """
+    _lock_event(mailing.event)
+    mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
+    if mailing.sent_at is not None:
+        return mailing.recipient_count
+    recipient_ids = list(mailing_recipients(mailing).values_list("pk", flat=True))
+    if not recipient_ids:
+        raise ValidationError(
+            _("Nobody would receive this mailing: there are no confirmed participants."),
+            code="no_recipients",
+        )
+    mailing.sent_at = timezone.now()
+    mailing.recipient_count = len(recipient_ids)
+    mailing.save(update_fields=["sent_at", "recipient_count"])
+    # Robust: a mail server failure is logged and does not turn the committed send into an error.
+    transaction.on_commit(partial(emails.send_mailing, mailing.pk, recipient_ids), robust=True)
+    # Ids and counts only: no personal data in logs.
+    logger.info(
+        "Mailing %s queued by user %s for %s recipients", mailing.pk, user.pk, len(recipient_ids)
+    )
+    return mailing.recipient_count
