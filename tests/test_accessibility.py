@@ -257,3 +257,80 @@ def test_pdf_contains_title_and_full_session_description(page, site, tmp_path):
     assert title in text
     assert phrase in text
     assert "Lees meer" not in text
+
+
+@pytest.fixture
+def staff_pages(site, page):
+    """An organiser logged in, with an open copy of the Dag van de Buurt and registrations."""
+    from datetime import timedelta
+
+    from django.conf import settings as django_settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.utils import timezone
+
+    from events.models import Event
+    from registrations import services
+
+    seed = Event.objects.get(slug="dag-van-de-buurt-2021")
+    event = seed.copy_as_draft(start_date=timezone.localdate() + timedelta(days=10), slug="live")
+    event.is_published = True
+    event.registration_opens_at = timezone.now() - timedelta(days=1)
+    event.registration_closes_at = timezone.now() + timedelta(days=5)
+    event.save()
+    offering = event.offerings.order_by("pk").first()
+    for number in range(5):
+        services.register_attendee(
+            event,
+            person=services.Person(name=f"Deelnemer {number}", email=f"d{number}@example.nl",
+                                   role="resident", question="Een vraag" if number == 0 else ""),
+            offering_ids=[offering.pk],
+        )  # fmt: skip
+    organiser = User.objects.create_superuser("organisator", "o@example.nl", "x")
+    offering.moderators.add(organiser)
+    client = Client()
+    client.force_login(organiser)
+    page.context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": site,
+            }
+        ]
+    )
+    return {
+        "my_sessions": "/mijn-sessies/",
+        "list": f"/lijsten/sessie/{offering.pk}/",
+        "checkin": f"/lijsten/sessie/{offering.pk}/aanwezig/",
+        "overview": f"/organisatie/evenement/{event.pk}/",
+        "register": f"/evenementen/{event.slug}/aanmelden/",
+    }
+
+
+def test_moderator_pages_and_registration_form_have_no_axe_violations(page, site, staff_pages):
+    for url in staff_pages.values():
+        open_page(page, site + url)
+        assert_accessible(page)
+        assert_one_h1(page)
+
+
+def test_registration_form_errors_have_no_axe_violations(page, site, staff_pages):
+    open_page(page, site + staff_pages["register"])
+
+    page.get_by_role("button", name="Aanmelden").click()
+
+    assert page.locator("#error-summary").is_visible()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert_accessible(page)
+
+
+def test_checkin_toggles_in_place_with_javascript(page, site, staff_pages):
+    open_page(page, site + staff_pages["checkin"])
+    button = page.locator("form.checkin-toggle button").first
+
+    button.click()
+
+    page.wait_for_function("document.querySelector('[data-count=present]').textContent === '1'")
+    assert page.url == site + staff_pages["checkin"]  # no reload
+    assert button.get_attribute("aria-pressed") == "true"
