@@ -251,7 +251,28 @@ class Event(SeatsMixin, ContactFields):
         _("more information (link text)"), max_length=200, blank=True
     )
 
+    class AllocationMode(models.TextChoices):
+        FIRST_COME = "first_come", _("first come, first served")
+        PREFERENCE = "preference", _("ranked preferences, then a fair allocation")
+
     registration_enabled = models.BooleanField(_("registration through this site"), default=True)
+    allocation_mode = models.CharField(
+        _("how seats are given"),
+        max_length=20,
+        choices=AllocationMode.choices,
+        default=AllocationMode.FIRST_COME,
+        help_text=_(
+            "With preferences, participants rank three sessions per round until the "
+            "preference deadline; seats are then assigned fairly, by lottery among equals."
+        ),
+    )
+    preferences_close_at = models.DateTimeField(
+        _("preference deadline"),
+        null=True,
+        blank=True,
+        help_text=_("Only with preferences. After the allocation, remaining seats go first come."),
+    )
+    allocated_at = models.DateTimeField(_("seats allocated at"), null=True, blank=True)
     registration_opens_at = models.DateTimeField(_("registration opens"), null=True, blank=True)
     registration_closes_at = models.DateTimeField(_("registration closes"), null=True, blank=True)
     capacity = models.PositiveIntegerField(
@@ -305,6 +326,13 @@ class Event(SeatsMixin, ContactFields):
                 name="event_registration_closes_after_opening",
                 violation_error_message=_("Registration must close after it opens."),
             ),
+            models.CheckConstraint(
+                condition=Q(preferences_close_at__isnull=True)
+                | Q(registration_opens_at__isnull=True)
+                | Q(preferences_close_at__gt=F("registration_opens_at")),
+                name="event_preferences_close_after_opening",
+                violation_error_message=_("The preference deadline must be after opening."),
+            ),
         ]
 
     def __str__(self):
@@ -356,16 +384,28 @@ class Event(SeatsMixin, ContactFields):
             return self
         return self.series if self.series.has_contact else self
 
-    def registration_state(self, now=None):
-        """One of 'unavailable', 'not_yet_open', 'open', 'full', 'closed'.
+    @property
+    def uses_preferences(self):
+        return self.allocation_mode == self.AllocationMode.PREFERENCE
 
-        'full' means open, with only the waiting list left.
+    def registration_state(self, now=None):
+        """One of 'unavailable', 'not_yet_open', 'preferences', 'allocating', 'open',
+        'full', 'closed'.
+
+        'full' means open, with only the waiting list left. In preference mode the
+        form takes rankings ('preferences') until the deadline, registration pauses
+        until the organiser confirms the allocation ('allocating'), and then goes on
+        first come, first served.
         """
         now = now or timezone.now()
         if not self.registration_enabled:
             return "unavailable"
         if self.registration_opens_at and now < self.registration_opens_at:
             return "not_yet_open"
+        if self.uses_preferences and not self.allocated_at:
+            if self.preferences_close_at is None or now < self.preferences_close_at:
+                return "preferences"
+            return "allocating"
         closes_at = self.registration_closes_at
         if closes_at is None:
             closes_at = self.starts_at or timezone.make_aware(

@@ -192,3 +192,154 @@ class Mailing(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class Preference(models.Model):
+    """In preference mode: a person's first, second or third choice in one round."""
+
+    registration = models.ForeignKey(
+        "registrations.Registration",
+        verbose_name=_("registration"),
+        on_delete=models.CASCADE,
+        related_name="preferences",
+    )
+    round = models.ForeignKey(
+        "events.Round", verbose_name=_("round"), on_delete=models.CASCADE, related_name="+"
+    )
+    offering = models.ForeignKey(
+        "events.SessionOffering",
+        verbose_name=_("session"),
+        on_delete=models.CASCADE,
+        related_name="preferences",
+    )
+    rank = models.PositiveSmallIntegerField(_("rank"))
+
+    class Meta:
+        ordering = ["registration", "round__starts_at", "rank"]
+        verbose_name = _("preference")
+        verbose_name_plural = _("preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "round", "rank"], name="preference_one_per_rank"
+            ),
+            models.UniqueConstraint(
+                fields=["registration", "offering"], name="preference_offering_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(rank__gte=1, rank__lte=3), name="preference_rank_1_to_3"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.registration.name}: {self.rank}. {self.offering}"
+
+
+class SeatReservation(models.Model):
+    """A share of seats kept for one group of participants until a release date."""
+
+    event = models.ForeignKey(
+        "events.Event",
+        verbose_name=_("event"),
+        on_delete=models.CASCADE,
+        related_name="seat_reservations",
+    )
+    offering = models.ForeignKey(
+        "events.SessionOffering",
+        verbose_name=_("session"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="seat_reservations",
+        help_text=_("Leave empty to reserve seats of the event itself."),
+    )
+    role = models.CharField(_("for"), max_length=20, choices=Registration.Role.choices)
+    share = models.PositiveSmallIntegerField(
+        _("share of the seats (%)"), help_text=_("For example 40 for 40 % of the seats.")
+    )
+    released_at = models.DateTimeField(
+        _("released to everyone at"),
+        help_text=_("Until then the reserved seats go only to this group."),
+    )
+
+    class Meta:
+        ordering = ["event", "offering", "role"]
+        verbose_name = _("seat reservation")
+        verbose_name_plural = _("seat reservations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(share__gte=1, share__lte=100),
+                name="reservation_share_1_to_100",
+                violation_error_message=_("The share must be between 1 and 100 %."),
+            ),
+            models.UniqueConstraint(
+                fields=["offering", "role"],
+                condition=Q(offering__isnull=False),
+                name="reservation_one_per_group_per_session",
+                violation_error_message=_("This group already has a reservation here."),
+            ),
+            models.UniqueConstraint(
+                fields=["event", "role"],
+                condition=Q(offering__isnull=True),
+                name="reservation_one_per_group_per_event",
+                violation_error_message=_("This group already has a reservation here."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.share}% {self.get_role_display()}"
+
+    def reserved_seats(self, capacity):
+        """Seats kept for the group out of `capacity`, rounded up."""
+        if capacity is None:
+            return 0
+        return -(-capacity * self.share // 100)
+
+    def is_active(self, now):
+        return now < self.released_at
+
+
+class AllocationRun(models.Model):
+    """One lottery of a preference-mode event: a preview until an organiser confirms it."""
+
+    event = models.ForeignKey(
+        "events.Event",
+        verbose_name=_("event"),
+        on_delete=models.CASCADE,
+        related_name="allocation_runs",
+    )
+    seed = models.BigIntegerField(_("lottery seed"))
+    result = models.JSONField(_("result"), default=dict)
+    summary = models.JSONField(_("summary"), default=dict)
+    created_at = models.DateTimeField(_("run at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("run by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("confirmed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"],
+                condition=Q(confirmed_at__isnull=False),
+                name="allocation_confirmed_once_per_event",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.event.title} – {self.seed}"
