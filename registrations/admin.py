@@ -19,7 +19,7 @@ from events import admin as events_admin
 from events.models import Event, SessionOffering
 
 from . import emails, services
-from .models import Mailing, Registration, SessionChoice, Status
+from .models import Mailing, Registration, SeatReservation, SessionChoice, Status
 
 
 class SessionChoiceInline(admin.TabularInline):
@@ -345,7 +345,23 @@ class MailingAdmin(admin.ModelAdmin):
 
 # Capacity raised in the admin: the first people waiting move up at once.
 # Registered here because events must not import registrations.
+class SeatReservationInline(admin.TabularInline):
+    model = SeatReservation
+    extra = 0
+    fields = ["offering", "role", "share", "released_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "offering":
+            event_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = SessionOffering.objects.filter(event_id=event_id).select_related(
+                "session", "round"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 class EventAdmin(events_admin.EventAdmin):
+    inlines = [*events_admin.EventAdmin.inlines, SeatReservationInline]
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         _report_promotions(self, request, services.fill_free_seats(form.instance))

@@ -11,6 +11,7 @@ E-mails are sent only after the transaction commits.
 """
 
 import logging
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -79,28 +80,63 @@ def _validated_offerings(event, offering_ids):
     return sorted(offerings, key=lambda offering: offering.pk)
 
 
-def _confirmed_counts(offerings):
-    counts = (
-        SessionChoice.objects.filter(offering__in=offerings, status=Status.CONFIRMED)
-        .values("offering")
-        .annotate(n=Count("pk"))
-    )
-    return {row["offering"]: row["n"] for row in counts}
+@dataclass
+class SeatBook:
+    """Confirmed seats per participant role, for the event and each of its offerings.
+
+    Read under the event lock and kept up to date while seats are handed out, so
+    one transaction sees its own changes. The holder ``None`` is the event itself.
+    A seat reserved for a group (``SeatReservation``) counts as taken for everyone
+    else until its release date, unless a member of that group holds it.
+    """
+
+    reservations: dict
+    counts: dict
+
+    @classmethod
+    def for_event(cls, event, *, now=None):
+        now = now or timezone.now()
+        reservations = {}
+        for reservation in event.seat_reservations.filter(released_at__gt=now):
+            reservations.setdefault(reservation.offering_id, []).append(reservation)
+        counts = defaultdict(Counter)
+        for row in (
+            event.registrations.filter(status=Status.CONFIRMED)
+            .values("role")
+            .annotate(n=Count("pk"))
+        ):
+            counts[None][row["role"]] = row["n"]
+        for row in (
+            SessionChoice.objects.filter(offering__event=event, status=Status.CONFIRMED)
+            .values("offering", "registration__role")
+            .annotate(n=Count("pk"))
+        ):
+            counts[row["offering"]][row["registration__role"]] = row["n"]
+        return cls(reservations=reservations, counts=counts)
+
+    def has_seat(self, holder, capacity, role):
+        if capacity is None:
+            return True
+        held = self.counts[holder]
+        kept_for_others = sum(
+            max(reservation.reserved_seats(capacity) - held[reservation.role], 0)
+            for reservation in self.reservations.get(holder, ())
+            if reservation.role != role
+        )
+        return sum(held.values()) + kept_for_others < capacity
+
+    def take(self, holder, role):
+        self.counts[holder][role] += 1
 
 
-def _event_has_seat(event):
-    if event.capacity is None:
-        return True
-    return event.registrations.filter(status=Status.CONFIRMED).count() < event.capacity
-
-
-def _add_choices(registration, offerings):
-    counts = _confirmed_counts(offerings)
+def _add_choices(registration, offerings, book):
     choices = []
     for offering in offerings:
-        taken = counts.get(offering.pk, 0)
-        has_seat = offering.capacity is None or taken < offering.capacity
-        confirmed = registration.status == Status.CONFIRMED and has_seat
+        confirmed = registration.status == Status.CONFIRMED and book.has_seat(
+            offering.pk, offering.capacity, registration.role
+        )
+        if confirmed:
+            book.take(offering.pk, registration.role)
         choices.append(
             SessionChoice.objects.create(
                 registration=registration,
@@ -142,11 +178,16 @@ def register_attendee(event, *, person, offering_ids=(), now=None):
     registration.consented_at = timezone.now()
     registration.cancelled_at = None
     registration.created_at = timezone.now()  # a reactivated registration queues anew
-    registration.status = Status.CONFIRMED if _event_has_seat(event) else Status.WAITING
+    book = SeatBook.for_event(event, now=now)
+    if book.has_seat(None, event.capacity, person.role):
+        registration.status = Status.CONFIRMED
+        book.take(None, person.role)
+    else:
+        registration.status = Status.WAITING
     registration.full_clean(exclude=["token", "event"], validate_unique=False)
     registration.save()
     registration.choices.all().delete()
-    _add_choices(registration, offerings)
+    _add_choices(registration, offerings, book)
 
     transaction.on_commit(partial(emails.send_confirmation, registration.pk))
     return Outcome(registration=registration, created=True)
@@ -182,8 +223,12 @@ def change_choices(registration, *, offering_ids, now=None):
     SessionChoice.objects.filter(pk__in=[choice.pk for choice in dropped]).update(
         status=Status.CANCELLED, updated_at=timezone.now()
     )
-    _add_choices(registration, [offering for offering in offerings if offering.pk not in kept])
-    promoted = _fill_free_seats(event)
+    _add_choices(
+        registration,
+        [offering for offering in offerings if offering.pk not in kept],
+        SeatBook.for_event(event, now=now),
+    )
+    promoted = _fill_free_seats(event, now=now)
 
     transaction.on_commit(partial(emails.send_confirmation, registration.pk, changed=True))
     _mail_promoted(promoted)
@@ -238,40 +283,36 @@ def move_up(registration):
     return Outcome(registration=registration, created=False, promoted=[registration])
 
 
-def _fill_free_seats(event):
+def _fill_free_seats(event, *, now=None):
     """Under the event lock: first come, first served, event seats before session seats.
 
+    People waiting are taken in queue order; someone a reserved seat is not meant
+    for is passed over (and keeps their place) while the next one may take it.
     Returns the registrations that got an event seat or a session seat.
     """
+    book = SeatBook.for_event(event, now=now)
     promoted = {}
-    if event.capacity is None:
-        free = None
-    else:
-        free = event.capacity - event.registrations.filter(status=Status.CONFIRMED).count()
     for registration in event.registrations.waiting():
-        if free is not None and free <= 0:
-            break
+        if not book.has_seat(None, event.capacity, registration.role):
+            continue
         registration.status = Status.CONFIRMED
         registration.save(update_fields=["status", "updated_at"])
+        book.take(None, registration.role)
         promoted[registration.pk] = registration
-        if free is not None:
-            free -= 1
 
-    offerings = event.offerings.annotate(
-        taken=Count("choices", filter=Q(choices__status=Status.CONFIRMED))
-    ).order_by("pk")
-    for offering in offerings:
-        free_seats = None if offering.capacity is None else offering.capacity - offering.taken
-        if free_seats is not None and free_seats <= 0:
-            continue
-        waiting = SessionChoice.objects.waiting().filter(
-            offering=offering, registration__status=Status.CONFIRMED
+    for offering in event.offerings.order_by("pk"):
+        waiting = (
+            SessionChoice.objects.waiting()
+            .filter(offering=offering, registration__status=Status.CONFIRMED)
+            .select_related("registration")
         )
-        if free_seats is not None:
-            waiting = waiting[:free_seats]
-        for choice in waiting.select_related("registration"):
+        for choice in waiting:
+            role = choice.registration.role
+            if not book.has_seat(offering.pk, offering.capacity, role):
+                continue
             choice.status = Status.CONFIRMED
             choice.save(update_fields=["status", "updated_at"])
+            book.take(offering.pk, role)
             promoted.setdefault(choice.registration_id, choice.registration)
     return list(promoted.values())
 

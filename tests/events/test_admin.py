@@ -74,7 +74,14 @@ def test_admin_event_page_has_programme_inlines_and_view_on_site(admin_client, p
     response = admin_client.get(reverse("admin:events_event_change", args=[programme.pk]))
 
     content = response.content.decode()
-    for prefix in ["roles", "programme_blocks", "rounds", "sessions", "offerings"]:
+    for prefix in [
+        "roles",
+        "programme_blocks",
+        "rounds",
+        "sessions",
+        "offerings",
+        "seat_reservations",
+    ]:
         assert f'id="{prefix}-group"' in content
     content_type = ContentType.objects.get_for_model(Event)
     assert reverse("admin:view_on_site", args=[content_type.pk, programme.pk]) in content

@@ -1,12 +1,14 @@
 """The lock holds under a rush: run on PostgreSQL with real concurrent transactions."""
 
+import datetime
 import threading
 
 import pytest
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from registrations import services
-from registrations.models import Registration, SessionChoice
+from registrations.models import Registration, SeatReservation, SessionChoice
 from tests.factories import build_programme
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -125,3 +127,34 @@ def test_concurrent_cancellations_promote_each_waiting_person_once():
         offering.choices.confirmed().values_list("registration__email", flat=True)
     )
     assert confirmed_emails == {f"p{n}@example.nl" for n in range(10, 20)}
+
+
+def test_rush_respects_seats_reserved_for_residents():
+    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
+    offering = event.offerings.get()
+    offering.capacity = 10
+    offering.save()
+    SeatReservation.objects.create(
+        event=event,
+        offering=offering,
+        role="resident",
+        share=40,
+        released_at=timezone.now() + datetime.timedelta(days=1),
+    )
+
+    def register(number):
+        role = "resident" if number % 3 == 0 else "civil_servant"
+        services.register_attendee(
+            event,
+            person=services.Person(name=f"P {number}", email=f"r{number}@example.nl", role=role),
+            offering_ids=[offering.pk],
+        )
+
+    errors = _rush(register, 60)
+
+    assert errors == []
+    confirmed = offering.choices.confirmed()
+    assert confirmed.count() == 10
+    assert confirmed.filter(registration__role="resident").count() >= 4
+    assert confirmed.exclude(registration__role="resident").count() <= 6
+    assert SessionChoice.objects.filter(offering=offering).count() == 60
