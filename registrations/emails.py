@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 def _load(registration_pk):
-    from .models import Registration, SessionChoice
+    from .models import Preference, Registration, SessionChoice
 
     return (
         Registration.objects.select_related("event__venue", "event__series")
@@ -29,7 +29,13 @@ def _load(registration_pk):
                 queryset=SessionChoice.objects.active()
                 .select_related("offering__session", "offering__round")
                 .order_by("round__day", "round__starts_at"),
-            )
+            ),
+            Prefetch(
+                "preferences",
+                queryset=Preference.objects.select_related(
+                    "offering__session", "offering__round"
+                ).order_by("offering__round__starts_at", "rank"),
+            ),
         )
         .get(pk=registration_pk)
     )
@@ -52,6 +58,10 @@ def _send(registration, *, kind, subject, with_calendar):
             "kind": kind,
             "choices": _choice_lines(registration),
             "event_position": None,
+            # Before the allocation, a preference-mode registration has rankings only.
+            "preferences": list(registration.preferences.all())
+            if registration.event.uses_preferences and not registration.event.allocated_at
+            else [],
             "manage_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
             "event_url": f"{settings.SITE_URL}{registration.event.get_absolute_url()}",
         }
@@ -96,6 +106,13 @@ def send_confirmation(registration_pk, *, changed=False):
         subject=subject,
         with_calendar=True,
     )
+
+
+def send_allocation_result(registration_pk):
+    registration = _load(registration_pk)
+    with translation.override(registration.language):
+        subject = _("Your places at %(event)s")
+    _send(registration, kind="allocation", subject=subject, with_calendar=True)
 
 
 def send_personal_link(registration_pk):
