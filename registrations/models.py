@@ -254,7 +254,7 @@ class SeatReservation(models.Model):
     )
     role = models.CharField(_("for"), max_length=20, choices=Registration.Role.choices)
     share = models.PositiveSmallIntegerField(
-        _("share of the seats (%)"), help_text=_("For example 40 for 40 % of the seats.")
+        _("share of the seats (%)"), help_text=_("For example 40 for 40 percent of the seats.")
     )
     released_at = models.DateTimeField(
         _("released to everyone at"),
@@ -269,7 +269,7 @@ class SeatReservation(models.Model):
             models.CheckConstraint(
                 condition=Q(share__gte=1, share__lte=100),
                 name="reservation_share_1_to_100",
-                violation_error_message=_("The share must be between 1 and 100 %."),
+                violation_error_message=_("The share must be between 1 and 100 percent."),
             ),
             models.UniqueConstraint(
                 fields=["offering", "role"],

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('role', models.CharField(choices=[('resident', 'resident'), ('civil_servant', 'civil servant'), ('professional', 'professional'), ('entrepreneur', 'entrepreneur'), ('politics', 'administrator or politician'), ('other', 'other')], max_length=20, verbose_name='for')),
-                ('share', models.PositiveSmallIntegerField(help_text='For example 40 for 40 % of the seats.', verbose_name='share of the seats (%)')),
+                ('share', models.PositiveSmallIntegerField(help_text='For example 40 for 40 percent of the seats.', verbose_name='share of the seats (%)')),
                 ('released_at', models.DateTimeField(help_text='Until then the reserved seats go only to this group.', verbose_name='released to everyone at')),
                 ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seat_reservations', to='events.event', verbose_name='event')),
                 ('offering', models.ForeignKey(blank=True, help_text='Leave empty to reserve seats of the event itself.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='seat_reservations', to='events.sessionoffering', verbose_name='session')),
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'seat reservation',
                 'verbose_name_plural': 'seat reservations',
                 'ordering': ['event', 'offering', 'role'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('share__gte', 1), ('share__lte', 100)), name='reservation_share_1_to_100', violation_error_message='The share must be between 1 and 100 %.'), models.UniqueConstraint(condition=models.Q(('offering__isnull', False)), fields=('offering', 'role'), name='reservation_one_per_group_per_session', violation_error_message='This group already has a reservation here.'), models.UniqueConstraint(condition=models.Q(('offering__isnull', True)), fields=('event', 'role'), name='reservation_one_per_group_per_event', violation_error_message='This group already has a reservation here.')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('share__gte', 1), ('share__lte', 100)), name='reservation_share_1_to_100', violation_error_message='The share must be between 1 and 100 percent.'), models.UniqueConstraint(condition=models.Q(('offering__isnull', False)), fields=('offering', 'role'), name='reservation_one_per_group_per_session', violation_error_message='This group already has a reservation here.'), models.UniqueConstraint(condition=models.Q(('offering__isnull', True)), fields=('event', 'role'), name='reservation_one_per_group_per_event', violation_error_message='This group already has a reservation here.')],
             },
         ),
     ]
