@@ -11,7 +11,7 @@ from django.http import HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -19,7 +19,14 @@ from events import admin as events_admin
 from events.models import Event, SessionOffering
 
 from . import emails, services
-from .models import Mailing, Registration, SeatReservation, SessionChoice, Status
+from .models import (
+    AllocationRun,
+    Mailing,
+    Registration,
+    SeatReservation,
+    SessionChoice,
+    Status,
+)
 
 
 class SessionChoiceInline(admin.TabularInline):
@@ -361,6 +368,14 @@ class SeatReservationInline(admin.TabularInline):
 
 class EventAdmin(events_admin.EventAdmin):
     inlines = [*events_admin.EventAdmin.inlines, SeatReservationInline]
+    actions = [*events_admin.EventAdmin.actions, "draw_lottery"]
+
+    @admin.action(description=_("Preference mode: draw the lottery (preview)"))
+    def draw_lottery(self, request, queryset):
+        response = None
+        for event in queryset.order_by("pk"):
+            response = _run_allocation(self, request, event) or response
+        return response if queryset.count() == 1 else None
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -391,3 +406,173 @@ admin.site.unregister(Event)
 admin.site.register(Event, EventAdmin)
 admin.site.unregister(SessionOffering)
 admin.site.register(SessionOffering, SessionOfferingAdmin)
+
+
+@admin.register(AllocationRun)
+class AllocationRunAdmin(admin.ModelAdmin):
+    """Lottery runs of preference-mode events: review, re-run, confirm."""
+
+    list_display = ["event", "seed", "created_at", "created_by", "confirmed_at"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter), "confirmed_at"]
+    search_fields = ["event__title", "seed"]
+    list_select_related = ["event", "created_by"]
+    fields = [
+        "event",
+        "seed",
+        "created_at",
+        "created_by",
+        "confirmed_at",
+        "confirmed_by",
+        "outcome",
+    ]
+    readonly_fields = fields
+    change_form_template = "admin/registrations/allocationrun/change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or obj.confirmed_at is None
+
+    @admin.display(description=_("outcome"))
+    def outcome(self, run):
+        return allocation_outcome_table(run)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/confirm/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="registrations_allocationrun_confirm",
+            ),
+            path(
+                "<path:object_id>/rerun/",
+                self.admin_site.admin_view(self.rerun_view),
+                name="registrations_allocationrun_rerun",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _run(self, request, object_id):
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            raise PermissionDenied
+        if not self.has_change_permission(request, run):
+            raise PermissionDenied
+        return run
+
+    def confirm_view(self, request, object_id):
+        """GET shows what will happen; only the POST confirms and mails everyone."""
+        run = self._run(request, object_id)
+        change_url = reverse("admin:registrations_allocationrun_change", args=[run.pk])
+        if request.method == "POST" and not run.confirmed_at:
+            try:
+                mailed = services.confirm_allocation(run, user=request.user)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "Allocation confirmed; %(count)d participant is being e-mailed.",
+                        "Allocation confirmed; %(count)d participants are being e-mailed.",
+                        len(mailed),
+                    )
+                    % {"count": len(mailed)},
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Confirm this allocation?"),
+            "run": run,
+            "opts": self.model._meta,
+            "outcome": allocation_outcome_table(run),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/registrations/allocationrun/confirm.html", context)
+
+    def rerun_view(self, request, object_id):
+        run = self._run(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(
+                reverse("admin:registrations_allocationrun_change", args=[run.pk])
+            )
+        return _run_allocation(self, request, run.event)
+
+
+def _run_allocation(model_admin, request, event):
+    try:
+        run = services.run_allocation(event, user=request.user)
+    except ValidationError as error:
+        model_admin.message_user(
+            request, f"{event.title}: {' '.join(error.messages)}", messages.ERROR
+        )
+        return None
+    model_admin.message_user(
+        request,
+        gettext("New lottery drawn for %(event)s (seed %(seed)s). Review it, then confirm.")
+        % {"event": event.title, "seed": run.seed},
+        messages.SUCCESS,
+    )
+    return HttpResponseRedirect(reverse("admin:registrations_allocationrun_change", args=[run.pk]))
+
+
+def allocation_outcome_table(run):
+    """The summary an organiser checks before confirming: choices met and fill per session."""
+    rounds = {r.pk: r.title for r in run.event.rounds.all()}
+    offerings = {
+        o.pk: o for o in run.event.offerings.select_related("session", "round").order_by("pk")
+    }
+    round_rows = format_html_join(
+        "",
+        "<tr><th scope='row'>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                rounds.get(int(round_id), round_id),
+                counts["first"],
+                counts["second"],
+                counts["third"],
+                counts["unplaced"],
+            )
+            for round_id, counts in sorted(
+                run.summary.get("rounds", {}).items(), key=lambda item: int(item[0])
+            )
+        ),
+    )
+    fill_rows = format_html_join(
+        "",
+        "<tr><th scope='row'>{}</th><td>{}</td><td>{} / {}</td></tr>",
+        (
+            (
+                offering.session.title,
+                offering.round.title,
+                seats,
+                offering.capacity if offering.capacity is not None else "∞",
+            )
+            for offering_id, seats in sorted(
+                run.summary.get("fill", {}).items(), key=lambda item: int(item[0])
+            )
+            if (offering := offerings.get(int(offering_id)))
+        ),
+    )
+    return format_html(
+        "<p>{}</p>"
+        "<table><thead><tr><th scope='col'>{}</th><th scope='col'>{}</th><th scope='col'>{}</th>"
+        "<th scope='col'>{}</th><th scope='col'>{}</th></tr></thead><tbody>{}</tbody></table>"
+        "<h3>{}</h3><table><thead><tr><th scope='col'>{}</th><th scope='col'>{}</th>"
+        "<th scope='col'>{}</th></tr></thead><tbody>{}</tbody></table>",
+        gettext("%(count)s participants with an event seat took part in the lottery.")
+        % {"count": run.summary.get("participants", 0)},
+        gettext("Round"),
+        gettext("1st choice"),
+        gettext("2nd choice"),
+        gettext("3rd choice"),
+        gettext("Not placed (waiting list)"),
+        round_rows,
+        gettext("Seats given per session"),
+        gettext("Session"),
+        gettext("Round"),
+        gettext("Seats"),
+        fill_rows,
+    )

@@ -287,3 +287,35 @@ def test_dag_van_de_buurt_end_to_end_with_generated_participants(seed_fixtures):
     summary = run.summary["rounds"]
     assert placed == sum(r["first"] + r["second"] + r["third"] for r in summary.values())
     assert sum(r["first"] for r in summary.values()) > sum(r["third"] for r in summary.values())
+
+
+def test_admin_draws_previews_redraws_and_confirms(
+    admin_client, event, django_capture_on_commit_callbacks, mailoutbox
+):
+    from django.urls import reverse
+
+    rank_all(event, 8)
+    close_preferences(event)
+    mailoutbox.clear()
+
+    drawn = admin_client.post(
+        reverse("admin:events_event_changelist"),
+        {"action": "draw_lottery", "_selected_action": [event.pk]},
+    )
+    run = AllocationRun.objects.get(event=event)
+    page = admin_client.get(drawn["Location"])
+    redrawn = admin_client.post(reverse("admin:registrations_allocationrun_rerun", args=[run.pk]))
+    latest = AllocationRun.objects.filter(event=event).first()
+    confirm_url = reverse("admin:registrations_allocationrun_confirm", args=[latest.pk])
+    question = admin_client.get(confirm_url)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(confirm_url)
+
+    assert drawn["Location"] == reverse("admin:registrations_allocationrun_change", args=[run.pk])
+    assert "1e keus" in page.content.decode()
+    assert redrawn.status_code == 302
+    assert AllocationRun.objects.filter(event=event).count() == 2
+    assert "Ja, bevestig en mail iedereen" in question.content.decode()
+    latest.refresh_from_db()
+    assert latest.confirmed_at is not None
+    assert len(mailoutbox) == 8
