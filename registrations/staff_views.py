@@ -240,6 +240,9 @@ def event_overview(request, event_id):
     event_roles = Counter(
         event.registrations.filter(status=Status.CONFIRMED).values_list("role", flat=True)
     )
+    reservations = {}
+    for reservation in event.seat_reservations.filter(offering__isnull=False).order_by("role"):
+        reservations.setdefault(reservation.offering_id, []).append(reservation)
     round_rows = []
     for round_ in rounds:
         lines = []
@@ -250,6 +253,14 @@ def event_overview(request, event_id):
                     "offering": offering,
                     "fill": offering.confirmed,
                     "roles": [mix.get(value, 0) for value, _label in role_choices],
+                    "reservations": [
+                        {
+                            "reservation": reservation,
+                            "seats": reservation.reserved_seats(offering.capacity),
+                            "held": mix.get(reservation.role, 0),
+                        }
+                        for reservation in reservations.get(offering.pk, [])
+                    ],
                 }
             )
         round_rows.append(

@@ -354,3 +354,18 @@ def test_password_reset_mails_a_link(client, setup, mailoutbox):
     [message] = mailoutbox
     assert message.to == ["moderator@example.nl"]
     assert "/account/reset/" in message.body
+
+
+def test_overview_shows_role_mix_against_reservation(client, setup):
+    from django.utils import timezone
+
+    setup["offering"].seat_reservations.create(
+        event=setup["event"], role="resident", share=50, released_at=timezone.now()
+    )
+    client.force_login(setup["users"]["organiser"])
+
+    response = client.get(_urls(setup)["overview"])
+
+    [reservation] = response.context["rounds"][0]["lines"][0]["reservations"]
+    assert (reservation["seats"], reservation["held"]) == (1, 1)  # Jos is a resident
+    assert "1 van 1 plekken gereserveerd voor bewoner bezet" in response.content.decode()
