@@ -5,6 +5,7 @@ Every value that differs between a laptop and production is read from a
 runs on SQLite with debug tooling suitable for a local demo.
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -30,17 +31,56 @@ def env_list(name, default=""):
 TESTING = "pytest" in sys.modules
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 
+# Production: debug off outside the test suite. Refuse to start on a guessed default.
+PRODUCTION = not (DEBUG or TESTING)
+REQUIRED_IN_PRODUCTION = [
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "DJANGO_SITE_URL",
+]
+if PRODUCTION:
+    missing = [name for name in REQUIRED_IN_PRODUCTION if not os.environ.get(name, "").strip()]
+    if missing:
+        raise ImproperlyConfigured(
+            f"{', '.join(missing)} must be set when DJANGO_DEBUG is off (production)."
+        )
+
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production)."
-        )
     # Only ever used for local development and the test suite.
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+
+def proxy_ssl_header(value):
+    """``"X-Forwarded-Proto: https"`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``."""
+    if not value.strip():
+        return None
+    name, _sep, expected = value.partition(":")
+    return ("HTTP_" + name.strip().upper().replace("-", "_"), expected.strip() or "https")
+
+
+# HTTPS: on in production, where a proxy or load balancer terminates TLS and must say so
+# in a header it always sets (DJANGO_SECURE_PROXY_SSL_HEADER), or the redirect would loop.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", ""))
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000" if PRODUCTION else "0")
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Behind N proxies, the visitor's address is the N-th from the right in X-Forwarded-For
+# (used by the registration rate limit); 0 uses the connection's address.
+TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -55,19 +95,42 @@ INSTALLED_APPS = [
     "speakers",
     "events",
     "registrations",
+    "config.apps.SiteConfig",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.pagecache.PageCacheMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
+
+# Scripts, styles, fonts and images from this site only: no inline code anywhere.
+# Uploads served from another origin (DJANGO_MEDIA_URL) are added to img-src.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:" + "".join(f" {origin}" for origin in env_list("DJANGO_CSP_IMG_SRC")),
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "object-src 'none'",
+    ]
+)
+PERMISSIONS_POLICY = "camera=(), geolocation=(), microphone=(), payment=(), usb=()"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -91,10 +154,19 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
+        # Persistent connections in production, checked before each request reuses them,
+        # so that a restarted PostgreSQL is reconnected to without restarting the app.
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "600" if PRODUCTION else "0")),
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Fail fast (and answer 503) when the server cannot be reached, instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "5"))
+    )
+elif PRODUCTION:
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Take the write lock when a transaction starts, so that seat counts read inside
     # a registration transaction cannot change before its write (see services.py).
@@ -119,13 +191,20 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "media/"
+MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "media/")
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploads go through Django's storage API: with several app servers, MEDIA_ROOT is a
+    # shared volume, or DJANGO_FILE_STORAGE names an object-storage backend.
+    "default": {
+        "BACKEND": os.environ.get(
+            "DJANGO_FILE_STORAGE", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": json.loads(os.environ.get("DJANGO_FILE_STORAGE_OPTIONS") or "{}"),
+    },
     "staticfiles": {
         # Hashed, compressed files need `collectstatic`; debug and tests serve the sources.
         "BACKEND": (
@@ -142,9 +221,14 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# The console backend prints whole messages (personal data): local development only.
 EMAIL_BACKEND = os.environ.get(
-    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
 )
+EMAIL_FILE_PATH = os.environ.get("DJANGO_EMAIL_FILE_PATH")  # file-based backend (benchmarks)
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "587"))
 EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
@@ -157,9 +241,70 @@ DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "programma@loca
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "registrations:my_sessions"
 
+
+# Stateless app servers: sessions and the cache (rate limits) live in the database by
+# default, or in a shared cache such as Redis (DJANGO_CACHE_URL=redis://host:6379/0,
+# which needs the `redis` package). `manage.py createcachetable` creates the table.
+def cache_from_url(url):
+    scheme, _sep, rest = url.partition("://")
+    backends = {
+        "db": "django.core.cache.backends.db.DatabaseCache",
+        "locmem": "django.core.cache.backends.locmem.LocMemCache",
+        "redis": "django.core.cache.backends.redis.RedisCache",
+        "rediss": "django.core.cache.backends.redis.RedisCache",
+        "dummy": "django.core.cache.backends.dummy.DummyCache",
+    }
+    if scheme not in backends:
+        raise ImproperlyConfigured(f"DJANGO_CACHE_URL: unknown cache {scheme!r}.")
+    location = url if scheme.startswith("redis") else rest
+    return {"BACKEND": backends[scheme], "LOCATION": location}
+
+
+CACHES = {
+    "default": cache_from_url(
+        os.environ.get("DJANGO_CACHE_URL", "db://django_cache" if PRODUCTION else "locmem://")
+    )
+}
+SESSION_ENGINE = os.environ.get("DJANGO_SESSION_ENGINE", "django.contrib.sessions.backends.db")
+
+# Registration abuse: POSTs per visitor address to the registration forms ("20/10m" = 20
+# per ten minutes; "off" disables). Off in the test suite, whose client is one address.
+REGISTRATION_RATE_LIMIT = os.environ.get(
+    "DJANGO_REGISTRATION_RATE_LIMIT", "off" if TESTING else "20/10m"
+)
+# `manage.py anonymise_registrations` (daily cron) anonymises registrations this many
+# days after their event.
+REGISTRATION_RETENTION_DAYS = int(os.environ.get("DJANGO_REGISTRATION_RETENTION_DAYS", "90"))
+# Public pages served from memory to anonymous visitors, renewed after every database
+# write (config/pagecache.py): seat counts are never stale. 0 switches the cache off.
+PAGE_CACHE_SECONDS = int(os.environ.get("DJANGO_PAGE_CACHE_SECONDS", "60" if PRODUCTION else "0"))
+PAGE_CACHE_VIEWS = [
+    "events:home",
+    "events:series",
+    "events:detail",
+    "events:session",
+    "speakers:detail",
+]
+# Seconds a visitor is asked to wait when the database is unreachable (503 Retry-After).
+DATABASE_OUTAGE_RETRY_AFTER = 30
+# A bare view at /_bench/ceiling measures the server's ceiling (benchmarks only).
+BENCHMARK_VIEWS = env_bool("DJANGO_BENCHMARK_VIEWS", default=DEBUG)
+
+# Logs go to stdout, without personal data (config/log_filters.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_personal_data": {"()": "config.log_filters.RedactPersonalData"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "filters": ["redact_personal_data"],
+            "formatter": "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # Replace Django's default handlers, which would print unredacted records in debug.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

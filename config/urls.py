@@ -3,7 +3,13 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from config import views as site_views
+
+# Error pages that need no database (templates/4xx.html, 500.html, 503.html).
+handler500 = "config.views.server_error"
+
 urlpatterns = [
+    path("healthz", site_views.healthz, name="healthz"),  # answered by HealthCheckMiddleware
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", include("django.contrib.auth.urls")),
@@ -14,3 +20,6 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+if settings.BENCHMARK_VIEWS:
+    urlpatterns.append(path("_bench/ceiling", site_views.ceiling, name="bench_ceiling"))

@@ -1,65 +1,64 @@
 """Seat allocation for preference mode: ranked choices per round in, seats and waiting lists out.
 
 During a preference period participants rank up to three session offerings per round (best
-first). When the period closes, :func:`allocate_seats` assigns seats for the whole event at once.
-This module is pure: plain dataclasses in, plain dataclasses out, no models and no database. The
-caller loads the rows, calls it, calls :func:`verify_allocation` on the result, and stores
-confirmed and waiting session choices. ``docs/allocation.md`` explains the algorithm and why its
-guarantees hold.
+first). When the period closes, :func:`allocate_seats` assigns the seats of the whole event at
+once. This module is pure: plain dataclasses in, plain dataclasses out, no models and no
+database. The caller loads a snapshot of the rows, calls it, calls :func:`verify_allocation` on
+the result, and stores confirmed and waiting session choices. ``docs/allocation.md`` explains the
+algorithm, proves the guarantees and shows how to reproduce and explain a run.
 
 API
 ---
 
 ``Offering(id, round_id, session_id, capacity, reserved_role=None, reserved_seats=0)``
-    A session offered in one round. ``capacity`` ``None`` means no limit. ``reserved_seats`` seats
-    are held for participants whose ``role`` equals ``reserved_role`` while reservations are
-    active; converting a percentage into a seat count is the caller's choice.
+    A session offered in one round; ``capacity=None`` means no limit. ``reserved_seats`` seats are
+    held for participants whose ``role`` equals ``reserved_role`` while reservations are active
+    (turning a percentage into a count is the caller's choice).
 
 ``Participant(id, role, preferences)``
-    ``preferences`` maps a round id to at most :data:`MAX_CHOICES` offering ids of that round,
-    best first. Rounds without an entry, or with an empty list, are left alone.
+    ``preferences`` maps a round id to at most :data:`MAX_CHOICES` offering ids of that round, best
+    first. A round without an entry, or with an empty list, is skipped.
 
 ``allocate_seats(participants, *, offerings, seed, reservations_active) -> Allocation``
-    Solve. ``seed`` (an integer ``>= 0``, e.g. from :func:`new_seed`) fixes the lottery; store it
-    with the run. ``reservations_active`` is ``True`` before the release date of reserved seats.
+    ``seed`` (an integer ``>= 0``, e.g. from :func:`new_seed`) fixes the lottery: store it with
+    the run. ``reservations_active`` is ``True`` before the release date of reserved seats.
+    Raises ``ValueError`` for inconsistent input.
 
 ``verify_allocation(allocation, *, offerings, participants) -> None``
-    Raise :class:`AllocationError` if any guarantee below is broken (call it after every run).
+    Raises :class:`AllocationError` if a checkable guarantee is broken. Call it after every run.
 
-``draw_lottery(participant_ids, *, seed) -> tuple``
-    The lottery order alone (``Allocation.lottery``), e.g. to show someone their number.
+``draw_lottery(participant_ids, *, seed) -> tuple[int, ...]``
+    The lottery order alone (equal to ``Allocation.lottery``).
 
 ``new_seed() -> int``
     A fresh random seed that fits a ``PositiveIntegerField``.
 
-``Allocation`` holds ``seed``, ``reservations_active``, ``lottery`` (participant ids, lottery
-order), ``assignments`` (``(participant_id, round_id) -> offering_id``), ``ranks`` (``(participant_id,
-round_id) -> 1..3 or None`` for every round a participant ranked something in), ``waiting``
-(``round_id -> [participant_id]``: unplaced participants of that round, in lottery order),
-``offering_waiting`` (``offering_id -> [participant_id]``: those unplaced participants of its round
-who ranked it and may still take it, in lottery order), ``summary`` (``round_id ->
-RoundSummary(first, second, third, unplaced)``), ``fill`` (``offering_id -> seats given``) and
-``lottery_score`` (the value of the lottery stage's objective, to compare reruns).
+``Allocation`` fields: ``seed``; ``reservations_active``; ``lottery`` (participant ids, first
+drawn first); ``assignments`` (``(participant_id, round_id) -> offering_id``); ``ranks``
+(``(participant_id, round_id) -> 1..3`` or ``None``, for every round in which the participant
+ranked something); ``waiting`` (``round_id -> [participant_id]``, the unplaced of that round in
+lottery order); ``offering_waiting`` (``offering_id -> [participant_id]``, those unplaced of its
+round who ranked it and may still take it, in lottery order); ``summary`` (``round_id ->
+RoundSummary(first, second, third, unplaced)``); ``fill`` (``offering_id -> seats given``);
+``lottery_score`` (the value stage 4 maximised; equal on a faithful rerun).
 
-Guarantees
-----------
+Guarantees (numbered as in ``docs/allocation.md``)
+--------------------------------------------------
 
-1. Every participant gets at most one seat per round, only in an offering they ranked in that
-   round, and never two seats in the same session.
-2. No offering gets more than its capacity. While reservations are active, participants outside
-   an offering's ``reserved_role`` get at most ``capacity - reserved_seats`` of its seats.
-3. Optimal, lexicographically over the whole event: the most (participant, round) placements
-   possible; among those, the fewest third choices; among those, the fewest second choices.
-4. Hence no participant could move to an empty seat they ranked higher (and may take), and no two
-   participants could swap seats in a round so that both are better off.
-5. Lottery: among all assignments optimal under 3, the one maximising the lottery score (stage 4 in
-   ``docs/allocation.md``). Hence no two participants in a round could exchange their outcomes
-   (seats, or a seat and being unplaced) so that the one earlier in the lottery gets the better rank.
-6. Deterministic: the same offerings, participants (in any order) and seed give the same result.
+- G1-G4: at most one seat per round and only in a ranked offering of that round; never the same
+  session twice; capacities hold; while reservations are active, participants outside an
+  offering's ``reserved_role`` fill at most ``capacity - reserved_seats`` of its seats.
+- G5: over the whole event, the most placements possible; among those the fewest third choices;
+  among those the fewest second choices.
+- G6: nobody could move to an empty seat they ranked higher and may take.
+- G7: no two participants could swap seats in a round and both be better off.
+- G8: no two participants could exchange outcomes in a round (two seats, or a seat and none) so
+  that the one earlier in the lottery gets the better rank: equal claims go by the lottery.
+- G9: the same offerings, participants (in any order), seed and flag give the same result.
 
-Guarantees 1, 2, 4 and 5's pairwise form, and the consistency of all derived fields, are checked by
-:func:`verify_allocation`. Optimality (3) rests on the solver's proven optimum, which is rounded,
-re-checked in integers and cross-checked against the solver's objective value.
+:func:`verify_allocation` checks G1-G4 and G6-G8 and that every derived field follows from the
+assignments. G5 rests on the solver: each stage is proven optimal by an integer LP certificate or
+by branch-and-bound, and the final solution is re-checked in integers.
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ import random
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -87,6 +86,8 @@ class AllocationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Offering:
+    """A session as offered in one round, with its seats (None: no limit) and reservation."""
+
     id: int
     round_id: int
     session_id: int
@@ -97,6 +98,8 @@ class Offering:
 
 @dataclass(frozen=True)
 class Participant:
+    """A participant with a role and, per round id, up to three offering ids, best first."""
+
     id: int
     role: str | None
     preferences: Mapping[int, Sequence[int]]
@@ -104,6 +107,8 @@ class Participant:
 
 @dataclass(frozen=True)
 class RoundSummary:
+    """How many participants who ranked something in a round got which rank, or no seat."""
+
     first: int
     second: int
     third: int
@@ -112,6 +117,8 @@ class RoundSummary:
 
 @dataclass(frozen=True)
 class Allocation:
+    """The result of one run; the module docstring describes every field."""
+
     seed: int
     reservations_active: bool
     lottery: tuple[int, ...]
@@ -150,7 +157,7 @@ def allocate_seats(
     seed: int,
     reservations_active: bool,
 ) -> Allocation:
-    """Assign seats to ranked choices, optimally and reproducibly (see the module docstring).
+    """Assign seats to ranked choices, keeping guarantees G1-G9 of the module docstring.
 
     Raises ``ValueError`` for inconsistent input (unknown offerings, an offering ranked under
     another round, more than ``MAX_CHOICES`` or repeated choices in a round, impossible
@@ -181,7 +188,7 @@ def verify_allocation(
     offerings: Iterable[Offering],
     participants: Iterable[Participant],
 ) -> None:
-    """Raise ``AllocationError`` unless `allocation` keeps guarantees 1, 2, 4, 5 and 6.
+    """Raise ``AllocationError`` unless `allocation` keeps guarantees G1-G4 and G6-G8.
 
     Checks that the lottery is the one drawn from the seed, that every seat is a ranked choice of
     its round, that no session is given twice to anyone, capacities and active reservations, that
@@ -373,7 +380,6 @@ def _lottery_score(instance, lottery, ranks):
     return sum(weights[key] * (UNPLACED - rank) for key, rank in ranks.items() if rank is not None)
 
 
-@dataclass
 class _Face:
     """The 0/1 vectors still optimal after the stages solved so far.
 
@@ -382,18 +388,12 @@ class _Face:
     narrows it to exactly that stage's optimal solutions.
     """
 
-    size: int
-    cols: list[np.ndarray] = field(default_factory=list)
-    coefs: list[np.ndarray] = field(default_factory=list)
-    rhs: list[int] = field(default_factory=list)
-    equal: list[bool] = field(default_factory=list)
-    lower: np.ndarray = None
-    upper: np.ndarray = None
-    _full: sparse.csr_array | None = None
-
-    def __post_init__(self):
-        self.lower = np.zeros(self.size, dtype=np.int64)
-        self.upper = np.ones(self.size, dtype=np.int64)
+    def __init__(self, size):
+        self.size = size
+        self.cols, self.coefs, self.rhs, self.equal = [], [], [], []
+        self.lower = np.zeros(size, dtype=np.int64)
+        self.upper = np.ones(size, dtype=np.int64)
+        self._full = None  # the sparse matrix of all rows, built on demand
 
     def add(self, columns, *, at_most, coefs=None):
         columns = np.asarray(columns, dtype=np.int64)
@@ -436,32 +436,29 @@ class _Face:
         )
 
     def copy(self):
-        return _Face(
-            self.size,
-            list(self.cols),
-            list(self.coefs),
-            list(self.rhs),
-            list(self.equal),
-            self.lower.copy(),
-            self.upper.copy(),
-            self._full,
-        )
+        face = _Face(self.size)
+        face.cols, face.coefs = list(self.cols), list(self.coefs)
+        face.rhs, face.equal = list(self.rhs), list(self.equal)
+        face.lower, face.upper = self.lower.copy(), self.upper.copy()
+        face._full = self._full
+        return face
 
     def narrow_by_value(self, objective, value):
         """Keep the points with ``objective @ x <= value``: exact, but one dense row."""
         columns = np.flatnonzero(objective)
         self.add(columns, at_most=value, coefs=objective[columns])
 
-    def narrow_by_certificate(self, objective, relaxation):
-        """Keep the points where ``objective`` reaches the LP bound, without adding a row.
+    def at_bound(self, objective, relaxation):
+        """The LP lower bound of `objective` and the part of the face that reaches it.
 
-        The relaxation's multipliers are rounded to integers; whatever they are, weak duality
-        makes the integer ``bound`` below a lower bound of ``objective`` over the face, and
-        ``objective @ x == bound`` holds exactly for the points satisfying complementary
-        slackness: rows with a non-zero multiplier tight, variables with a non-zero reduced cost
-        at the bound it points to. So those rows become equalities and those variables are fixed.
-        Returns False, changing nothing, unless the bound equals the relaxation's optimum (an
-        integer): only then is the narrowed face the LP's whole optimal face. All in integers.
+        The relaxation's multipliers, rounded to integers (``<= 0`` for the inequality rows),
+        give by weak duality an integer lower bound of `objective` over the face. For a point of
+        the face, ``objective @ x == bound`` holds exactly when complementary slackness does:
+        every row with a non-zero multiplier is tight, and every variable with a non-zero reduced
+        cost sits at the bound that cost points to. The returned face is this one with those rows
+        made equalities and those variables fixed: if any 0/1 point reaches the bound, its 0/1
+        points are exactly the optimal ones, and it is smaller instead of a row larger. All in
+        integers, so no tolerance decides what is fixed.
         """
         a_ub, b_ub = self.inequalities()
         a_eq, b_eq = self.equalities()
@@ -479,14 +476,13 @@ class _Face:
             + int(reduced[up] @ self.lower[up])
             + int(reduced[down] @ self.upper[down])
         )
-        if abs(relaxation.fun - bound) > 1e-6:
-            return False
-        for i, multiplier in zip(np.flatnonzero(~np.array(self.equal, dtype=bool)), y_ub):
-            if multiplier:
-                self.equal[i] = True
-        self.upper[up] = self.lower[up]
-        self.lower[down] = self.upper[down]
-        return True
+        face = self.copy()
+        inequality_rows = np.flatnonzero(~np.array(self.equal, dtype=bool))
+        for i in inequality_rows[y_ub != 0]:
+            face.equal[i] = True
+        face.upper[up] = face.lower[up]
+        face.lower[down] = face.upper[down]
+        return bound, face
 
 
 def _constraints(instance, choices, *, reservations_active):
@@ -523,14 +519,11 @@ def _solve(choices, feasible):
     """A lexicographic optimum over the 0/1 points of `feasible`, and its lottery score.
 
     Stages: 1. maximise placements; 2. minimise third choices; 3. minimise second choices;
-    4. maximise the lottery score. Each stage narrows the face to exactly its optimal points, so
-    the next stage chooses among those only. Objective coefficients are 0/1 (stages 1-3) or at
-    most 3 * R * P (stage 4), so every value is an integer far below 2**53 and exact in floats.
-
-    The fast path narrows by LP certificates (see _Face.narrow_by_certificate). That is exact
-    whenever each stage's integer optimum equals its LP bound; if it does not, the last face
-    has no 0/1 point, which the final solve detects, and the slow path runs instead: each stage
-    solved as a 0/1 programme and its value fixed by a row.
+    4. maximise the lottery score. After each stage the face is narrowed to exactly its optimal
+    0/1 points, so the next stage chooses among those only: by an LP certificate when the duals
+    prove the optimum (the usual case: no row added, the face shrinks), else by a row fixing the
+    optimal value. Objective coefficients are 0/1 (stages 1-3) or at most 3 * R * P (stage 4), so
+    every value is an integer far below 2**53 and exact in floats.
     """
     size = len(choices)
     if size == 0:
@@ -538,31 +531,27 @@ def _solve(choices, feasible):
     stages = [-np.ones(size, dtype=np.int64)]
     stages += [(choices.rank == rank).astype(np.int64) for rank in range(MAX_CHOICES, 1, -1)]
     points = choices.weight * (UNPLACED - choices.rank)
-    try:
-        x = _solve_stages(stages, -points, feasible.copy(), certify=True)
-    except _NoPoint:
-        x = _solve_stages(stages, -points, feasible.copy(), certify=False)
-    if not feasible.contains(x):
-        raise AllocationError("The solution breaks a constraint.")
-    return x, int(points @ x)
-
-
-class _NoPoint(Exception):
-    """A face narrowed by certificates has no 0/1 point (the LP bound was not reached)."""
-
-
-def _solve_stages(stages, last, face, *, certify):
+    face = feasible.copy()
     for objective in stages:
         relaxation = _relax(objective, face)
-        if certify and face.narrow_by_certificate(objective, relaxation):
+        bound, optimal_face = face.at_bound(objective, relaxation)
+        x = _integral(objective, relaxation, face)
+        if x is None and abs(relaxation.fun - bound) < 1e-6:
+            # A fractional vertex, but the bound may still be reached: look for a 0/1 point
+            # among the (far fewer) points that reach it first.
+            x = _branch_and_bound(objective, optimal_face, may_be_empty=True)
+        if x is not None and objective @ x == bound:
+            face = optimal_face
             continue
-        x = _integral(relaxation, face)
         if x is None:
             x = _branch_and_bound(objective, face)
         face.narrow_by_value(objective, int(objective @ x))
-    relaxation = _relax(last, face)
-    x = _integral(relaxation, face)
-    return _branch_and_bound(last, face) if x is None else x
+    x = _integral(-points, _relax(-points, face), face)
+    if x is None:
+        x = _branch_and_bound(-points, face)
+    if not feasible.contains(x):
+        raise AllocationError("The solution breaks a constraint.")
+    return x, int(points @ x)
 
 
 def _relax(objective, face):
@@ -578,14 +567,12 @@ def _relax(objective, face):
         bounds=np.column_stack([face.lower, face.upper]),
         method="highs-ds",
     )
-    if relaxation.status == 2:
-        raise _NoPoint
     if relaxation.status != 0:
         raise AllocationError(f"The solver failed: {relaxation.message}")
     return relaxation
 
 
-def _integral(relaxation, face):
+def _integral(objective, relaxation, face):
     """The relaxation's solution if it is a 0/1 point of `face` (checked exactly), else None.
 
     Per round the constraints form a transportation problem, whose vertices are integral, so
@@ -594,11 +581,15 @@ def _integral(relaxation, face):
     x = np.round(relaxation.x).astype(np.int64)
     if np.max(np.abs(relaxation.x - x), initial=0.0) > 1e-9 or not face.contains(x):
         return None
+    if abs(int(objective @ x) - relaxation.fun) > 0.5:
+        raise AllocationError("The rounded solution does not reach the solver's optimum.")
     return x
 
 
-def _branch_and_bound(objective, face):
+def _branch_and_bound(objective, face, *, may_be_empty=False):
     """A proven 0/1 minimiser over `face` by HiGHS branch-and-bound, checked exactly.
+
+    Returns None if `may_be_empty` and the face has no 0/1 point.
 
     ``mip_rel_gap=0`` matters: the default relative gap would let HiGHS stop short of the
     optimum on the large lottery-score values.
@@ -617,8 +608,8 @@ def _branch_and_bound(objective, face):
         bounds=Bounds(face.lower, face.upper),
         options={"mip_rel_gap": 0.0},
     )
-    if result.status == 2:
-        raise _NoPoint
+    if may_be_empty and result.status == 2:
+        return None
     if result.status != 0 or result.x is None:
         raise AllocationError(f"The solver did not prove an optimum: {result.message}")
     x = np.round(result.x).astype(np.int64)

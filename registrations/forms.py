@@ -115,6 +115,13 @@ class AccessibleErrorsMixin:
 
 
 class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm):
+    # Honeypot: hidden from people (CSS and aria-hidden, out of the tab order), filled in by
+    # bots that fill every field. A filled one is answered as usual but stores nothing.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
     consent = forms.BooleanField(
         label=_(
             "I agree that my details are used for this event as described in the privacy statement."
@@ -181,6 +188,7 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
             Field("organisation"),
             Field("function"),
             Field("role"),
+            Div(Field("website"), css_class="visually-hidden", aria_hidden="true"),
         )
         rounds_part = [Div(Field(name), css_class="round-choice") for name in self.round_fields]
         self.helper.layout = Layout(person, *rounds_part, Field("question"), Field("consent"))
@@ -198,6 +206,10 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
         cleaned_data = super().clean()
         self.clean_rounds(cleaned_data)
         return cleaned_data
+
+    def is_spam(self):
+        """True when the honeypot field was filled in (only bots see it)."""
+        return bool(self.cleaned_data.get("website"))
 
     def validate_unique(self):
         # Registering twice is handled by the service without revealing the address.
@@ -290,3 +302,109 @@ class SeriesRegistrationForm(RegistrationForm):
                     ids.append(int(value))
             chosen.append((event, ids))
         return chosen
+
+
+class RankingMixin:
+    """Per round a fieldset with three selects: first, second and third choice."""
+
+    def add_ranking_fields(self, rounds, *, initial=None):
+        initial = initial or {}
+        self.ranking_rounds = []
+        for round_ in rounds:
+            offerings = list(round_.offerings.all())
+            choices = [("", _("— no choice —"))] + [
+                (str(offering.pk), offering.session.title) for offering in offerings
+            ]
+            names = []
+            for rank in range(1, 4):
+                name = f"round_{round_.pk}_{rank}"
+                self.fields[name] = forms.ChoiceField(
+                    label=[_("1st choice"), _("2nd choice"), _("3rd choice")][rank - 1],
+                    choices=choices,
+                    required=False,
+                    initial=initial.get((round_.pk, rank), ""),
+                    error_messages={
+                        "invalid_choice": _("Choose one of the sessions shown for %(round)s.")
+                        % {"round": round_.title}
+                    },
+                )
+                names.append(name)
+            self.ranking_rounds.append((round_, names))
+
+    def ranking_layout(self):
+        return [
+            Fieldset(
+                format_html(
+                    '{} <span class="legend__time">{}</span>',
+                    round_.title,
+                    round_.starts_at.strftime("%H:%M"),
+                ),
+                *[Field(name) for name in names],
+                css_class="round-choice ranking",
+            )
+            for round_, names in self.ranking_rounds
+        ]
+
+    def clean_rankings(self, cleaned_data):
+        """No gaps (a second choice needs a first) and no session twice in a round."""
+        for _round, names in self.ranking_rounds:
+            values = [cleaned_data.get(name) or "" for name in names]
+            seen = set()
+            for index, (name, value) in enumerate(zip(names, values, strict=True)):
+                if not value:
+                    continue
+                if any(not earlier for earlier in values[:index]):
+                    self.add_error(
+                        name,
+                        forms.ValidationError(
+                            _("Fill in your choices in order: first, then second, then third."),
+                            code="gap",
+                        ),
+                    )
+                elif value in seen:
+                    self.add_error(
+                        name,
+                        forms.ValidationError(
+                            _("You already chose this session for this round."), code="duplicate"
+                        ),
+                    )
+                seen.add(value)
+
+    def rankings(self):
+        """{round id: [offering id, ...] best first}."""
+        result = {}
+        for round_, names in self.ranking_rounds:
+            ranked = [int(self.cleaned_data[name]) for name in names if self.cleaned_data.get(name)]
+            if ranked:
+                result[round_.pk] = ranked
+        return result
+
+
+class PreferenceForm(RankingMixin, RegistrationForm):
+    """Registration in preference mode: the person's details and their ranked sessions."""
+
+    def __init__(self, *args, event, rounds, **kwargs):
+        super().__init__(*args, event=event, rounds=[], **kwargs)
+        self.add_ranking_fields(rounds)
+        person, question, consent = self.helper.layout.fields
+        self.helper.layout = Layout(person, *self.ranking_layout(), question, consent)
+
+    def clean(self):
+        cleaned_data = super().clean()
+        self.clean_rankings(cleaned_data)
+        return cleaned_data
+
+
+class ChangePreferencesForm(AccessibleErrorsMixin, RankingMixin, forms.Form):
+    def __init__(self, *args, rounds, current, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_ranking_fields(rounds, initial=current)
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(*self.ranking_layout())
+
+    def clean(self):
+        cleaned_data = super().clean()
+        self.clean_rankings(cleaned_data)
+        return cleaned_data

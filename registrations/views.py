@@ -8,10 +8,18 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from config.ratelimit import rate_limited
 from events.models import BLOCK_ORDER, Event, Series, SessionOffering
 
 from . import services
-from .forms import NO_SESSION, ChangeChoicesForm, RegistrationForm, SeriesRegistrationForm
+from .forms import (
+    NO_SESSION,
+    ChangeChoicesForm,
+    ChangePreferencesForm,
+    PreferenceForm,
+    RegistrationForm,
+    SeriesRegistrationForm,
+)
 from .models import Registration, SessionChoice
 
 SUMMARY_KEY = "registration_summary"
@@ -78,18 +86,25 @@ def _summary(form, events_with_ids):
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register(request, slug):
     event = _open_event(slug)
     state = event.registration_state()
-    if state not in {"open", "full"}:
+    if state not in {"open", "full", "preferences"}:
         return render(
             request,
             "registrations/registration_closed.html",
             {"event": event, "state": state},
-            status=403 if state != "not_yet_open" else 200,
+            status=200 if state in {"not_yet_open", "allocating"} else 403,
         )
     rounds = list(_rounds(event))
+    if state == "preferences":
+        return _register_preferences(request, event, rounds)
     form = RegistrationForm(request.POST or None, event=event, rounds=rounds)
+    if request.method == "POST" and form.is_valid() and form.is_spam():
+        # The same answer as a registration, so the bot learns nothing; nothing is stored.
+        request.session[SUMMARY_KEY] = _summary(form, [(event, form.chosen_offering_ids())])
+        return redirect("registrations:done", slug=event.slug)
     if request.method == "POST" and form.is_valid():
         try:
             services.register_attendee(
@@ -109,6 +124,51 @@ def register(request, slug):
     )
 
 
+def _register_preferences(request, event, rounds):
+    """Preference mode: the same form, with three ranked choices per round."""
+    form = PreferenceForm(request.POST or None, event=event, rounds=rounds)
+    if request.method == "POST" and form.is_valid():
+        if not form.is_spam():
+            try:
+                services.register_preferences(
+                    event, person=_person(form), preferences=form.rankings()
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+        if not form.non_field_errors():
+            request.session[SUMMARY_KEY] = _preference_summary(form, event)
+            return redirect("registrations:done", slug=event.slug)
+    return render(
+        request,
+        "registrations/registration_form.html",
+        {"event": event, "form": form, "rounds": rounds, "preferences": True},
+        status=400 if form.is_bound else 200,
+    )
+
+
+def _preference_summary(form, event):
+    titles = {
+        offering.pk: (offering.round.title, offering.session.title)
+        for offering in SessionOffering.objects.filter(event=event).select_related(
+            "round", "session"
+        )
+    }
+    return {
+        "email": form.cleaned_data["email"],
+        "events": [
+            {
+                "pk": event.pk,
+                "sessions": [],
+                "preferences": [
+                    {"round": titles[oid][0], "rank": rank, "session": titles[oid][1]}
+                    for ranked in form.rankings().values()
+                    for rank, oid in enumerate(ranked, start=1)
+                ],
+            }
+        ],
+    }
+
+
 def registration_done(request, slug):
     event = _open_event(slug)
     summary = request.session.get(SUMMARY_KEY)
@@ -116,7 +176,12 @@ def registration_done(request, slug):
         return redirect(event)
     events = {e.pk: e for e in Event.objects.filter(pk__in=[i["pk"] for i in summary["events"]])}
     items = [
-        {"event": events[item["pk"]], "sessions": item["sessions"]} for item in summary["events"]
+        {
+            "event": events[item["pk"]],
+            "sessions": item["sessions"],
+            "preferences": item.get("preferences", []),
+        }
+        for item in summary["events"]
     ]
     return render(
         request,
@@ -126,6 +191,7 @@ def registration_done(request, slug):
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register_for_series(request, slug):
     series = get_object_or_404(Series.objects.published(), slug=slug)
     events = [
@@ -139,6 +205,9 @@ def register_for_series(request, slug):
     )
     if request.method == "POST" and form.is_valid():
         chosen = form.chosen_events()
+        if form.is_spam():  # As in register(): answered as usual, nothing stored.
+            request.session[SUMMARY_KEY] = _summary(form, chosen)
+            return redirect("registrations:done", slug=chosen[0][0].slug)
         try:
             services.register_for_series(chosen, person=_person(form))
         except ValidationError as error:
@@ -173,10 +242,15 @@ def manage(request, token):
     """The personal-link page: see the registration, change sessions, go to cancel."""
     registration = _registration(token)
     event = registration.event
-    can_change = registration.is_active and event.registration_state() in {"open", "full"}
+    state = event.registration_state()
+    can_change = registration.is_active and state in {"open", "full", "preferences"}
     form = None
     status = 200
-    if can_change:
+    if can_change and state == "preferences":
+        form, status, done = _change_preferences(request, registration)
+        if done:
+            return redirect(registration)
+    elif can_change:
         rounds = list(_rounds(event))
         current = {round_.pk: NO_SESSION for round_ in rounds}
         current.update({c.round_id: str(c.offering_id) for c in registration.choices.all()})
@@ -209,9 +283,32 @@ def manage(request, token):
             "event_position": services.waiting_position(registration),
             "form": form,
             "can_change": can_change,
+            "preferences": list(
+                registration.preferences.select_related("offering__session", "round").order_by(
+                    "round__starts_at", "rank"
+                )
+            ),
         },
         status=status,
     )
+
+
+def _change_preferences(request, registration):
+    """Returns (form, status, done) for the personal-link page in preference mode."""
+    rounds = list(_rounds(registration.event))
+    current = {(p.round_id, p.rank): str(p.offering_id) for p in registration.preferences.all()}
+    form = ChangePreferencesForm(request.POST or None, rounds=rounds, current=current)
+    if request.method != "POST":
+        return form, 200, False
+    if form.is_valid():
+        try:
+            services.change_preferences(registration, preferences=form.rankings())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Your choices have been saved. We sent you an e-mail."))
+            return form, 302, True
+    return form, 400, False
 
 
 @require_http_methods(["GET", "POST"])

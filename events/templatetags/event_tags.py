@@ -54,6 +54,8 @@ REGISTRATION_LABELS = {
         % {"date": date_format(event.registration_opens_at, "j F Y, H:i")}
     ),
     "open": lambda event: _("Registration open"),
+    "preferences": lambda event: _("Give your preferences"),
+    "allocating": lambda event: _("Places are being assigned"),
     "closed": lambda event: _("Registration closed"),
     "full": lambda event: _("Fully booked, waiting list"),
     "unavailable": lambda event: "",

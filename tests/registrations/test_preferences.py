@@ -319,3 +319,109 @@ def test_admin_draws_previews_redraws_and_confirms(
     latest.refresh_from_db()
     assert latest.confirmed_at is not None
     assert len(mailoutbox) == 8
+
+
+def preference_form(event, **overrides):
+    first_round, second_round = offerings_by_round(event)
+    data = {
+        "name": "Anna de Vries",
+        "email": "anna@example.nl",
+        "role": "resident",
+        "consent": "on",
+        f"round_{first_round[0].round_id}_1": str(first_round[2].pk),
+        f"round_{first_round[0].round_id}_2": str(first_round[0].pk),
+        f"round_{second_round[0].round_id}_1": str(second_round[1].pk),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_event_page_invites_preferences_and_form_takes_rankings(client, event):
+    from django.urls import reverse
+
+    page = client.get(event.get_absolute_url()).content.decode()
+    form_page = client.get(reverse("registrations:create", args=[event.slug])).content.decode()
+    response = client.post(
+        reverse("registrations:create", args=[event.slug]), preference_form(event)
+    )
+    done = client.get(response["Location"]).content.decode()
+
+    assert "Voorkeuren opgeven" in page
+    assert "een loting beslist bij gelijke aanspraken" in form_page
+    assert form_page.count('<select name="round_') == 6
+    assert response.status_code == 302
+    first_round, second_round = offerings_by_round(event)
+    registration = event.registrations.get()
+    assert list(registration.preferences.values_list("offering", "rank")) == [
+        (first_round[2].pk, 1),
+        (first_round[0].pk, 2),
+        (second_round[1].pk, 1),
+    ]
+    assert "Je voorkeuren" in done
+
+
+@pytest.mark.parametrize(
+    ("field_rank", "value_index", "message"),
+    [
+        (2, 0, "Vul je keuzes op volgorde in"),  # a second choice without a first
+    ],
+)
+def test_ranking_form_rejects_gaps(client, event, field_rank, value_index, message):
+    from django.urls import reverse
+
+    first_round, _ = offerings_by_round(event)
+    data = preference_form(event)
+    data[f"round_{first_round[0].round_id}_1"] = ""
+
+    response = client.post(reverse("registrations:create", args=[event.slug]), data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert event.registrations.count() == 0
+
+
+def test_ranking_form_rejects_same_session_twice_in_a_round(client, event):
+    from django.urls import reverse
+
+    first_round, _ = offerings_by_round(event)
+    data = preference_form(event)
+    data[f"round_{first_round[0].round_id}_2"] = str(first_round[2].pk)
+
+    response = client.post(reverse("registrations:create", args=[event.slug]), data)
+
+    assert response.status_code == 400
+    assert "Je hebt deze sessie al gekozen voor deze ronde." in response.content.decode()
+
+
+def test_personal_link_changes_preferences_until_the_deadline(client, event):
+    first_round, _ = offerings_by_round(event)
+    registration = services.register_preferences(
+        event, person=person(1), preferences={first_round[0].round_id: [first_round[0].pk]}
+    ).registration
+
+    page = client.get(registration.get_absolute_url()).content.decode()
+    response = client.post(
+        registration.get_absolute_url(),
+        {f"round_{first_round[0].round_id}_1": str(first_round[1].pk)},
+    )
+    close_preferences(event)
+    late = client.post(
+        registration.get_absolute_url(),
+        {f"round_{first_round[0].round_id}_1": str(first_round[2].pk)},
+    )
+
+    assert "Je voorkeuren wijzigen" in page
+    assert response.status_code == 302
+    assert late.status_code == 409
+    assert list(registration.preferences.values_list("offering", flat=True)) == [first_round[1].pk]
+
+
+def test_registration_pauses_while_places_are_assigned(client, event):
+    from django.urls import reverse
+
+    close_preferences(event)
+
+    response = client.get(reverse("registrations:create", args=[event.slug]))
+
+    assert response.status_code == 200
+    assert "De plekken worden nu verdeeld." in response.content.decode()

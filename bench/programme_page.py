@@ -1,0 +1,172 @@
+"""Benchmark 1: the programme (event) page against the machine's ceiling.
+
+Starts PostgreSQL and gunicorn (production settings), then runs wrk against
+  1. /_bench/ceiling: a bare Django view through the full middleware stack (the ceiling),
+  2. the Dag van de Buurt event page as anonymous visitors see it (page cache on),
+  3. the same page for a visitor with a session cookie (always rendered),
+and prints requests per second, p50/p99 and the ratio to the ceiling. Afterwards it
+registers one participant through the form and checks that the very next page view shows
+exactly the seats left that the database holds.
+
+    python bench/programme_page.py [--duration 10] [--connections 32]
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common  # noqa: E402
+from bench.client import Browser  # noqa: E402
+
+SEATS = re.compile(r"(\d+) plek(?:ken)? vrij")
+
+
+def wrk(url, *, duration, connections, headers=()):
+    command = [
+        "wrk",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
+    for header in [*common.PROXY_HEADERS.items(), *headers]:
+        command += ["-H", f"{header[0]}: {header[1]}"]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=duration + 30
+    ).stdout
+    if "Latency Distribution" not in output:
+        raise RuntimeError(f"wrk gave no latency distribution:\n{output}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = {
+        pct: _ms(value)
+        for pct, value in re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)\s*$", output, re.M)
+    }
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": rps,
+        "p50": latency["50"],
+        "p99": latency["99"],
+        "requests": requests,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "timeouts": int(re.search(r"timeout (\d+)", socket_errors.group(1)).group(1))
+        if socket_errors
+        else 0,
+    }
+
+
+def _ms(value):
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def seats_on_page(server):
+    browser = Browser(server.url)
+    status, headers, html = browser.get(f"/evenementen/{common.EVENT_SLUG}/")
+    assert status == 200, status
+    return [int(n) for n in SEATS.findall(html)], headers.get("x-page-cache")
+
+
+def seats_in_database(postgres):
+    [(event_left,)] = postgres.query(
+        "SELECT e.capacity - count(r.id) FILTER (WHERE r.status = 'confirmed') "
+        "FROM events_event e LEFT JOIN registrations_registration r ON r.event_id = e.id "
+        "WHERE e.slug = %s GROUP BY e.id",
+        common.EVENT_SLUG,
+    )
+    offerings = postgres.query(
+        "SELECT o.capacity - count(c.id) FILTER (WHERE c.status = 'confirmed') "
+        "FROM events_sessionoffering o JOIN events_event e ON e.id = o.event_id "
+        "LEFT JOIN registrations_sessionchoice c ON c.offering_id = o.id "
+        "WHERE e.slug = %s AND o.capacity IS NOT NULL GROUP BY o.id",
+        common.EVENT_SLUG,
+    )
+    return event_left, sorted(left for (left,) in offerings if left > 0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="repeat while other processes load the machine"
+    )
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: config)")
+    parser.add_argument("--threads", type=int, help="gunicorn threads (default: config)")
+    args = parser.parse_args()
+
+    with common.stack(workers=args.workers, threads=args.threads) as (postgres, server, _workdir):
+        common.print_facts(common.machine_facts(postgres))
+        page = f"{server.url}/evenementen/{common.EVENT_SLUG}/"
+        common.log("warming up: every worker renders the page once")
+        warm = Browser(server.url)
+        for _ in range(4 * server.workers()):
+            warm.get(f"/evenementen/{common.EVENT_SLUG}/")
+            warm.get("/_bench/ceiling")
+            warm.close()  # a new connection, so that other workers get requests too
+
+        best = None
+        for attempt in range(1, args.attempts + 1):
+            results = {}
+            with common.OtherLoad(postgres) as load:
+                for name, url, headers in [
+                    ("ceiling (bare Django view)", server.url + "/_bench/ceiling", ()),
+                    ("event page, anonymous (page cache)", page, ()),
+                    (
+                        "event page, with session cookie (rendered)",
+                        page,
+                        [("Cookie", "sessionid=x")],
+                    ),
+                ]:
+                    common.log(f"wrk {args.duration}s, {args.connections} connections: {name}")
+                    results[name] = wrk(
+                        url, duration=args.duration, connections=args.connections, headers=headers
+                    )
+                    common.print_worker_memory(server, name)
+            common.log(f"attempt {attempt}: {load.summary()}")
+            if best is None or load.share < best[1].share:
+                best = (results, load)
+            if load.share < 0.05:
+                break
+        results, load = best
+
+        ceiling = results["ceiling (bare Django view)"]["rps"]
+        print()
+        print(f"quietest attempt: {load.summary()}")
+        print(
+            f"{'':45} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'non-2xx':>8} "
+            f"{'timeouts':>8}"
+        )
+        for name, result in results.items():
+            print(
+                f"{name:45} {result['rps']:9.0f} {result['p50']:8.2f} {result['p99']:8.2f} "
+                f"{result['rps'] / ceiling:6.0%} {result['non_2xx']:8d} {result['timeouts']:8d}"
+            )
+        print()
+
+        common.log("seats exact after a registration?")
+        before, cache_state = seats_on_page(server)
+        browser = Browser(server.url)
+        outcome = browser.register(common.EVENT_SLUG, email="bench-check@example.nl")
+        after, cache_after = seats_on_page(server)
+        event_left, offerings_left = seats_in_database(postgres)
+        exact = sorted(after) == sorted([event_left, *offerings_left])
+        common.log(
+            f"before: page cache {cache_state}, seats left on the page add up to {sum(before)}; "
+            f"registered ({outcome}); after: page cache {cache_after}, page {sum(after)}, "
+            f"database {event_left + sum(offerings_left)} (event {event_left})"
+        )
+        print(f"SEATS EXACT AFTER REGISTRATION: {'yes' if exact else 'NO'}")
+        common.print_worker_memory(server, "programme benchmark")
+        return 0 if exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Benchmark 2: a registration rush through the real form, then a check of the data.
+
+Starts PostgreSQL and gunicorn (production settings; e-mail to files; the per-address
+rate limit raised, since every client comes from 127.0.0.1), then lets --clients
+concurrent visitors register --participants people for the upcoming Dag van de Buurt copy:
+each one GETs the form (CSRF cookie and token) and POSTs it with one session per round.
+The 26 offerings (13 per round, 30 to 60 seats) hold fewer seats than asked for, and the
+event itself takes 500, so there are waiting lists for the event and for popular sessions.
+
+Prints registrations per second and p50/p99 latency, then verifies in the database:
+confirmed per offering never above capacity, first come first served (waiting lists in
+arrival order), no 5xx, exactly one confirmation e-mail per registration, and no e-mail
+address in the server's log.
+
+    python bench/registration_rush.py [--participants 1000] [--clients 120] [--time-limit 300]
+"""
+
+import argparse
+import email
+import email.header
+import queue
+import random
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common  # noqa: E402
+from bench.client import Browser  # noqa: E402
+
+DONE_PATH = f"/evenementen/{common.EVENT_SLUG}/aanmelden/ontvangen/"
+
+
+def programme(postgres):
+    [(event_id, title, capacity)] = postgres.query(
+        "SELECT id, title, capacity FROM events_event WHERE slug = %s", common.EVENT_SLUG
+    )
+    rows = postgres.query(
+        "SELECT o.id, o.round_id, o.session_id, o.capacity FROM events_sessionoffering o "
+        "WHERE o.event_id = %s ORDER BY o.round_id, o.order, o.id",
+        event_id,
+    )
+    rounds = defaultdict(list)
+    for offering_id, round_id, session_id, seats in rows:
+        rounds[round_id].append((offering_id, session_id, seats))
+    return event_id, title, capacity, dict(rounds)
+
+
+def choose(rounds, rng):
+    """One offering per round, popular sessions much more wanted (weights 1/rank)."""
+    chosen, sessions = {}, set()
+    for round_id, offerings in rounds.items():
+        candidates = [o for o in offerings if o[1] not in sessions]
+        weights = [1 / (rank + 1) for rank in range(len(candidates))]
+        offering_id, session_id, _seats = rng.choices(candidates, weights)[0]
+        chosen[f"round_{round_id}"] = offering_id
+        sessions.add(session_id)
+    return chosen
+
+
+def rush(server, participants, clients, time_limit):
+    work = queue.Queue()
+    for item in participants:
+        work.put(item)
+    results = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + time_limit
+
+    def client():
+        browser = Browser(server.url)
+        while time.monotonic() < deadline:
+            try:
+                address, choices = work.get_nowait()
+            except queue.Empty:
+                break
+            browser.cookies = {}  # a new visitor
+            browser.timings = []
+            started = time.monotonic()
+            try:
+                get_status, post_status, location = browser.register(
+                    common.EVENT_SLUG, email=address, choices=choices
+                )
+                error = None
+            except Exception as exc:  # a dropped connection counts as a failure
+                get_status = post_status = location = None
+                error = repr(exc)
+                browser.close()
+            finished = time.monotonic()
+            post = [t for t in browser.timings if t[0] == "POST"]
+            post_sent = finished - post[-1][3] if post else finished
+            with lock:
+                results.append(
+                    {
+                        "email": address,
+                        "get": get_status,
+                        "post": post_status,
+                        "location": location,
+                        "error": error,
+                        "started": started,
+                        "post_sent": post_sent,
+                        "finished": finished,
+                        "timings": list(browser.timings),
+                    }
+                )
+        browser.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    begin = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.monotonic() - begin
+
+
+def verify(postgres, event_id, capacity, results, mail_dir, log_lines, title):
+    problems = []
+    by_email = {r["email"]: r for r in results}
+    statuses = Counter((r["get"], r["post"]) for r in results)
+    fivexx = [r for r in results if (r["get"] or 0) >= 500 or (r["post"] or 0) >= 500]
+    errors = [r for r in results if r["error"]]
+    ok = [r for r in results if r["post"] == 302 and r["location"] == DONE_PATH]
+    common.log(f"client outcomes (GET, POST): {dict(statuses)}; transport errors {len(errors)}")
+    if fivexx:
+        problems.append(f"{len(fivexx)} responses with 5xx")
+    if errors:
+        problems.append(f"{len(errors)} transport errors, e.g. {errors[0]['error']}")
+    logged_5xx = [line for line in log_lines if '" 5' in line and "gunicorn.access" in line]
+    if logged_5xx:
+        problems.append(f"{len(logged_5xx)} 5xx lines in the gunicorn access log")
+
+    registrations = postgres.query(
+        "SELECT id, email, status, created_at FROM registrations_registration "
+        "WHERE event_id = %s ORDER BY created_at, id",
+        event_id,
+    )
+    if len(registrations) != len(ok):
+        problems.append(f"{len(registrations)} registrations stored, {len(ok)} redirects to done")
+    confirmed = [r for r in registrations if r[2] == "confirmed"]
+    waiting = [r for r in registrations if r[2] == "waiting"]
+    common.log(f"event: {len(confirmed)} confirmed (capacity {capacity}), {len(waiting)} waiting")
+    if capacity is not None and len(confirmed) > capacity:
+        problems.append("event over capacity")
+    if confirmed and waiting and max(r[3] for r in confirmed) > min(r[3] for r in waiting):
+        problems.append("event: someone who came later got a seat before someone waiting")
+    if capacity is not None and waiting and len(confirmed) < capacity:
+        problems.append("event: people wait while seats are free")
+    inversions = arrival_inversions([by_email[r[1]] for r in registrations if r[1] in by_email])
+    if inversions:
+        problems.append(f"event queue: {inversions} out of arrival order")
+
+    choices = postgres.query(
+        "SELECT c.offering_id, o.capacity, c.status, r.status, c.created_at, r.email "
+        "FROM registrations_sessionchoice c "
+        "JOIN registrations_registration r ON r.id = c.registration_id "
+        "JOIN events_sessionoffering o ON o.id = c.offering_id "
+        "WHERE r.event_id = %s ORDER BY c.created_at, c.id",
+        event_id,
+    )
+    per_offering = defaultdict(list)
+    for offering_id, seats, status, reg_status, created_at, address in choices:
+        per_offering[offering_id].append((seats, status, reg_status, created_at, address))
+    full = 0
+    worst = 0
+    for offering_id, rows in per_offering.items():
+        seats = rows[0][0]
+        taken = sum(1 for row in rows if row[1] == "confirmed")
+        waiting_here = [row for row in rows if row[1] == "waiting" and row[2] == "confirmed"]
+        worst = max(worst, taken - (seats or taken))
+        if seats is not None and taken > seats:
+            problems.append(f"offering {offering_id}: {taken} confirmed, {seats} seats")
+        if seats is not None and waiting_here and taken < seats:
+            problems.append(f"offering {offering_id}: people wait while seats are free")
+        if seats is not None and taken == seats:
+            full += 1
+        confirmed_times = [row[3] for row in rows if row[1] == "confirmed"]
+        if confirmed_times and waiting_here and max(confirmed_times) > waiting_here[0][3]:
+            problems.append(f"offering {offering_id}: waiting list not first come, first served")
+        queue_rows = [by_email[row[4]] for row in rows if row[4] in by_email]
+        if arrival_inversions(queue_rows):
+            problems.append(f"offering {offering_id}: queue out of arrival order")
+    common.log(
+        f"offerings: {len(per_offering)} chosen, {full} full; most over capacity: {worst} "
+        f"(0 = never over)"
+    )
+
+    messages = read_mail(mail_dir)
+    subject = f"Je aanmelding voor {title}"
+    confirmations = Counter(to for to, subj in messages if subj == subject)
+    stored = {r[1] for r in registrations}
+    wrong = {a: n for a, n in confirmations.items() if n != 1}
+    missing = stored - set(confirmations)
+    extra = set(confirmations) - stored
+    common.log(
+        f"e-mail: {len(messages)} messages, {len(confirmations)} addresses with a "
+        f"confirmation, {len(wrong)} with more than one, {len(missing)} registrations without"
+    )
+    if wrong or missing or extra or len(messages) != len(stored):
+        problems.append("not exactly one confirmation e-mail per registration")
+
+    leaked = [line for line in log_lines if "@example.nl" in line]
+    if leaked:
+        problems.append(f"{len(leaked)} log lines with an e-mail address")
+    return problems
+
+
+def arrival_inversions(queue_results):
+    """Pairs in the stored queue where the later one was answered before the earlier was
+    even sent: the only order a client can prove."""
+    inversions = 0
+    earliest_finish_after = float("inf")
+    for result in reversed(queue_results):
+        if earliest_finish_after < result["post_sent"]:
+            inversions += 1
+        earliest_finish_after = min(earliest_finish_after, result["finished"])
+    return inversions
+
+
+def read_mail(mail_dir):
+    """(recipient, subject) per message; personal-link e-mails get "(link) " in front."""
+    separator = b"\n" + b"-" * 79 + b"\n"
+    messages = []
+    for path in sorted(Path(mail_dir).glob("*.log")):
+        for chunk in path.read_bytes().split(separator):
+            if not chunk.strip():
+                continue
+            message = email.message_from_bytes(chunk)
+            subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+            # The confirmation carries the calendar invitation; the personal-link e-mail
+            # (same subject, sent when someone registers again) does not.
+            calendar = any(part.get_filename() == "uitnodiging.ics" for part in message.walk())
+            messages.append((message["To"], subject if calendar else f"(link) {subject}"))
+    return messages
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=120)
+    parser.add_argument("--time-limit", type=int, default=300, help="stop starting new ones")
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: config)")
+    parser.add_argument("--threads", type=int, help="gunicorn threads (default: config)")
+    args = parser.parse_args()
+
+    with common.stack(
+        workers=args.workers,
+        threads=args.threads,
+        DJANGO_REGISTRATION_RATE_LIMIT="1000000/1m",
+    ) as (postgres, server, workdir):
+        common.print_facts(common.machine_facts(postgres))
+        event_id, title, capacity, rounds = programme(postgres)
+        seats = sum(o[2] or 0 for offerings in rounds.values() for o in offerings)
+        common.log(
+            f"{title}: capacity {capacity}, {sum(len(o) for o in rounds.values())} offerings "
+            f"in {len(rounds)} rounds with {seats} seats; {args.participants} participants "
+            f"want {args.participants * len(rounds)} session seats"
+        )
+        rng = random.Random(args.seed)
+        participants = [
+            (f"rush-{number:05d}@example.nl", choose(rounds, rng))
+            for number in range(args.participants)
+        ]
+        warm = Browser(server.url)
+        for _ in range(2 * server.workers()):
+            warm.get(f"/evenementen/{common.EVENT_SLUG}/aanmelden/")
+            warm.close()
+
+        common.log(f"rush: {args.participants} participants, {args.clients} concurrent clients")
+        with common.OtherLoad(postgres) as load:
+            results, elapsed = rush(server, participants, args.clients, args.time_limit)
+        done = [r for r in results if r["post"] == 302]
+        per_registration = [r["finished"] - r["started"] for r in done]
+        gets = [t[3] for r in results for t in r["timings"] if t[0] == "GET"]
+        posts = [t[3] for r in results for t in r["timings"] if t[0] == "POST"]
+        print()
+        print(f"registrations completed: {len(done)} of {args.participants} in {elapsed:.1f} s")
+        print(f"registrations per second: {len(done) / elapsed:.1f}")
+        print(load.summary())
+        for name, values in [
+            ("registration (GET + POST)", per_registration),
+            ("GET form", gets),
+            ("POST form", posts),
+        ]:
+            print(
+                f"{name:26} p50 {common.percentile(values, 0.5) * 1000:7.0f} ms   "
+                f"p99 {common.percentile(values, 0.99) * 1000:7.0f} ms"
+            )
+        print()
+        common.print_worker_memory(server, "registration rush")
+        time.sleep(1)  # let the last access-log lines reach the file
+        problems = verify(
+            postgres,
+            event_id,
+            capacity,
+            results,
+            Path(workdir) / "mail",
+            server.log_lines(),
+            title,
+        )
+        print()
+        if problems:
+            print("VERIFICATION FAILED:")
+            for problem in problems:
+                print(f"  - {problem}")
+            return 1
+        print(
+            "VERIFIED: capacities respected, first come first served, no 5xx, "
+            "one confirmation e-mail per registration, no e-mail addresses in the log"
+        )
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""gunicorn settings for production: ``gunicorn -c config/gunicorn.conf.py config.wsgi``.
+
+Every value can be changed through the environment (see README "Production"). Logs go
+to stdout, one line per request, without client addresses, query strings, referrers,
+user agents or personal-link tokens.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+# The project directory, so that config.log_filters imports when gunicorn runs elsewhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _int(name, default):
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# Workers are processes (one per core and a bit, for the time spent waiting on
+# PostgreSQL); threads serve several requests per process. Every thread holds one
+# persistent database connection: workers x threads per app server.
+workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", (os.cpu_count() or 1) * 2 + 1))
+threads = _int("GUNICORN_THREADS", 4)
+worker_class = "gthread"
+# A request that takes longer than this is killed with its worker; a healthy one takes
+# well under a second, and PostgreSQL connects time out after 5 s (DJANGO_DB_CONNECT_TIMEOUT).
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Longer than the load balancer's idle timeout when it reuses connections.
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Replace workers now and then, so that slow leaks never add up.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 5000)
+max_requests_jitter = max_requests // 10
+# Load the application once in the master: settings errors stop the start at once,
+# and workers share the loaded code's memory.
+preload_app = True
+if Path("/dev/shm").is_dir():
+    worker_tmp_dir = "/dev/shm"
+
+# Logging: stdout, redacted (config/log_filters.py).
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = '"%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_personal_data": {"()": "config.log_filters.RedactPersonalData"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "filters": ["redact_personal_data"],
+            "formatter": "plain",
+        },
+    },
+    "root": {"level": "INFO", "handlers": ["stdout"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stdout"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+    },
+}
+if os.environ.get("GUNICORN_ACCESS_LOG", "on").lower() in {"0", "off", "false", "no"}:
+    logconfig_dict["loggers"]["gunicorn.access"]["level"] = "WARNING"

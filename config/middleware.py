@@ -1,0 +1,67 @@
+"""Site-wide middleware: health check, security headers and the database-outage page."""
+
+import logging
+
+from django.conf import settings
+
+from . import views
+
+logger = logging.getLogger(__name__)
+
+
+class HealthCheckMiddleware:
+    """Answers ``/healthz`` before host validation and the HTTPS redirect.
+
+    Load balancers probe each app server by its address over plain HTTP, so the
+    probe may carry neither an allowed host name nor ``X-Forwarded-Proto: https``.
+    Goes first in MIDDLEWARE.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/healthz":
+            return views.healthz(request)
+        return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Adds the headers SecurityMiddleware does not set: CSP and Permissions-Policy.
+
+    The site's pages load scripts and styles from their own origin only (no inline
+    code; JSON-LD is data and not subject to script-src), so the policy is strict.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.CONTENT_SECURITY_POLICY:
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        if settings.PERMISSIONS_POLICY:
+            response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a lost or refused database connection in a view into a Dutch 503 page.
+
+    The registration being written is rolled back with its transaction; Django drops
+    the broken connection at the end of the request and the next request reconnects
+    (CONN_HEALTH_CHECKS), so the site recovers by itself once the database is back.
+    Goes last in MIDDLEWARE.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, views.DATABASE_OUTAGE_ERRORS):
+            return None
+        logger.warning("Database unavailable (%s): answered 503", type(exception).__name__)
+        return views.database_unavailable(request)

@@ -1,0 +1,183 @@
+"""Whole-page cache for the public programme pages that never shows an old seat count.
+
+Rendering an event's programme takes tens of milliseconds; most visitors are anonymous
+and see the same page. ``PageCacheMiddleware`` keeps rendered pages in each app server's
+memory, keyed by URL, language and a *generation* stamp kept in the shared cache
+(database or Redis). Every committed write to the database, except to the session and
+cache tables, replaces the stamp (``WriteWatcher``, installed on every connection by
+``config.apps``), so the next request on any app server renders afresh: a registration is
+visible on the very next page view. Pages also expire after ``PAGE_CACHE_SECONDS``, which
+bounds how late time-based changes show (registration opening or closing).
+
+Only anonymous requests are served from the cache: no session cookie and no messages
+cookie. The CSRF tokens in a cached page (``{% csrf_token %}``, in the header's language
+switch) are replaced by a fresh one for each visitor, so no two visitors share a token; a
+cached view must not put the token anywhere else.
+"""
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "pagecache:generation"
+WRITE = re.compile(
+    r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?([\w.]+)', re.IGNORECASE
+)
+CSRF_INPUT = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+TOKEN_PLACEHOLDER = "\x00csrf\x00"
+
+
+def current_generation():
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        generation = cache.get(GENERATION_KEY)
+    return generation
+
+
+def new_generation():
+    """Invalidate every cached page on every app server."""
+    try:
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception as error:
+        # Pages then live until PAGE_CACHE_SECONDS; the write itself has committed.
+        logger.warning("Could not invalidate the page cache: %s", type(error).__name__)
+
+
+def ignored_tables():
+    """Tables whose writes change no page: sessions and database caches."""
+    from django.contrib.sessions.models import Session
+
+    tables = {Session._meta.db_table}
+    for config in settings.CACHES.values():
+        if config["BACKEND"].endswith("db.DatabaseCache"):
+            tables.add(config["LOCATION"])
+    return tables
+
+
+class WriteWatcher:
+    """A database execute wrapper: a new generation after each committed write."""
+
+    def __init__(self):
+        self.ignored = ignored_tables()
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if settings.PAGE_CACHE_SECONDS and isinstance(sql, str) and sql[:1] in "IUDTiudt":
+            match = WRITE.match(sql)
+            if match and match.group(1).split(".")[-1] not in self.ignored:
+                self.note_write(context["connection"])
+        return result
+
+    @staticmethod
+    def note_write(connection):
+        if not connection.in_atomic_block:
+            new_generation()  # Autocommit: the write is already committed.
+            return
+        pending = getattr(connection, "run_on_commit", [])
+        if not any(entry[1] is new_generation for entry in pending):
+            transaction.on_commit(new_generation, using=connection.alias)
+
+
+def install_write_watcher(sender, connection, **kwargs):
+    """connection_created receiver (see config.apps)."""
+    if not any(isinstance(wrapper, WriteWatcher) for wrapper in connection.execute_wrappers):
+        # First in the list: execute_wrapper() context managers pop from the end.
+        connection.execute_wrappers.insert(0, WriteWatcher())
+
+
+class PageCacheMiddleware:
+    """Serves the views in ``PAGE_CACHE_VIEWS`` from memory (see the module docstring).
+
+    Goes after CsrfViewMiddleware, AuthenticationMiddleware and MessageMiddleware.
+    """
+
+    max_pages = 200
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.pages = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        key = getattr(request, "_page_cache_key", None)
+        if key is not None and self.can_store(request, response):
+            self.store(key, response)
+            response["X-Page-Cache"] = "miss"
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not self.can_serve(request):
+            return None
+        try:
+            generation = current_generation()
+        except Exception:
+            # The cache is an optimisation: without it the view renders (or answers 503).
+            return None
+        key = (
+            request.get_host(),
+            request.is_secure(),
+            request.get_full_path(),
+            getattr(request, "LANGUAGE_CODE", ""),
+            generation,
+        )
+        with self.lock:
+            page = self.pages.get(key)
+        if page is not None and page[0] > time.monotonic():
+            _expires, parts, content_type = page
+            token = get_token(request).encode() if len(parts) > 1 else b""
+            response = HttpResponse(token.join(parts), content_type=content_type)
+            response["X-Page-Cache"] = "hit"
+            return response
+        request._page_cache_key = key
+        return None
+
+    def can_serve(self, request):
+        return (
+            settings.PAGE_CACHE_SECONDS > 0
+            and request.method == "GET"
+            and request.resolver_match is not None
+            and request.resolver_match.view_name in settings.PAGE_CACHE_VIEWS
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+            and "messages" not in request.COOKIES
+        )
+
+    def can_store(self, request, response):
+        session = getattr(request, "session", None)
+        return (
+            response.status_code == 200
+            and not response.streaming
+            and response.get("Content-Type", "").startswith("text/html")
+            and not response.has_header("Cache-Control")
+            and set(response.cookies) <= {settings.CSRF_COOKIE_NAME}
+            # The request had no session cookie: an unchanged session is empty, and the
+            # page cannot depend on it (the header only asks whether someone is logged in).
+            and not (session is not None and session.modified)
+        )
+
+    def store(self, key, response):
+        # Stored as the bytes around the CSRF tokens, joined with a fresh token per visitor.
+        body = CSRF_INPUT.sub(
+            rf"\g<1>{TOKEN_PLACEHOLDER}\g<2>", response.content.decode(response.charset)
+        )
+        parts = [part.encode(response.charset) for part in body.split(TOKEN_PLACEHOLDER)]
+        expires = time.monotonic() + settings.PAGE_CACHE_SECONDS
+        with self.lock:
+            # Pages of older generations are never read again: drop them.
+            for old in [k for k in self.pages if k[-1] != key[-1]]:
+                del self.pages[old]
+            self.pages[key] = (expires, parts, response["Content-Type"])
+            while len(self.pages) > self.max_pages:
+                self.pages.popitem(last=False)

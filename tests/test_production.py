@@ -1,0 +1,684 @@
+"""Production set-up: settings, health check, error pages, security headers, page cache.
+
+Tests of production settings run Django in a subprocess: the test suite itself imports
+pytest, which the settings read as "not production".
+"""
+
+import contextlib
+import json
+import logging
+import os
+import re
+import runpy
+import socket
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.exceptions import PermissionDenied
+from django.db import OperationalError, connection, transaction
+from django.middleware.csrf import _does_token_match
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import translation
+from django.views import defaults
+
+from config import views as site_views
+from config.log_filters import RedactPersonalData
+from registrations import services
+from tests.factories import SeriesFactory, SpeakerFactory, build_programme, offerings_by_round
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+SECRET = "x" * 10 + "production-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def production_env(**overrides):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "GUNICORN_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SECRET_KEY": SECRET,
+            "DJANGO_ALLOWED_HOSTS": "programma.example.nl",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": "https://programma.example.nl",
+            "DJANGO_SITE_URL": "https://programma.example.nl",
+            "DATABASE_URL": "postgres://buurt:secret@127.0.0.1:5432/buurt",
+            "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
+        }
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def run_django(code_or_args, env, timeout=60):
+    if isinstance(code_or_args, str):
+        args = [sys.executable, "-c", "import django; django.setup()\n" + code_or_args]
+    else:
+        args = [sys.executable, "manage.py", *code_or_args]
+    return subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+def test_check_deploy_is_clean_with_production_environment():
+    result = run_django(["check", "--deploy", "--fail-level", "WARNING"], production_env())
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_production_settings_are_strict():
+    code = (
+        "from django.conf import settings as s\n"
+        "import json\n"
+        "print(json.dumps([s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE,"
+        " s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER,"
+        " s.CSRF_TRUSTED_ORIGINS, s.DATABASES['default']['CONN_MAX_AGE'],"
+        " s.DATABASES['default']['CONN_HEALTH_CHECKS'], s.CACHES['default']['BACKEND'],"
+        " s.SESSION_ENGINE, s.EMAIL_BACKEND, s.STORAGES['staticfiles']['BACKEND'],"
+        " s.REGISTRATION_RATE_LIMIT]))"
+    )
+
+    result = run_django(code, production_env())
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        False,
+        True,
+        True,
+        True,
+        31536000,
+        ["HTTP_X_FORWARDED_PROTO", "https"],
+        ["https://programma.example.nl"],
+        600,
+        True,
+        "django.core.cache.backends.db.DatabaseCache",
+        "django.contrib.sessions.backends.db",
+        "django.core.mail.backends.smtp.EmailBackend",
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        "20/10m",
+    ]
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_SITE_URL"],
+)
+def test_production_refuses_to_start_without_a_required_setting(missing):
+    result = run_django(["check"], production_env(**{missing: None}))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{missing} must be set when DJANGO_DEBUG is off" in result.stderr
+
+
+def test_production_names_every_missing_setting_at_once():
+    env = production_env(DJANGO_SECRET_KEY=None, DATABASE_URL=None)
+
+    result = run_django(["check"], env)
+
+    assert "DJANGO_SECRET_KEY, DATABASE_URL must be set" in result.stderr
+
+
+def test_production_refuses_sqlite():
+    result = run_django(["check"], production_env(DATABASE_URL="sqlite:////tmp/x.sqlite3"))
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must point at PostgreSQL in production." in result.stderr
+
+
+def test_debug_runs_without_production_settings():
+    env = {k: v for k, v in production_env().items() if not k.startswith("DJANGO_")}
+    env.update({"DJANGO_DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings"})
+    env.pop("DATABASE_URL")
+
+    result = run_django(["check"], env)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_gunicorn_config_reads_workers_threads_and_timeout_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.setenv("GUNICORN_THREADS", "8")
+    monkeypatch.setenv("GUNICORN_TIMEOUT", "20")
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+
+    config = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+
+    assert (config["workers"], config["threads"], config["timeout"]) == (3, 8, 20)
+    assert config["bind"] == "0.0.0.0:9000"
+    assert config["worker_class"] == "gthread"
+    assert (config["accesslog"], config["errorlog"]) == ("-", "-")
+    assert "%(h)s" not in config["access_log_format"]  # no client addresses
+    handler = config["logconfig_dict"]["handlers"]["stdout"]
+    assert (handler["stream"], handler["filters"]) == ("ext://sys.stdout", ["redact_personal_data"])
+
+
+def results(completed):
+    """The lines a subprocess printed with print("RESULT", ...), not its log lines."""
+    return [line[7:] for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
+
+
+# ------------------------------------------------------------------------------ static files
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """`collectstatic` as a release runs it, once for the tests that need its output."""
+    root = tmp_path_factory.mktemp("static")
+    env = production_env(DJANGO_STATIC_ROOT=str(root))
+    collected = run_django(["collectstatic", "--noinput", "-v0"], env, timeout=180)
+    assert collected.returncode == 0, collected.stderr
+    return root
+
+
+def test_collected_static_files_are_hashed_compressed_and_cached_for_long(static_root):
+    env = production_env(DJANGO_STATIC_ROOT=str(static_root))
+    manifest = json.loads((static_root / "staticfiles.json").read_text())["paths"]
+    hashed = manifest["css/site.css"]
+    code = (
+        "from django.test import Client\n"
+        "c = Client(HTTP_HOST='programma.example.nl', HTTP_X_FORWARDED_PROTO='https')\n"
+        f"r = c.get('/static/{hashed}', HTTP_ACCEPT_ENCODING='gzip')\n"
+        "print('RESULT', r.status_code, r['Cache-Control'], r.get('Content-Encoding'))\n"
+    )
+
+    result = run_django(code, env)
+
+    assert hashed != "css/site.css"
+    assert results(result) == ["200 max-age=315360000, public, immutable gzip"], result.stderr
+
+
+# ------------------------------------------------------------------------------ health check
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_when_the_database_answers(client):
+    response = client.get("/healthz")
+
+    assert (response.status_code, response.content) == (200, b"ok\n")
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_needs_no_allowed_host_and_no_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = client.get("/healthz", HTTP_HOST="10.0.3.17:8000")
+
+    assert response.status_code == 200
+
+
+def test_unreachable_database_gives_503_health_and_dutch_503_pages(static_root):
+    closed_port = free_port()
+    env = production_env(
+        DATABASE_URL=f"postgres://buurt:secret@127.0.0.1:{closed_port}/buurt",
+        DJANGO_DB_CONNECT_TIMEOUT="2",
+        DJANGO_STATIC_ROOT=str(static_root),
+    )
+    code = (
+        "from django.test import Client\n"
+        "c = Client(HTTP_HOST='programma.example.nl', HTTP_X_FORWARDED_PROTO='https')\n"
+        "h = Client().get('/healthz', HTTP_HOST='10.0.3.17')\n"
+        "print('RESULT', h.status_code, h.content.decode().strip())\n"
+        "for path in ['/', '/evenementen/dag-van-de-buurt/aanmelden/']:\n"
+        "    r = c.get(path)\n"
+        "    dutch = 'Tijdelijk niet beschikbaar' in r.content.decode()\n"
+        "    print('RESULT', r.status_code, r['Retry-After'], dutch)\n"
+        "r = c.post('/evenementen/dag-van-de-buurt/aanmelden/', {'name': 'x'})\n"
+        "print('RESULT', r.status_code, 'Tijdelijk niet beschikbaar' in r.content.decode())\n"
+    )
+
+    result = run_django(code, env)
+
+    assert results(result) == [
+        "503 database unavailable",
+        "503 30 True",
+        "503 30 True",
+        "503 True",  # a registration sent during the outage
+    ], result.stderr
+    assert "Database unavailable (OperationalError): answered 503" in result.stdout
+
+
+# ------------------------------------------------------------------------------ error pages
+
+
+@pytest.fixture
+def logged_in_client(client, db):
+    user = get_user_model().objects.create_user("moderator", password="x")
+    client.force_login(user)
+    return client
+
+
+def test_404_is_dutch_and_needs_no_database(logged_in_client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = logged_in_client.get("/bestaat/niet/")
+
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "<h1>Pagina niet gevonden</h1>" in html
+    assert 'class="language-switch"' in html  # still switchable to English
+
+
+def test_403_is_dutch_and_needs_no_database(logged_in_client, django_assert_num_queries):
+    request = RequestFactory().get("/lijsten/")
+    request.session = logged_in_client.session
+
+    with django_assert_num_queries(0), translation.override("nl"):
+        response = defaults.permission_denied(request, PermissionDenied())
+
+    assert response.status_code == 403
+    assert "<h1>Geen toegang</h1>" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_csrf_failure_is_a_dutch_403(django_assert_num_queries):
+    from django.test import Client
+
+    event = build_programme(sessions=1, rounds=1)
+    client = Client(enforce_csrf_checks=True)
+
+    with django_assert_num_queries(0):
+        response = client.post(reverse("registrations:create", args=[event.slug]), {})
+
+    assert response.status_code == 403
+    assert "<h1>Het formulier is verlopen</h1>" in response.content.decode()
+
+
+def test_500_is_dutch_and_needs_no_database(django_assert_num_queries, db):
+    request = RequestFactory().get("/")
+
+    with django_assert_num_queries(0), translation.override("nl"):
+        try:
+            raise ValueError("a bug")
+        except ValueError:
+            response = site_views.server_error(request)
+
+    assert response.status_code == 500
+    assert "<h1>Er is iets misgegaan</h1>" in response.content.decode()
+
+
+def test_database_error_outside_a_view_still_answers_503(django_assert_num_queries, db):
+    request = RequestFactory().get("/")
+
+    with django_assert_num_queries(0), translation.override("nl"):
+        try:
+            raise OperationalError("server closed the connection unexpectedly")
+        except OperationalError:
+            response = site_views.server_error(request)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "<h1>Tijdelijk niet beschikbaar</h1>" in response.content.decode()
+
+
+# ------------------------------------------------------------------------------ headers
+
+
+@pytest.mark.django_db
+def test_pages_carry_security_headers(client):
+    response = client.get(reverse("events:home"))
+
+    assert response["Content-Security-Policy"] == (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'self'; object-src 'none'"
+    )
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Permissions-Policy"].startswith("camera=()")
+
+
+@pytest.mark.django_db
+def test_error_pages_carry_security_headers_too(client):
+    response = client.get("/bestaat/niet/")
+
+    assert "Content-Security-Policy" in response
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+class InlineCodeFinder(HTMLParser):
+    """What a `script-src 'self'; style-src 'self'` policy would block."""
+
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        # JSON-LD is data, never executed: script-src does not apply to it.
+        if tag == "script" and "src" not in attrs and attrs.get("type") != "application/ld+json":
+            self.found.append("inline <script>")
+        if tag == "style":
+            self.found.append("<style> element")
+        for name, value in attrs.items():
+            if name == "style":
+                self.found.append(f"style attribute on <{tag}>")
+            if name.startswith("on"):
+                self.found.append(f"{name} handler on <{tag}>")
+            if name in {"href", "src", "action"} and (value or "").startswith("javascript:"):
+                self.found.append(f"javascript: URL on <{tag}>")
+
+
+def inline_code(html):
+    finder = InlineCodeFinder()
+    finder.feed(html)
+    return finder.found
+
+
+def test_templates_contain_no_inline_scripts_or_styles():
+    found = {}
+    for path in TEMPLATES.rglob("*.html"):
+        if "email" in path.relative_to(TEMPLATES).parts:
+            continue  # e-mails are not pages; mail clients need inline styles
+        if problems := inline_code(path.read_text()):
+            found[str(path.relative_to(TEMPLATES))] = problems
+
+    assert found == {}
+
+
+@pytest.mark.django_db
+def test_rendered_pages_satisfy_the_content_security_policy(client, admin_client):
+    series = SeriesFactory()
+    event = build_programme(sessions=2, rounds=2, series=series)
+    session = event.sessions.first()
+    speaker = SpeakerFactory()
+    register = reverse("registrations:create", args=[event.slug])
+    pages = {
+        "home": client.get(reverse("events:home")),
+        "event": client.get(event.get_absolute_url()),
+        "session": client.get(session.get_absolute_url()),
+        "series": client.get(reverse("events:series", args=[series.slug])),
+        "speaker": client.get(speaker.get_absolute_url()),
+        "registration form": client.get(register),
+        "registration form with errors": client.post(register, {"name": ""}),
+        "series form": client.get(reverse("registrations:series", args=[series.slug])),
+        "privacy": client.get(reverse("registrations:privacy")),
+        "404": client.get("/bestaat/niet/"),
+        "admin": admin_client.get(reverse("admin:index")),
+        "admin event": admin_client.get(reverse("admin:events_event_change", args=[event.pk])),
+    }
+
+    found = {name: inline_code(r.content.decode()) for name, r in pages.items()}
+
+    assert {name: r.status_code for name, r in pages.items()} == {
+        **dict.fromkeys(pages, 200),
+        "registration form with errors": 400,
+        "404": 404,
+    }
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+@pytest.mark.browser
+def test_browser_reports_no_csp_violations(page, live_server, transactional_db):
+    event = build_programme(sessions=2, rounds=2)
+    page.add_init_script(
+        "window.__csp = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    violations = {}
+    for path in [
+        reverse("events:home"),
+        event.get_absolute_url(),
+        reverse("registrations:create", args=[event.slug]),
+        "/bestaat/niet/",
+    ]:
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("load")
+        if path.endswith("/aanmelden/"):
+            with page.expect_navigation():
+                page.get_by_role(
+                    "button", name="Aanmelden", exact=True
+                ).click()  # errors: forms.js runs
+            assert page.evaluate("document.activeElement.id") == "error-summary"
+        violations[path] = page.evaluate("window.__csp")
+
+    assert {path: v for path, v in violations.items() if v} == {}
+    assert [text for text in console if "Content Security Policy" in text] == []
+
+
+# ------------------------------------------------------------------------------ logging
+
+
+def make_record(message, *args, exc_info=None):
+    return logging.LogRecord("django.request", logging.ERROR, __file__, 1, message, args, exc_info)
+
+
+def test_log_filter_removes_addresses_and_personal_links():
+    record = make_record(
+        "Internal Server Error: %s for %s", "/aanmelding/AbC-123_xyz/annuleren/", "anna@example.nl"
+    )
+
+    RedactPersonalData().filter(record)
+
+    assert (
+        record.getMessage() == "Internal Server Error: /aanmelding/[token]/annuleren/ for [e-mail]"
+    )
+
+
+def test_log_filter_cleans_tracebacks():
+    try:
+        raise ValueError("Key (event_id, email)=(1, anna@example.nl) already exists.")
+    except ValueError:
+        record = make_record("boom", exc_info=sys.exc_info())
+
+    RedactPersonalData().filter(record)
+
+    assert "anna@example.nl" not in logging.Formatter().format(record)
+    assert "(1, [e-mail]) already exists" in record.exc_text
+
+
+def test_every_log_line_passes_the_filter():
+    handler = settings.LOGGING["handlers"]["console"]
+
+    assert handler["filters"] == ["redact_personal_data"]
+    assert settings.LOGGING["root"]["handlers"] == ["console"]
+    assert settings.LOGGING["loggers"]["django"] == {
+        "handlers": [],
+        "level": "INFO",
+        "propagate": True,
+    }
+
+
+# ------------------------------------------------------------------------------ page cache
+
+
+@pytest.fixture
+def page_cache(settings):
+    settings.PAGE_CACHE_SECONDS = 60
+    return settings
+
+
+@pytest.fixture
+def open_event(transactional_db):
+    """Real commits (transactional_db): the cache is renewed when a write commits."""
+    return build_programme(sessions=2, rounds=2, capacity=10)
+
+
+def get_page(client, event):
+    client.cookies.clear()  # a new anonymous visitor each time
+    response = client.get(event.get_absolute_url())
+    return response, response.content.decode()
+
+
+def test_second_anonymous_view_comes_from_the_cache(client, page_cache, open_event):
+    first, _html = get_page(client, open_event)
+
+    second, html = get_page(client, open_event)
+
+    assert (first["X-Page-Cache"], second["X-Page-Cache"]) == ("miss", "hit")
+    assert "10 plekken vrij" in html
+
+
+def test_cached_page_gets_each_visitor_their_own_csrf_token(client, page_cache, open_event):
+    get_page(client, open_event)
+    cookies = []
+    for _ in range(2):
+        response, html = get_page(client, open_event)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        cookie = response.cookies[settings.CSRF_COOKIE_NAME].value
+        assert response["X-Page-Cache"] == "hit"
+        assert _does_token_match(token, cookie)
+        cookies.append(cookie)
+
+    assert cookies[0] != cookies[1]
+
+
+def test_registration_shows_on_the_next_view(client, page_cache, open_event):
+    get_page(client, open_event)
+    first_round, second_round = offerings_by_round(open_event)
+
+    services.register_attendee(
+        open_event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        offering_ids=[first_round[0].pk, second_round[1].pk],
+    )
+    response, html = get_page(client, open_event)
+
+    assert response["X-Page-Cache"] == "miss"
+    assert "9 plekken vrij" in html  # the event's seats
+    assert "11 plekken vrij" in html  # the chosen offerings' (12 seats each)
+
+
+def test_bulk_updates_invalidate_too(client, page_cache, open_event):
+    get_page(client, open_event)
+
+    type(open_event).objects.filter(pk=open_event.pk).update(capacity=7)
+    response, html = get_page(client, open_event)
+
+    assert response["X-Page-Cache"] == "miss"
+    assert "7 plekken vrij" in html
+
+
+def test_writes_rolled_back_keep_the_cache(client, page_cache, open_event):
+    get_page(client, open_event)
+
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        type(open_event).objects.filter(pk=open_event.pk).update(capacity=7)
+        raise RuntimeError("roll back")
+    response, _html = get_page(client, open_event)
+
+    assert response["X-Page-Cache"] == "hit"
+
+
+def test_session_writes_keep_the_cache(client, page_cache, open_event):
+    get_page(client, open_event)
+    session = SessionStore()
+    session["registration_summary"] = {"email": "anna@example.nl", "events": []}
+    session.save()
+
+    response, _html = get_page(client, open_event)
+
+    assert response["X-Page-Cache"] == "hit"
+
+
+def test_visitors_with_a_session_are_never_served_from_the_cache(client, page_cache, open_event):
+    user = get_user_model().objects.create_user("moderator", password="x")
+    client.force_login(user)
+    client.get(open_event.get_absolute_url())
+
+    response = client.get(open_event.get_absolute_url())
+
+    assert "X-Page-Cache" not in response
+
+
+def test_registration_form_is_never_cached(client, page_cache, open_event):
+    url = reverse("registrations:create", args=[open_event.slug])
+    client.get(url)
+
+    assert "X-Page-Cache" not in client.get(url)
+
+
+def test_page_cache_is_off_unless_configured(client, open_event):
+    get_page(client, open_event)
+
+    response, _html = get_page(client, open_event)
+
+    assert settings.PAGE_CACHE_SECONDS == 0
+    assert "X-Page-Cache" not in response
+
+
+# ------------------------------------------------------------------------------ gunicorn
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_serves_the_site_with_production_settings(tmp_path):
+    """The documented production command, against the test database."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    port = free_port()
+    env = production_env(
+        DATABASE_URL=url,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
+        DJANGO_CACHE_URL="locmem://",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="1",
+        GUNICORN_THREADS="2",
+    )
+    assert run_django(["collectstatic", "--noinput", "-v0"], env, timeout=120).returncode == 0
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(gunicorn), "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        import http.client
+
+        def get(path, **headers):
+            for _ in range(100):
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    conn.request("GET", path, headers=headers)
+                    response = conn.getresponse()
+                    return response.status, dict(response.getheaders()), response.read()
+                except ConnectionRefusedError:
+                    time.sleep(0.1)
+            raise AssertionError(log.read_text())
+
+        health = get("/healthz")
+        plain_http = get("/")
+        home = get("/", **{"X-Forwarded-Proto": "https"})
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert health[0] == 200
+    assert plain_http[0] == 301
+    assert plain_http[1]["Location"] == f"https://127.0.0.1:{port}/"
+    assert home[0] == 200
+    assert "Strict-Transport-Security" in home[1]
+    assert b'<html lang="nl">' in home[2]
+    lines = log.read_text()
+    assert '"GET /healthz HTTP/1.1" 200' in lines
+    assert "127.0.0.1 -" not in lines  # no client addresses in the access log
