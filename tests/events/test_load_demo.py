@@ -15,11 +15,18 @@ def test_load_demo_loads_seeds_and_open_upcoming_copies():
     assert Event.objects.exclude(slug__startswith="demo-").count() == 16
     assert [event.slug for event in demo] == [
         "demo-dag-van-de-buurt",
+        "demo-dag-van-de-buurt-voorkeuren",
         "demo-werken-in-de-wijk",
         "demo-estafette-leeuwarden",
         "demo-estafette-amersfoort",
     ]
-    assert {event.registration_state() for event in demo} == {"open"}
+    assert [event.registration_state() for event in demo] == [
+        "open",
+        "preferences",
+        "open",
+        "open",
+        "open",
+    ]
     assert all(event.start_date > timezone.localdate() for event in demo)
     dag = demo.get(slug="demo-dag-van-de-buurt")
     assert dag.offerings.count() == 26
@@ -38,3 +45,17 @@ def test_series_page_links_to_series_registration_when_demo_is_open(client):
     assert "/reeksen/estafette-vernieuwing-lokaal-bestuur/aanmelden/" in content
     assert "Samenwerken in het sociaal domein (demo)" in form
     assert "Draagvlak voor de energietransitie (demo)" in form
+
+
+def test_load_demo_runs_again_after_someone_registered():
+    from registrations import services
+
+    call_command("load_demo", verbosity=0)
+    services.register_attendee(
+        Event.objects.get(slug="demo-dag-van-de-buurt"),
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+    )
+
+    call_command("load_demo", verbosity=0)
+
+    assert Event.objects.get(slug="demo-dag-van-de-buurt").registrations.count() == 0

@@ -23,6 +23,8 @@ SEED_FIXTURES = [
 # (seed slug, slug of the copy, days from today, title suffix).
 LIVE_DEMO_EVENTS = [
     ("dag-van-de-buurt-2021", "demo-dag-van-de-buurt", 30, " (demo)"),
+    # Preference mode: rank sessions until the deadline, then a fair lottery.
+    ("dag-van-de-buurt-2021", "demo-dag-van-de-buurt-voorkeuren", 40, " (demo, voorkeuren)"),
     ("zaanstad-werken-in-de-wijk-2016", "demo-werken-in-de-wijk", 45, " (demo)"),
     # Two afternoons of the Estafette series, to try registering for several at once.
     (
@@ -61,7 +63,10 @@ class Command(BaseCommand):
             if seed is None:
                 self.stderr.write(f"Seed event {seed_slug!r} not found; no demo copy made.")
                 continue
-            Event.objects.filter(slug=demo_slug).delete()
+            for old in Event.objects.filter(slug=demo_slug):
+                # Demo registrations go with their demo event (they protect it otherwise).
+                old.registrations.all().delete()
+                old.delete()
             start_date = today + datetime.timedelta(days=days_ahead)
             demo = seed.copy_as_draft(start_date=start_date, slug=demo_slug)
             demo.title = f"{seed.title}{suffix}"
@@ -73,6 +78,9 @@ class Command(BaseCommand):
                     start_date - datetime.timedelta(days=1), datetime.time(23, 59)
                 )
             )
+            if demo_slug.endswith("-voorkeuren"):
+                demo.allocation_mode = Event.AllocationMode.PREFERENCE
+                demo.preferences_close_at = now + datetime.timedelta(days=days_ahead - 10)
             demo.save()
             created.append(demo)
         return created
