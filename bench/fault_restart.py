@@ -104,7 +104,7 @@ def main():
                     status = common.request("GET", server.url + "/healthz", timeout=10)[0]
                 except Exception:
                     status = "slow"
-                health.append((moment, status))
+                health.append((moment, time.monotonic() - begin, status))
                 time.sleep(0.1)
 
         outage_page_seen = []
@@ -116,10 +116,12 @@ def main():
             outage_page_seen.append((status, OUTAGE_PAGE in html))
 
         load = common.OtherLoad(postgres).__enter__()
-        threads = [threading.Thread(target=visitor, args=(n,)) for n in range(args.clients)]
-        threads.append(threading.Thread(target=prober))
-        for thread in threads:
+        threads = [threading.Thread(target=prober)]
+        threads += [threading.Thread(target=visitor, args=(n,)) for n in range(args.clients)]
+        for number, thread in enumerate(threads):
             thread.start()
+            if number == 0:
+                time.sleep(1)  # a few probes before the load starts
         time.sleep(args.outage_at)
         down_at = time.monotonic() - begin
         common.log(f"stopping PostgreSQL at t={down_at:.1f}s")
@@ -146,9 +148,10 @@ def main():
             problems.append(f"{len(bad)} unexpected answers, e.g. {bad[:3]}")
         if not outage_page_seen or outage_page_seen[0] != (503, True):
             problems.append(f"registration page during the outage: {outage_page_seen}")
-        during = [s for t, s in health if down_at + 0.5 < t < up_at]
-        before = [s for t, s in health if t < down_at]
-        recovered = [t for t, s in health if t > started_at and s == 200]
+        # (sent, answered, status): a probe counts for the phase it lay wholly within.
+        during = [s for sent, done, s in health if down_at + 0.5 < sent and done < up_at]
+        before = [s for _sent, done, s in health if done < down_at]
+        recovered = [sent for sent, _done, s in health if sent > started_at and s == 200]
         if not during or set(during) != {503}:
             problems.append(f"/healthz during the outage: {Counter(during)}")
         # Under full load a probe may wait longer than its timeout ("slow"); it must not
