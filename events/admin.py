@@ -108,6 +108,8 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "start_date"
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["series", "venue", "organisers"]
+    filter_horizontal = ["moderators"]
+    readonly_fields = ["allocated_at"]
     list_select_related = ["series", "venue"]
     save_on_top = True
     actions = ["duplicate_events"]
@@ -151,6 +153,9 @@ class EventAdmin(admin.ModelAdmin):
                     "registration_enabled",
                     ("registration_opens_at", "registration_closes_at"),
                     "capacity",
+                    "allocation_mode",
+                    ("preferences_close_at", "allocated_at"),
+                    "moderators",
                 ]
             },
         ),
@@ -161,7 +166,7 @@ class EventAdmin(admin.ModelAdmin):
     def place_display(self, obj):
         return obj.place
 
-    @admin.action(description=_("Duplicate as a draft for next year"))
+    @admin.action(description=_("Duplicate as a draft for next year"), permissions=["add"])
     def duplicate_events(self, request, queryset):
         copies = [event.copy_as_draft() for event in queryset]
         self.message_user(

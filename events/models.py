@@ -341,6 +341,14 @@ class Event(SeatsMixin, ContactFields):
     def get_absolute_url(self):
         return reverse("events:detail", kwargs={"slug": self.slug})
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.allocation_mode == self.AllocationMode.PREFERENCE and not self.preferences_close_at:
+            raise ValidationError(
+                {"preferences_close_at": _("Set the preference deadline for preference mode.")}
+            )
+
     @property
     def is_multi_day(self):
         return bool(self.end_date and self.end_date != self.start_date)
@@ -462,6 +470,9 @@ class Event(SeatsMixin, ContactFields):
             copy.registration_opens_at += shift
         if copy.registration_closes_at:
             copy.registration_closes_at += shift
+        if copy.preferences_close_at:
+            copy.preferences_close_at += shift
+        copy.allocated_at = None
         copy.is_published = False
         copy.slug = slug or _unique_slug(Event, f"{slugify(self.title)[:180]}-{start_date.year}")
         copy.save()

@@ -7,7 +7,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,7 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from events import admin as events_admin
-from events.models import Event, SessionOffering
+from events.models import Event, Session, SessionOffering
 
 from . import emails, services
 from .models import (
@@ -30,11 +30,16 @@ from .models import (
 
 
 class SessionChoiceInline(admin.TabularInline):
+    """Read-only: seats change only through the actions, which hold the event lock."""
+
     model = SessionChoice
     extra = 0
-    fields = ["offering", "status", "created_at"]
-    readonly_fields = ["created_at"]
-    autocomplete_fields = ["offering"]
+    fields = ["offering", "status", "created_at", "checked_in_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class OfferingListFilter(admin.SimpleListFilter):
@@ -80,9 +85,27 @@ class RegistrationAdmin(admin.ModelAdmin):
     ]
     search_fields = ["name", "email", "organisation"]
     list_select_related = ["event"]
-    readonly_fields = ["token", "created_at", "updated_at", "cancelled_at", "consented_at"]
-    autocomplete_fields = ["event"]
+    # Event and status change only through the actions (cancel, move up), which lock the
+    # event and move the next person up; editing them here would bypass both.
+    readonly_fields = [
+        "event", "status", "token", "created_at", "updated_at", "cancelled_at", "consented_at",
+    ]  # fmt: skip
     inlines = [SessionChoiceInline]
+
+    def has_add_permission(self, request):
+        return False  # participants register through the site, with its rules
+
+    def delete_model(self, request, obj):
+        event = obj.event
+        super().delete_model(request, obj)
+        services.fill_free_seats(event)
+
+    def delete_queryset(self, request, queryset):
+        events = list(Event.objects.filter(registrations__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for event in events:
+            services.fill_free_seats(event)
+
     date_hierarchy = "created_at"
     actions = ["cancel_registrations", "move_up_registrations", "resend_confirmations"]
 
@@ -148,7 +171,7 @@ class RegistrationAdmin(admin.ModelAdmin):
     def resend_confirmations(self, request, queryset):
         active = list(queryset.active().values_list("pk", flat=True))
         for registration_pk in active:
-            transaction.on_commit(partial(emails.send_confirmation, registration_pk))
+            transaction.on_commit(partial(emails.send_confirmation, registration_pk), robust=True)
         if active:
             self.message_user(
                 request,
@@ -370,7 +393,9 @@ class EventAdmin(events_admin.EventAdmin):
     inlines = [*events_admin.EventAdmin.inlines, SeatReservationInline]
     actions = [*events_admin.EventAdmin.actions, "draw_lottery"]
 
-    @admin.action(description=_("Preference mode: draw the lottery (preview)"))
+    @admin.action(
+        description=_("Preference mode: draw the lottery (preview)"), permissions=["change"]
+    )
     def draw_lottery(self, request, queryset):
         response = None
         for event in queryset.order_by("pk"):
@@ -380,6 +405,12 @@ class EventAdmin(events_admin.EventAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         _report_promotions(self, request, services.fill_free_seats(form.instance))
+
+
+class SessionAdmin(events_admin.SessionAdmin):
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        _report_promotions(self, request, services.fill_free_seats(form.instance.event))
 
 
 class SessionOfferingAdmin(events_admin.SessionOfferingAdmin):
@@ -406,6 +437,8 @@ admin.site.unregister(Event)
 admin.site.register(Event, EventAdmin)
 admin.site.unregister(SessionOffering)
 admin.site.register(SessionOffering, SessionOfferingAdmin)
+admin.site.unregister(Session)
+admin.site.register(Session, SessionAdmin)
 
 
 @admin.register(AllocationRun)
@@ -456,7 +489,7 @@ class AllocationRunAdmin(admin.ModelAdmin):
     def _run(self, request, object_id):
         run = self.get_object(request, unquote(object_id))
         if run is None:
-            raise PermissionDenied
+            raise Http404
         if not self.has_change_permission(request, run):
             raise PermissionDenied
         return run

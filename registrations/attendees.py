@@ -163,6 +163,13 @@ def toggle_presence(model, pk, *, present):
     model.objects.filter(pk=pk).update(checked_in_at=value)
 
 
+def _cell(value):
+    """Text that a spreadsheet would run as a formula is quoted (CSV/formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _headers():
     return [
         _("No."),
@@ -178,11 +185,15 @@ def _headers():
 
 def _lines(attendee_list):
     for number, row in enumerate(attendee_list.confirmed, start=1):
-        yield [number, row.name, row.organisation, row.function, row.role, _("confirmed"),
-               _("yes") if row.present else _("no"), row.question]  # fmt: skip
+        yield [_cell(value) for value in (
+            number, row.name, row.organisation, row.function, row.role, _("confirmed"),
+            _("yes") if row.present else _("no"), row.question,
+        )]  # fmt: skip
     for number, row in enumerate(attendee_list.waiting, start=1):
-        yield [number, row.name, row.organisation, row.function, row.role,
-               _("waiting list"), "", row.question]  # fmt: skip
+        yield [_cell(value) for value in (
+            number, row.name, row.organisation, row.function, row.role,
+            _("waiting list"), "", row.question,
+        )]  # fmt: skip
 
 
 def as_csv(attendee_list, *, delimiter=";"):
@@ -249,7 +260,8 @@ def all_registrations_csv(event, *, delimiter=";"):
                 label += f" ({_('waiting list')})"
             by_round[choice.round_id] = label
         writer.writerow(
-            [
+            _cell(value)
+            for value in [
                 registration.name,
                 registration.email,
                 registration.organisation,

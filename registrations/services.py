@@ -186,14 +186,15 @@ def register_attendee(event, *, person, offering_ids=(), now=None):
 
     registration = Registration.objects.filter(event=event, email=email).first()
     if registration and registration.is_active:
-        transaction.on_commit(partial(emails.send_personal_link, registration.pk))
+        transaction.on_commit(partial(emails.send_personal_link, registration.pk), robust=True)
         return Outcome(registration=registration, created=False)
 
+    _serve_queue_after_release(event, now=now)
     book = SeatBook.for_event(event, now=now)
     registration = _save_registration(event, registration, email=email, person=person, book=book)
     _add_choices(registration, offerings, book)
 
-    transaction.on_commit(partial(emails.send_confirmation, registration.pk))
+    transaction.on_commit(partial(emails.send_confirmation, registration.pk), robust=True)
     return Outcome(registration=registration, created=True)
 
 
@@ -251,6 +252,7 @@ def change_choices(registration, *, offering_ids, now=None):
     SessionChoice.objects.filter(pk__in=[choice.pk for choice in dropped]).update(
         status=Status.CANCELLED, updated_at=timezone.now()
     )
+    _serve_queue_after_release(event, now=now)
     _add_choices(
         registration,
         [offering for offering in offerings if offering.pk not in kept],
@@ -258,7 +260,9 @@ def change_choices(registration, *, offering_ids, now=None):
     )
     promoted = _fill_free_seats(event, now=now)
 
-    transaction.on_commit(partial(emails.send_confirmation, registration.pk, changed=True))
+    transaction.on_commit(
+        partial(emails.send_confirmation, registration.pk, changed=True), robust=True
+    )
     _mail_promoted(promoted)
     return Outcome(registration=registration, created=False, promoted=promoted)
 
@@ -276,7 +280,7 @@ def cancel_registration(registration):
     registration.save(update_fields=["status", "cancelled_at", "updated_at"])
     registration.choices.active().update(status=Status.CANCELLED, updated_at=now)
     promoted = _fill_free_seats(event)
-    transaction.on_commit(partial(emails.send_cancellation, registration.pk))
+    transaction.on_commit(partial(emails.send_cancellation, registration.pk), robust=True)
     _mail_promoted(promoted)
     return Outcome(registration=registration, created=False, promoted=promoted)
 
@@ -309,6 +313,20 @@ def move_up(registration):
     )
     _mail_promoted([registration])
     return Outcome(registration=registration, created=False, promoted=[registration])
+
+
+def _serve_queue_after_release(event, *, now=None):
+    """Seats whose reservation was released go to those waiting before any newcomer.
+
+    Only events with a released reservation pay for this; the cron job
+    release_reserved_seats does the same for events nobody registers for.
+    """
+    now = now or timezone.now()
+    if not event.seat_reservations.filter(released_at__lte=now).exists():
+        return []
+    promoted = _fill_free_seats(event, now=now)
+    _mail_promoted(promoted)
+    return promoted
 
 
 def _fill_free_seats(event, *, now=None):
@@ -394,12 +412,12 @@ def register_preferences(event, *, person, preferences, now=None):
     email = person.email.strip().lower()
     registration = Registration.objects.filter(event=event, email=email).first()
     if registration and registration.is_active:
-        transaction.on_commit(partial(emails.send_personal_link, registration.pk))
+        transaction.on_commit(partial(emails.send_personal_link, registration.pk), robust=True)
         return Outcome(registration=registration, created=False)
     book = SeatBook.for_event(event, now=now)
     registration = _save_registration(event, registration, email=email, person=person, book=book)
     _save_preferences(registration, preferences)
-    transaction.on_commit(partial(emails.send_confirmation, registration.pk))
+    transaction.on_commit(partial(emails.send_confirmation, registration.pk), robust=True)
     return Outcome(registration=registration, created=True)
 
 
@@ -411,7 +429,9 @@ def change_preferences(registration, *, preferences, now=None):
         raise ValidationError(_("This registration has been cancelled."), code="cancelled")
     _check_preferences_open(event, now=now)
     _save_preferences(registration, _validated_preferences(event, preferences))
-    transaction.on_commit(partial(emails.send_confirmation, registration.pk, changed=True))
+    transaction.on_commit(
+        partial(emails.send_confirmation, registration.pk, changed=True), robust=True
+    )
     return Outcome(registration=registration, created=False)
 
 
@@ -425,7 +445,16 @@ def _allocation_input(event, *, now):
     for reservation in event.seat_reservations.filter(
         offering__isnull=False, released_at__gt=now
     ).order_by("pk"):
-        reservations.setdefault(reservation.offering_id, reservation)
+        if reservation.offering_id in reservations:
+            raise ValidationError(
+                _(
+                    "The lottery can keep seats of a session for one group only; "
+                    "%(session)s has more. Remove all but one reservation."
+                )
+                % {"session": reservation.offering.session.title},
+                code="two_reservations",
+            )
+        reservations[reservation.offering_id] = reservation
     offerings = []
     for offering in event.offerings.order_by("pk"):
         reservation = reservations.get(offering.pk)
@@ -522,10 +551,13 @@ def confirm_allocation(run, *, user=None, now=None):
     assigned = {(pid, rid): oid for pid, rid, oid in run.result["assignments"]}
     held_sessions = defaultdict(set)
     for (pid, _rid), oid in assigned.items():
-        held_sessions[pid].add(offerings[oid].session_id)
+        if oid in offerings:
+            held_sessions[pid].add(offerings[oid].session_id)
     registrations = {r.pk: r for r in event.registrations.filter(status=Status.CONFIRMED)}
 
     for (pid, rid), oid in sorted(assigned.items()):
+        if pid not in registrations or oid not in offerings:
+            continue  # cancelled (or the session removed) since the draw: the seat stays free
         SessionChoice.objects.create(
             registration_id=pid,
             offering_id=oid,
@@ -548,6 +580,8 @@ def confirm_allocation(run, *, user=None, now=None):
             if (pid, rid) in assigned:
                 continue
             for oid in offering_ids:
+                if oid not in offerings:
+                    continue
                 session_id = offerings[oid].session_id
                 if pid in waiting_for.get(oid, ()) and session_id not in held_sessions[pid]:
                     SessionChoice.objects.create(
@@ -562,18 +596,21 @@ def confirm_allocation(run, *, user=None, now=None):
 
     event.allocated_at = now
     event.save(update_fields=["allocated_at", "updated_at"])
+    # Seats left by people who cancelled since the draw go to the first in the queues.
+    promoted = _fill_free_seats(event, now=now)
     run.confirmed_at = now
     run.confirmed_by = user
     run.save(update_fields=["confirmed_at", "confirmed_by"])
     for pk in sorted(registrations):
-        transaction.on_commit(partial(emails.send_allocation_result, pk))
+        transaction.on_commit(partial(emails.send_allocation_result, pk), robust=True)
+    _mail_promoted([r for r in promoted if r.pk not in registrations])
     logger.info("Allocation %s of event %s confirmed", run.pk, event.pk)
     return sorted(registrations)
 
 
 def _mail_promoted(registrations):
     for registration in registrations:
-        transaction.on_commit(partial(emails.send_promotion, registration.pk))
+        transaction.on_commit(partial(emails.send_promotion, registration.pk), robust=True)
 
 
 def waiting_position(choice_or_registration):

@@ -46,11 +46,15 @@ def my_sessions(request):
     seat_counts = {
         "confirmed": Count("choices", filter=Q(choices__status=Status.CONFIRMED)),
         "waiting": Count("choices", filter=Q(choices__status=Status.WAITING)),
-        "present": Count("choices", filter=Q(choices__checked_in_at__isnull=False)),
+        "present": Count(
+            "choices",
+            filter=Q(choices__status=Status.CONFIRMED, choices__checked_in_at__isnull=False),
+        ),
     }
+    # Select the offerings first: joining moderators in the counted query would multiply rows.
+    mine = SessionOffering.objects.filter(Q(moderators=user) | Q(event__moderators=user))
     offerings = (
-        SessionOffering.objects.filter(Q(moderators=user) | Q(event__moderators=user))
-        .distinct()
+        SessionOffering.objects.filter(pk__in=mine.values("pk"))
         .select_related("session", "round", "event")
         .annotate(**seat_counts)
         .order_by("-event__start_date", "round__starts_at", "order")

@@ -3,6 +3,7 @@
 import json
 
 from django import template
+from django.utils import timezone
 from django.utils.formats import date_format, time_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -51,7 +52,7 @@ def item_times(item):
 REGISTRATION_LABELS = {
     "not_yet_open": lambda event: (
         _("Registration opens on %(date)s")
-        % {"date": date_format(event.registration_opens_at, "j F Y, H:i")}
+        % {"date": date_format(timezone.localtime(event.registration_opens_at), "j F Y, H:i")}
     ),
     "open": lambda event: _("Registration open"),
     "preferences": lambda event: _("Give your preferences"),
