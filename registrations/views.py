@@ -314,6 +314,14 @@ def _change_preferences(request, registration):
 @require_http_methods(["GET", "POST"])
 def cancel(request, token):
     registration = _registration(token)
+    if registration.event.is_past:
+        # Nothing to free any more, and nobody should be told a seat came free.
+        return render(
+            request,
+            "registrations/cancel.html",
+            {"registration": registration, "event": registration.event, "past": True},
+            status=409 if request.method == "POST" else 200,
+        )
     if request.method == "POST" and registration.is_active:
         services.cancel_registration(registration)
         messages.success(request, _("Your registration has been cancelled. We sent you an e-mail."))

@@ -224,3 +224,21 @@ def test_capacity_raised_on_the_session_page_moves_people_up(admin_client):
     )  # fmt: skip
 
     assert waiting.registration.choices.get().status == "confirmed"
+
+
+def test_cancelling_after_the_event_changes_nothing(client, mailoutbox):
+    event, offering = one_seat_event()
+    first = services.register_attendee(event, person=person(1), offering_ids=[offering.pk])
+    services.register_attendee(event, person=person(2), offering_ids=[offering.pk])
+    Event.objects.filter(pk=event.pk).update(
+        start_date=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    mailoutbox.clear()
+
+    response = client.post(reverse("registrations:cancel", args=[first.registration.token]))
+
+    first.registration.refresh_from_db()
+    assert response.status_code == 409
+    assert first.registration.status == "confirmed"
+    assert mailoutbox == []
+    assert "kan niet meer worden geannuleerd" in response.content.decode()
