@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from events.calendar import event_calendar
 
@@ -72,7 +73,7 @@ def _send(registration, *, kind, subject, with_calendar):
         text = render_to_string("registrations/email/message.txt", context)
         html = render_to_string("registrations/email/message.html", context)
         message = EmailMultiAlternatives(
-            subject=subject % {"event": registration.event.title},
+            subject=str(subject) % {"event": registration.event.title},
             body=text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[registration.email],
@@ -92,48 +93,40 @@ def _send(registration, *, kind, subject, with_calendar):
     logger.info("Sent %s e-mail for registration %s", kind, registration.pk)
 
 
-def send_confirmation(registration_pk, *, changed=False):
+# Subjects are lazy: `_send` formats them inside the participant's language.
+SUBJECTS = {
+    "confirmation": gettext_lazy("Your registration for %(event)s"),
+    "changed": gettext_lazy("Changed: your registration for %(event)s"),
+    "allocation": gettext_lazy("Your places at %(event)s"),
+    "link": gettext_lazy("Your registration for %(event)s"),
+    "promotion": gettext_lazy("A place has become available: %(event)s"),
+    "cancellation": gettext_lazy("Cancelled: your registration for %(event)s"),
+}
+
+
+def _send_kind(registration_pk, kind, *, with_calendar):
     registration = _load(registration_pk)
-    with translation.override(registration.language):
-        subject = (
-            _("Changed: your registration for %(event)s")
-            if changed
-            else _("Your registration for %(event)s")
-        )
-    _send(
-        registration,
-        kind="changed" if changed else "confirmation",
-        subject=subject,
-        with_calendar=True,
-    )
+    _send(registration, kind=kind, subject=SUBJECTS[kind], with_calendar=with_calendar)
+
+
+def send_confirmation(registration_pk, *, changed=False):
+    _send_kind(registration_pk, "changed" if changed else "confirmation", with_calendar=True)
 
 
 def send_allocation_result(registration_pk):
-    registration = _load(registration_pk)
-    with translation.override(registration.language):
-        subject = _("Your places at %(event)s")
-    _send(registration, kind="allocation", subject=subject, with_calendar=True)
+    _send_kind(registration_pk, "allocation", with_calendar=True)
 
 
 def send_personal_link(registration_pk):
-    registration = _load(registration_pk)
-    with translation.override(registration.language):
-        subject = _("Your registration for %(event)s")
-    _send(registration, kind="link", subject=subject, with_calendar=False)
+    _send_kind(registration_pk, "link", with_calendar=False)
 
 
 def send_promotion(registration_pk):
-    registration = _load(registration_pk)
-    with translation.override(registration.language):
-        subject = _("A place has become available: %(event)s")
-    _send(registration, kind="promotion", subject=subject, with_calendar=True)
+    _send_kind(registration_pk, "promotion", with_calendar=True)
 
 
 def send_cancellation(registration_pk):
-    registration = _load(registration_pk)
-    with translation.override(registration.language):
-        subject = _("Cancelled: your registration for %(event)s")
-    _send(registration, kind="cancellation", subject=subject, with_calendar=False)
+    _send_kind(registration_pk, "cancellation", with_calendar=False)
 
 
 def render_mailing(mailing, registration):
