@@ -164,3 +164,22 @@ def offerings_by_round(event):
         list(round_.offerings.order_by("session__order"))
         for round_ in event.rounds.order_by("order")
     ]
+
+
+def registration_form_data(event, **overrides):
+    """A valid POST to the registration form: one session in each of the two rounds."""
+    first_round, second_round = offerings_by_round(event)
+    data = {
+        "name": "Anna de Vries",
+        "email": "anna@example.nl",
+        "organisation": "Gemeente Zaanstad",
+        "function": "wijkmanager",
+        "role": "civil_servant",
+        f"round_{first_round[0].round_id}": str(first_round[0].pk),
+        f"round_{second_round[1].round_id}": str(second_round[1].pk),
+        "question": "Hoe betrek je jongeren?",
+        "consent": "on",
+        "website": "",  # the honeypot, left empty as people do
+    }
+    data.update(overrides)
+    return data

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from config.ratelimit import parse_rate
 from registrations.models import Registration
-from tests.factories import EventFactory, SeriesFactory, build_programme, offerings_by_round
+from tests.factories import EventFactory, SeriesFactory, build_programme, registration_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -19,21 +19,6 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-def form_data(event, **overrides):
-    first_round, second_round = offerings_by_round(event)
-    data = {
-        "name": "Anna de Vries",
-        "email": "anna@example.nl",
-        "role": "resident",
-        f"round_{first_round[0].round_id}": str(first_round[0].pk),
-        f"round_{second_round[1].round_id}": str(second_round[1].pk),
-        "consent": "on",
-        "website": "",
-    }
-    data.update(overrides)
-    return data
 
 
 # ------------------------------------------------------------------------------ honeypot
@@ -60,7 +45,7 @@ def test_filled_honeypot_looks_like_success_but_stores_and_mails_nothing(
     url = reverse("registrations:create", args=[event.slug])
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, form_data(event, website="https://spam.example"))
+        response = client.post(url, registration_form_data(event, website="https://spam.example"))
 
     assert response.status_code == 302
     assert response["Location"] == reverse("registrations:done", args=[event.slug])
@@ -72,9 +57,9 @@ def test_filled_honeypot_looks_like_success_but_stores_and_mails_nothing(
 
 def test_honeypot_response_matches_a_real_registration(client, event):
     url = reverse("registrations:create", args=[event.slug])
-    real = client.post(url, form_data(event, email="echt@example.nl"))
+    real = client.post(url, registration_form_data(event, email="echt@example.nl"))
 
-    bot = client.post(url, form_data(event, email="bot@example.nl", website="x"))
+    bot = client.post(url, registration_form_data(event, email="bot@example.nl", website="x"))
 
     assert (bot.status_code, bot["Location"]) == (real.status_code, real["Location"])
     assert list(Registration.objects.values_list("email", flat=True)) == ["echt@example.nl"]
@@ -83,7 +68,7 @@ def test_honeypot_response_matches_a_real_registration(client, event):
 def test_invalid_form_with_honeypot_is_answered_as_any_invalid_form(client, event):
     url = reverse("registrations:create", args=[event.slug])
 
-    response = client.post(url, form_data(event, name="", website="x"))
+    response = client.post(url, registration_form_data(event, name="", website="x"))
 
     assert response.status_code == 400
     assert "Vul je naam in." in response.content.decode()
@@ -125,10 +110,11 @@ def limit_three(settings):
 def test_fourth_attempt_from_one_address_gets_429_in_dutch(client, event, limit_three):
     url = reverse("registrations:create", args=[event.slug])
     statuses = [
-        client.post(url, form_data(event, email=f"p{n}@example.nl")).status_code for n in range(3)
+        client.post(url, registration_form_data(event, email=f"p{n}@example.nl")).status_code
+        for n in range(3)
     ]
 
-    response = client.post(url, form_data(event, email="p4@example.nl"))
+    response = client.post(url, registration_form_data(event, email="p4@example.nl"))
 
     assert statuses == [302, 302, 302]
     assert response.status_code == 429
@@ -142,9 +128,9 @@ def test_fourth_attempt_from_one_address_gets_429_in_dutch(client, event, limit_
 def test_invalid_attempts_count_too(client, event, limit_three):
     url = reverse("registrations:create", args=[event.slug])
     for _ in range(3):
-        client.post(url, form_data(event, email="geen-adres"))
+        client.post(url, registration_form_data(event, email="geen-adres"))
 
-    assert client.post(url, form_data(event)).status_code == 429
+    assert client.post(url, registration_form_data(event)).status_code == 429
 
 
 def test_page_views_do_not_count(client, event, limit_three):
@@ -152,15 +138,17 @@ def test_page_views_do_not_count(client, event, limit_three):
     for _ in range(5):
         client.get(url)
 
-    assert client.post(url, form_data(event)).status_code == 302
+    assert client.post(url, registration_form_data(event)).status_code == 302
 
 
 def test_other_addresses_are_not_limited(client, event, limit_three):
     url = reverse("registrations:create", args=[event.slug])
     for n in range(4):
-        client.post(url, form_data(event, email=f"p{n}@example.nl"))
+        client.post(url, registration_form_data(event, email=f"p{n}@example.nl"))
 
-    response = client.post(url, form_data(event, email="buur@example.nl"), REMOTE_ADDR="10.0.0.7")
+    response = client.post(
+        url, registration_form_data(event, email="buur@example.nl"), REMOTE_ADDR="10.0.0.7"
+    )
 
     assert response.status_code == 302
 
@@ -171,7 +159,7 @@ def test_series_and_event_forms_share_the_limit(client, event, limit_three):
     for n in range(3):
         client.post(
             reverse("registrations:create", args=[event.slug]),
-            form_data(event, email=f"p{n}@example.nl"),
+            registration_form_data(event, email=f"p{n}@example.nl"),
         )
 
     response = client.post(reverse("registrations:series", args=[series.slug]), {})
@@ -184,11 +172,15 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, event, sett
     settings.TRUSTED_PROXY_COUNT = 1
     url = reverse("registrations:create", args=[event.slug])
 
-    first = client.post(url, form_data(event), HTTP_X_FORWARDED_FOR="198.51.100.1")
+    first = client.post(url, registration_form_data(event), HTTP_X_FORWARDED_FOR="198.51.100.1")
     # A client cannot escape by writing its own X-Forwarded-For: the proxy appends.
-    forged = client.post(url, form_data(event), HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.1")
+    forged = client.post(
+        url, registration_form_data(event), HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.1"
+    )
     neighbour = client.post(
-        url, form_data(event, email="b@example.nl"), HTTP_X_FORWARDED_FOR="198.51.100.2"
+        url,
+        registration_form_data(event, email="b@example.nl"),
+        HTTP_X_FORWARDED_FOR="198.51.100.2",
     )
 
     assert [first.status_code, forged.status_code, neighbour.status_code] == [302, 429, 302]
@@ -197,10 +189,12 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, event, sett
 def test_without_trusted_proxies_x_forwarded_for_is_ignored(client, event, settings):
     settings.REGISTRATION_RATE_LIMIT = "1/1h"
     url = reverse("registrations:create", args=[event.slug])
-    client.post(url, form_data(event), HTTP_X_FORWARDED_FOR="198.51.100.1")
+    client.post(url, registration_form_data(event), HTTP_X_FORWARDED_FOR="198.51.100.1")
 
     response = client.post(
-        url, form_data(event, email="b@example.nl"), HTTP_X_FORWARDED_FOR="198.51.100.2"
+        url,
+        registration_form_data(event, email="b@example.nl"),
+        HTTP_X_FORWARDED_FOR="198.51.100.2",
     )
 
     assert response.status_code == 429
@@ -211,14 +205,15 @@ def test_limit_can_be_switched_off(client, event, settings):
     url = reverse("registrations:create", args=[event.slug])
 
     statuses = {
-        client.post(url, form_data(event, email=f"p{n}@example.nl")).status_code for n in range(25)
+        client.post(url, registration_form_data(event, email=f"p{n}@example.nl")).status_code
+        for n in range(25)
     }
 
     assert statuses == {302}
 
 
 def test_cache_holds_no_addresses(client, event, limit_three):
-    client.post(reverse("registrations:create", args=[event.slug]), form_data(event))
+    client.post(reverse("registrations:create", args=[event.slug]), registration_form_data(event))
 
     keys = list(cache._cache)  # LocMemCache, the test suite's cache
 

@@ -8,26 +8,15 @@ from django.utils import timezone
 from registrations import services
 from registrations.forms import NO_SESSION
 from registrations.models import Registration
-from tests.factories import EventFactory, SeriesFactory, build_programme, offerings_by_round
+from tests.factories import (
+    EventFactory,
+    SeriesFactory,
+    build_programme,
+    offerings_by_round,
+    registration_form_data,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def form_data(event, **overrides):
-    first_round, second_round = offerings_by_round(event)
-    data = {
-        "name": "Anna de Vries",
-        "email": "anna@example.nl",
-        "organisation": "Gemeente Zaanstad",
-        "function": "wijkmanager",
-        "role": "civil_servant",
-        f"round_{first_round[0].round_id}": str(first_round[0].pk),
-        f"round_{second_round[1].round_id}": str(second_round[1].pk),
-        "question": "Hoe betrek je jongeren?",
-        "consent": "on",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_registration_page_shows_rounds_as_fieldsets_with_seats(client, event):
@@ -51,7 +40,9 @@ def test_register_redirects_to_confirmation_and_mails(
     client, event, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("registrations:create", args=[event.slug]), form_data(event))
+        response = client.post(
+            reverse("registrations:create", args=[event.slug]), registration_form_data(event)
+        )
 
     assert response.status_code == 302
     assert response["Location"] == reverse("registrations:done", args=[event.slug])
@@ -78,8 +69,8 @@ def test_register_redirects_to_confirmation_and_mails(
 def test_double_submit_creates_one_registration(client, event):
     url = reverse("registrations:create", args=[event.slug])
 
-    first = client.post(url, form_data(event))
-    second = client.post(url, form_data(event))
+    first = client.post(url, registration_form_data(event))
+    second = client.post(url, registration_form_data(event))
 
     assert first.status_code == second.status_code == 302
     assert Registration.objects.count() == 1
@@ -95,7 +86,9 @@ def test_repeat_registration_looks_the_same_and_mails_the_link(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("registrations:create", args=[event.slug]), form_data(event), follow=True
+            reverse("registrations:create", args=[event.slug]),
+            registration_form_data(event),
+            follow=True,
         )
 
     content = response.content.decode()
@@ -107,7 +100,7 @@ def test_repeat_registration_looks_the_same_and_mails_the_link(
 
 
 def test_invalid_form_is_400_with_dutch_messages_and_keeps_input(client, event):
-    data = form_data(event, email="geen-adres", name="  ", consent="")
+    data = registration_form_data(event, email="geen-adres", name="  ", consent="")
 
     response = client.post(reverse("registrations:create", args=[event.slug]), data)
 
@@ -126,7 +119,7 @@ def test_invalid_form_is_400_with_dutch_messages_and_keeps_input(client, event):
 
 def test_same_session_twice_gets_message_next_to_round(client, event):
     first_round, second_round = offerings_by_round(event)
-    data = form_data(event)
+    data = registration_form_data(event)
     data[f"round_{second_round[0].round_id}"] = str(second_round[0].pk)
     data[f"round_{first_round[0].round_id}"] = str(first_round[0].pk)
 
@@ -139,7 +132,7 @@ def test_same_session_twice_gets_message_next_to_round(client, event):
 
 def test_no_session_in_a_round_is_allowed(client, event):
     first_round, _ = offerings_by_round(event)
-    data = form_data(event)
+    data = registration_form_data(event)
     data[f"round_{first_round[0].round_id}"] = NO_SESSION
 
     response = client.post(reverse("registrations:create", args=[event.slug]), data)
@@ -283,7 +276,9 @@ def test_confirmation_email_in_participants_language(
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
 
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("registrations:create", args=[event.slug]), form_data(event))
+        client.post(
+            reverse("registrations:create", args=[event.slug]), registration_form_data(event)
+        )
 
     [message] = mail.outbox
     assert Registration.objects.get().language == "en"
