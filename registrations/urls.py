@@ -8,8 +8,8 @@ urlpatterns = [
     path("evenementen/<slug:slug>/aanmelden/", views.register, name="create"),
     path("evenementen/<slug:slug>/aanmelden/ontvangen/", views.registration_done, name="done"),
     path("reeksen/<slug:slug>/aanmelden/", views.register_for_series, name="series"),
-    path("aanmelding/<str:token>/", views.manage, name="manage"),
-    path("aanmelding/<str:token>/annuleren/", views.cancel, name="cancel"),
+    path("aanmelding/<slug:token>/", views.manage, name="manage"),
+    path("aanmelding/<slug:token>/annuleren/", views.cancel, name="cancel"),
     path("privacy/", views.privacy, name="privacy"),
     # Moderators and organisers (personal data: every view checks permissions).
     path("mijn-sessies/", staff_views.my_sessions, name="my_sessions"),
