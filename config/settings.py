@@ -228,6 +228,13 @@ EMAIL_BACKEND = os.environ.get(
     if PRODUCTION
     else "django.core.mail.backends.console.EmailBackend",
 )
+# Participant e-mails go through an outbox table (registrations.QueuedEmail). "immediate"
+# sends each one right after its transaction commits; "queue" leaves them to the worker
+# `manage.py send_queued_email --loop`, so that a registration rush is not slowed down by
+# rendering and sending. Either way, `send_queued_email` from cron retries failures.
+EMAIL_DELIVERY = os.environ.get("DJANGO_EMAIL_DELIVERY", "immediate").strip().lower()
+if EMAIL_DELIVERY not in {"immediate", "queue"}:
+    raise ImproperlyConfigured("DJANGO_EMAIL_DELIVERY must be 'immediate' or 'queue'.")
 EMAIL_FILE_PATH = os.environ.get("DJANGO_EMAIL_FILE_PATH")  # file-based backend (benchmarks)
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "587"))
@@ -278,6 +285,15 @@ REGISTRATION_RETENTION_DAYS = int(os.environ.get("DJANGO_REGISTRATION_RETENTION_
 # Public pages served from memory to anonymous visitors, renewed after every database
 # write (config/pagecache.py): seat counts are never stale. 0 switches the cache off.
 PAGE_CACHE_SECONDS = int(os.environ.get("DJANGO_PAGE_CACHE_SECONDS", "60" if PRODUCTION else "0"))
+# Writes to these tables change seat counts only: pages with seat slots (the registration
+# form, config/pagecache.py) stay cached and fill in the counts per response.
+PAGE_CACHE_SEAT_TABLES = [
+    "registrations_registration",
+    "registrations_sessionchoice",
+    "registrations_preference",
+]
+# Writes to these change no page at all (besides sessions and the database cache).
+PAGE_CACHE_IGNORED_TABLES = ["registrations_queuedemail"]
 PAGE_CACHE_VIEWS = [
     "events:home",
     "events:series",

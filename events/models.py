@@ -396,11 +396,12 @@ class Event(SeatsMixin, ContactFields):
     def uses_preferences(self):
         return self.allocation_mode == self.AllocationMode.PREFERENCE
 
-    def registration_state(self, now=None):
+    def registration_state(self, now=None, *, count_seats=True):
         """One of 'unavailable', 'not_yet_open', 'preferences', 'allocating', 'open',
         'full', 'closed'.
 
-        'full' means open, with only the waiting list left. In preference mode the
+        'full' means open, with only the waiting list left (never returned with
+        ``count_seats=False``, which spares the count). In preference mode the
         form takes rankings ('preferences') until the deadline, registration pauses
         until the organiser confirms the allocation ('allocating'), and then goes on
         first come, first served.
@@ -414,14 +415,26 @@ class Event(SeatsMixin, ContactFields):
             if self.preferences_close_at is None or now < self.preferences_close_at:
                 return "preferences"
             return "allocating"
-        closes_at = self.registration_closes_at
-        if closes_at is None:
-            closes_at = self.starts_at or timezone.make_aware(
-                datetime.datetime.combine(self.start_date, datetime.time.min)
-            )
-        if now >= closes_at:
+        if now >= self.registration_deadline:
             return "closed"
-        return "full" if self.is_full else "open"
+        return "full" if count_seats and self.is_full else "open"
+
+    @property
+    def registration_deadline(self):
+        """When registration closes: as set, or else when the event starts."""
+        if self.registration_closes_at is not None:
+            return self.registration_closes_at
+        return self.starts_at or timezone.make_aware(
+            datetime.datetime.combine(self.start_date, datetime.time.min)
+        )
+
+    def registration_state_changes_at(self, now=None):
+        """The next moment the registration state changes by the clock alone, or None."""
+        now = now or timezone.now()
+        moments = [self.registration_opens_at, self.registration_deadline]
+        if self.uses_preferences and not self.allocated_at:
+            moments.append(self.preferences_close_at)
+        return min((moment for moment in moments if moment and moment > now), default=None)
 
     def timeline(self):
         """Programme blocks and rounds in time order (uses prefetched relations)."""
@@ -696,6 +709,24 @@ class SessionOfferingQuerySet(models.QuerySet):
     def with_seat_counts(self):
         return self.annotate(
             confirmed_count=Count("choices", filter=Q(choices__status="confirmed"))
+        )
+
+    def for_choices(self):
+        """What a registration form shows per offering: title, leaders and seats left.
+
+        Lighter than for_cards (no event, organisations or biographies): the form is
+        the busiest page when registration opens.
+        """
+        return (
+            self.with_seat_counts()
+            .select_related("session")
+            .prefetch_related(
+                Prefetch(
+                    "session__roles",
+                    queryset=SessionRole.objects.select_related("speaker").order_by("order", "pk"),
+                )
+            )
+            .order_by("order", "session__order", "pk")
         )
 
     def for_cards(self):

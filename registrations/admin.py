@@ -1,11 +1,8 @@
-from functools import partial
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr
@@ -22,6 +19,7 @@ from . import emails, services
 from .models import (
     AllocationRun,
     Mailing,
+    QueuedEmail,
     Registration,
     SeatReservation,
     SessionChoice,
@@ -171,7 +169,7 @@ class RegistrationAdmin(admin.ModelAdmin):
     def resend_confirmations(self, request, queryset):
         active = list(queryset.active().values_list("pk", flat=True))
         for registration_pk in active:
-            transaction.on_commit(partial(emails.send_confirmation, registration_pk), robust=True)
+            emails.queue(registration_pk, "confirmation")
         if active:
             self.message_user(
                 request,
@@ -439,6 +437,37 @@ admin.site.unregister(SessionOffering)
 admin.site.register(SessionOffering, SessionOfferingAdmin)
 admin.site.unregister(Session)
 admin.site.register(Session, SessionAdmin)
+
+
+@admin.register(QueuedEmail)
+class QueuedEmailAdmin(admin.ModelAdmin):
+    """The outbox: what was sent when, and what the mail server refused."""
+
+    list_display = ["kind", "registration", "created_at", "sent_at", "attempts", "last_error"]
+    list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["registration"]
+    search_fields = ["registration__email", "registration__name"]
+    fields = list_display + ["retry_after"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Try these e-mails again at the next run"), permissions=["change"])
+    def retry(self, request, queryset):
+        count = queryset.filter(sent_at=None).update(attempts=0, retry_after=None)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d e-mail will be tried again.",
+                "%(count)d e-mails will be tried again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(AllocationRun)

@@ -1,16 +1,24 @@
 """E-mails to participants, in the language they registered in.
 
-Each function takes a primary key because it runs after the transaction commits
-(``transaction.on_commit``) and reads the committed state.
+A service that changes a registration calls ``queue()`` inside its transaction: the
+e-mail is stored in the outbox (``QueuedEmail``) with the change, so that it is never
+lost and never sent for a change that rolled back. ``send_queued()`` renders it from
+the committed state and delivers it: right after the commit when
+``settings.EMAIL_DELIVERY`` is ``"immediate"``, otherwise from
+``manage.py send_queued_email`` (a worker, or cron), which also retries e-mails that a
+mail server refused.
 """
 
+import datetime
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
-from django.db.models import Prefetch
+from django.db import transaction
+from django.db.models import Prefetch, Q
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -51,7 +59,7 @@ def _choice_lines(registration):
     return lines
 
 
-def _send(registration, *, kind, subject, with_calendar):
+def _send(registration, *, kind, subject, with_calendar, connection=None):
     with translation.override(registration.language):
         context = {
             "registration": registration,
@@ -77,6 +85,7 @@ def _send(registration, *, kind, subject, with_calendar):
             body=text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[registration.email],
+            connection=connection,
         )
         message.attach_alternative(html, "text/html")
         if with_calendar and registration.is_active:
@@ -104,29 +113,95 @@ SUBJECTS = {
 }
 
 
-def _send_kind(registration_pk, kind, *, with_calendar):
+# Which kinds carry the calendar invitation (.ics) of the event.
+WITH_CALENDAR = {"confirmation", "changed", "allocation", "promotion"}
+# A message the mail server refused this often is left for a person to look at.
+MAX_ATTEMPTS = 10
+
+
+def queue(registration_pk, kind):
+    """Put a `kind` e-mail for the registration in the outbox, in the current transaction."""
+    from .models import QueuedEmail
+
+    if kind not in SUBJECTS:
+        raise ValueError(f"Unknown e-mail kind {kind!r}")
+    queued = QueuedEmail.objects.create(registration_id=registration_pk, kind=kind)
+    if settings.EMAIL_DELIVERY == "immediate":
+        # Robust: a mail server failure leaves the e-mail queued for the next
+        # send_queued_email run and does not turn the committed change into an error.
+        transaction.on_commit(partial(send_queued, [queued.pk]), robust=True)
+    return queued
+
+
+def send_queued(pks=None, *, limit=None):
+    """Deliver queued e-mails, oldest first; returns (sent, failed).
+
+    Each e-mail is locked, sent and marked sent in a transaction of its own, and
+    workers skip rows another one holds, so several can run at once without sending
+    anything twice. A failure is counted on the row (its exception's name, no
+    personal data) and retried by a later run after a growing pause, up to
+    MAX_ATTEMPTS times. If the
+    database fails after the mail server accepted a message and before the row is
+    marked, that one message is sent again later: delivery is at least once.
+    """
+    from .models import QueuedEmail
+
+    sent = failed = 0
+    tried = set()
+    connection = get_connection()
+    try:
+        while limit is None or sent + failed < limit:
+            with transaction.atomic():
+                pending = (
+                    QueuedEmail.objects.filter(sent_at=None, attempts__lt=MAX_ATTEMPTS)
+                    .filter(Q(retry_after=None) | Q(retry_after__lte=timezone.now()))
+                    .exclude(pk__in=tried)
+                )
+                if pks is not None:
+                    pending = pending.filter(pk__in=pks)
+                queued = (
+                    pending.select_for_update(skip_locked=True).order_by("created_at", "pk").first()
+                )
+                if queued is None:
+                    break
+                tried.add(queued.pk)
+                queued.attempts += 1
+                try:
+                    _send_kind(queued.registration_id, queued.kind, connection=connection)
+                except Exception as error:
+                    queued.last_error = type(error).__name__
+                    # Wait 2, 4, 8 ... minutes, at most an hour, before the next attempt.
+                    queued.retry_after = timezone.now() + datetime.timedelta(
+                        minutes=min(2**queued.attempts, 60)
+                    )
+                    failed += 1
+                    # Ids and the error's class only: no personal data in logs.
+                    logger.warning(
+                        "Could not send %s e-mail %s (attempt %s): %s",
+                        queued.kind,
+                        queued.pk,
+                        queued.attempts,
+                        queued.last_error,
+                    )
+                else:
+                    queued.sent_at = timezone.now()
+                    queued.last_error = ""
+                    sent += 1
+                queued.save(update_fields=["attempts", "sent_at", "last_error", "retry_after"])
+    finally:
+        connection.close()
+    return sent, failed
+
+
+def _send_kind(registration_pk, kind, *, connection=None):
     registration = _load(registration_pk)
-    _send(registration, kind=kind, subject=SUBJECTS[kind], with_calendar=with_calendar)
-
-
-def send_confirmation(registration_pk, *, changed=False):
-    _send_kind(registration_pk, "changed" if changed else "confirmation", with_calendar=True)
-
-
-def send_allocation_result(registration_pk):
-    _send_kind(registration_pk, "allocation", with_calendar=True)
-
-
-def send_personal_link(registration_pk):
-    _send_kind(registration_pk, "link", with_calendar=False)
-
-
-def send_promotion(registration_pk):
-    _send_kind(registration_pk, "promotion", with_calendar=True)
-
-
-def send_cancellation(registration_pk):
-    _send_kind(registration_pk, "cancellation", with_calendar=False)
+    _send(
+        registration,
+        kind=kind,
+        subject=SUBJECTS[kind],
+        with_calendar=kind in WITH_CALENDAR,
+        connection=connection,
+    )
 
 
 def render_mailing(mailing, registration):

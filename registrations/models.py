@@ -343,3 +343,50 @@ class AllocationRun(models.Model):
 
     def __str__(self):
         return f"{self.event.title} – {self.seed}"
+
+
+class QueuedEmail(models.Model):
+    """An e-mail to a participant, written in the same transaction as the change it reports.
+
+    The outbox makes delivery independent of the request: a registration that commits
+    always has its e-mail, and a mail server that is down delays the e-mail instead of
+    losing it. ``registrations.emails`` sends it right after the commit
+    (``EMAIL_DELIVERY = "immediate"``) or leaves it to ``manage.py send_queued_email``
+    (``"queue"``); either way the message is rendered from the registration's state at
+    sending time, and the row is marked sent once delivered.
+    """
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", _("confirmation")
+        CHANGED = "changed", _("change")
+        ALLOCATION = "allocation", _("allocation result")
+        LINK = "link", _("personal link")
+        PROMOTION = "promotion", _("place from the waiting list")
+        CANCELLATION = "cancellation", _("cancellation")
+
+    registration = models.ForeignKey(
+        Registration,
+        verbose_name=_("registration"),
+        on_delete=models.CASCADE,
+        related_name="queued_emails",
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    retry_after = models.DateTimeField(_("next attempt after"), null=True, blank=True)
+    # The exception's class name only: never the message, which may quote an address.
+    last_error = models.CharField(_("last error"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("queued e-mail")
+        verbose_name_plural = _("queued e-mails")
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="queued_email_pending", condition=Q(sent_at=None)
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.registration_id}"

@@ -54,7 +54,7 @@ def _lock_event(event):
 def check_registration_open(event, *, now=None):
     if not event.is_published:
         raise ValidationError(_("This event is not open for registration."), code="not_published")
-    state = event.registration_state(now)
+    state = event.registration_state(now, count_seats=False)
     if state == "not_yet_open":
         raise ValidationError(_("Registration has not opened yet."), code="not_yet_open")
     if state in {"closed", "unavailable"}:
@@ -68,7 +68,7 @@ def check_registration_open(event, *, now=None):
 
 def _check_first_come(event, *, now=None):
     check_registration_open(event, now=now)
-    if event.registration_state(now) == "preferences":
+    if event.registration_state(now, count_seats=False) == "preferences":
         raise ValidationError(
             _("This event takes preferences: rank your sessions instead."), code="preferences"
         )
@@ -76,7 +76,7 @@ def _check_first_come(event, *, now=None):
 
 def _check_preferences_open(event, *, now=None):
     check_registration_open(event, now=now)
-    if event.registration_state(now) != "preferences":
+    if event.registration_state(now, count_seats=False) != "preferences":
         raise ValidationError(
             _("Preferences can no longer be given for this event."), code="preferences_closed"
         )
@@ -115,25 +115,32 @@ class SeatBook:
     counts: dict
 
     @classmethod
-    def for_event(cls, event, *, now=None):
+    def for_event(cls, event, *, now=None, offerings=None, reservations=None):
+        """The seats of `event`; of its own and of `offerings` only, when given
+        (a registration needs no other counts)."""
         now = now or timezone.now()
-        reservations = {}
-        for reservation in event.seat_reservations.filter(released_at__gt=now):
-            reservations.setdefault(reservation.offering_id, []).append(reservation)
+        if reservations is None:
+            reservations = list(event.seat_reservations.all())
+        active = {}
+        for reservation in reservations:
+            if reservation.released_at > now:
+                active.setdefault(reservation.offering_id, []).append(reservation)
         counts = defaultdict(Counter)
         for row in (
             event.registrations.filter(status=Status.CONFIRMED)
             .values("role")
             .annotate(n=Count("pk"))
+            .order_by()
         ):
             counts[None][row["role"]] = row["n"]
+        choices = SessionChoice.objects.filter(offering__event=event, status=Status.CONFIRMED)
+        if offerings is not None:
+            choices = choices.filter(offering__in=[offering.pk for offering in offerings])
         for row in (
-            SessionChoice.objects.filter(offering__event=event, status=Status.CONFIRMED)
-            .values("offering", "registration__role")
-            .annotate(n=Count("pk"))
+            choices.values("offering", "registration__role").annotate(n=Count("pk")).order_by()
         ):
             counts[row["offering"]][row["registration__role"]] = row["n"]
-        return cls(reservations=reservations, counts=counts)
+        return cls(reservations=active, counts=counts)
 
     def has_seat(self, holder, capacity, role):
         if capacity is None:
@@ -159,7 +166,7 @@ def _add_choices(registration, offerings, book):
         if confirmed:
             book.take(offering.pk, registration.role)
         choices.append(
-            SessionChoice.objects.create(
+            SessionChoice(
                 registration=registration,
                 offering=offering,
                 round_id=offering.round_id,
@@ -167,7 +174,7 @@ def _add_choices(registration, offerings, book):
                 status=Status.CONFIRMED if confirmed else Status.WAITING,
             )
         )
-    return choices
+    return SessionChoice.objects.bulk_create(choices)
 
 
 @transaction.atomic
@@ -178,28 +185,34 @@ def register_attendee(event, *, person, offering_ids=(), now=None):
     registration, which is then left untouched (the caller mails its link).
     Raises ValidationError (with a code) when registration is closed or a choice
     breaks the rules.
+
+    When many register at once, every registration for the event waits for this
+    one's lock: what can be checked before it (the choices) is, and the locked part
+    takes a fixed handful of queries.
     """
+    offerings = _validated_offerings(event, offering_ids)
     event = _lock_event(event)
     _check_first_come(event, now=now)
-    offerings = _validated_offerings(event, offering_ids)
     email = person.email.strip().lower()
 
     registration = Registration.objects.filter(event=event, email=email).first()
     if registration and registration.is_active:
-        transaction.on_commit(partial(emails.send_personal_link, registration.pk), robust=True)
+        emails.queue(registration.pk, "link")
         return Outcome(registration=registration, created=False)
 
-    _serve_queue_after_release(event, now=now)
-    book = SeatBook.for_event(event, now=now)
+    reservations = list(event.seat_reservations.all())
+    _serve_queue_after_release(event, now=now, reservations=reservations)
+    book = SeatBook.for_event(event, now=now, offerings=offerings, reservations=reservations)
     registration = _save_registration(event, registration, email=email, person=person, book=book)
     _add_choices(registration, offerings, book)
 
-    transaction.on_commit(partial(emails.send_confirmation, registration.pk), robust=True)
+    emails.queue(registration.pk, "confirmation")
     return Outcome(registration=registration, created=True)
 
 
 def _save_registration(event, registration, *, email, person, book):
     """Create or reactivate the registration, with an event seat if one is free."""
+    reactivated = registration is not None
     registration = registration or Registration(event=event, email=email)
     registration.name = person.name
     registration.organisation = person.organisation
@@ -215,10 +228,15 @@ def _save_registration(event, registration, *, email, person, book):
         book.take(None, person.role)
     else:
         registration.status = Status.WAITING
-    registration.full_clean(exclude=["token", "event"], validate_unique=False)
+    # The database checks the constraints (one registration per address, lower-case
+    # address) on save; checking them here too would cost queries under the lock.
+    registration.full_clean(
+        exclude=["token", "event"], validate_unique=False, validate_constraints=False
+    )
     registration.save()
-    registration.choices.all().delete()
-    registration.preferences.all().delete()
+    if reactivated:
+        registration.choices.all().delete()
+        registration.preferences.all().delete()
     return registration
 
 
@@ -260,9 +278,7 @@ def change_choices(registration, *, offering_ids, now=None):
     )
     promoted = _fill_free_seats(event, now=now)
 
-    transaction.on_commit(
-        partial(emails.send_confirmation, registration.pk, changed=True), robust=True
-    )
+    emails.queue(registration.pk, "changed")
     _mail_promoted(promoted)
     return Outcome(registration=registration, created=False, promoted=promoted)
 
@@ -280,7 +296,7 @@ def cancel_registration(registration):
     registration.save(update_fields=["status", "cancelled_at", "updated_at"])
     registration.choices.active().update(status=Status.CANCELLED, updated_at=now)
     promoted = _fill_free_seats(event)
-    transaction.on_commit(partial(emails.send_cancellation, registration.pk), robust=True)
+    emails.queue(registration.pk, "cancellation")
     _mail_promoted(promoted)
     return Outcome(registration=registration, created=False, promoted=promoted)
 
@@ -315,14 +331,18 @@ def move_up(registration):
     return Outcome(registration=registration, created=False, promoted=[registration])
 
 
-def _serve_queue_after_release(event, *, now=None):
+def _serve_queue_after_release(event, *, now=None, reservations=None):
     """Seats whose reservation was released go to those waiting before any newcomer.
 
     Only events with a released reservation pay for this; the cron job
     release_reserved_seats does the same for events nobody registers for.
     """
     now = now or timezone.now()
-    if not event.seat_reservations.filter(released_at__lte=now).exists():
+    if reservations is None:
+        released = event.seat_reservations.filter(released_at__lte=now).exists()
+    else:
+        released = any(reservation.released_at <= now for reservation in reservations)
+    if not released:
         return []
     promoted = _fill_free_seats(event, now=now)
     _mail_promoted(promoted)
@@ -412,12 +432,12 @@ def register_preferences(event, *, person, preferences, now=None):
     email = person.email.strip().lower()
     registration = Registration.objects.filter(event=event, email=email).first()
     if registration and registration.is_active:
-        transaction.on_commit(partial(emails.send_personal_link, registration.pk), robust=True)
+        emails.queue(registration.pk, "link")
         return Outcome(registration=registration, created=False)
     book = SeatBook.for_event(event, now=now)
     registration = _save_registration(event, registration, email=email, person=person, book=book)
     _save_preferences(registration, preferences)
-    transaction.on_commit(partial(emails.send_confirmation, registration.pk), robust=True)
+    emails.queue(registration.pk, "confirmation")
     return Outcome(registration=registration, created=True)
 
 
@@ -429,9 +449,7 @@ def change_preferences(registration, *, preferences, now=None):
         raise ValidationError(_("This registration has been cancelled."), code="cancelled")
     _check_preferences_open(event, now=now)
     _save_preferences(registration, _validated_preferences(event, preferences))
-    transaction.on_commit(
-        partial(emails.send_confirmation, registration.pk, changed=True), robust=True
-    )
+    emails.queue(registration.pk, "changed")
     return Outcome(registration=registration, created=False)
 
 
@@ -602,7 +620,7 @@ def confirm_allocation(run, *, user=None, now=None):
     run.confirmed_by = user
     run.save(update_fields=["confirmed_at", "confirmed_by"])
     for pk in sorted(registrations):
-        transaction.on_commit(partial(emails.send_allocation_result, pk), robust=True)
+        emails.queue(pk, "allocation")
     _mail_promoted([r for r in promoted if r.pk not in registrations])
     logger.info("Allocation %s of event %s confirmed", run.pk, event.pk)
     return sorted(registrations)
@@ -610,7 +628,7 @@ def confirm_allocation(run, *, user=None, now=None):
 
 def _mail_promoted(registrations):
     for registration in registrations:
-        transaction.on_commit(partial(emails.send_promotion, registration.pk), robust=True)
+        emails.queue(registration.pk, "promotion")
 
 
 def waiting_position(choice_or_registration):

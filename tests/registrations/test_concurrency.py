@@ -7,8 +7,8 @@ import pytest
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from registrations import services
-from registrations.models import Registration, SeatReservation, SessionChoice
+from registrations import emails, services
+from registrations.models import QueuedEmail, Registration, SeatReservation, SessionChoice
 from tests.factories import build_programme
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -158,3 +158,28 @@ def test_rush_respects_seats_reserved_for_residents():
     assert confirmed.filter(registration__role="resident").count() >= 4
     assert confirmed.exclude(registration__role="resident").count() <= 6
     assert SessionChoice.objects.filter(offering=offering).count() == 60
+
+
+def test_concurrent_outbox_workers_send_each_email_once(settings, mailoutbox):
+    settings.EMAIL_DELIVERY = "queue"
+    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
+    for number in range(30):
+        services.register_attendee(
+            event,
+            person=services.Person(
+                name=f"Deelnemer {number}", email=f"d{number}@example.nl", role="resident"
+            ),
+        )
+    sent = []
+
+    def work(number):
+        sent.append(emails.send_queued()[0])
+
+    errors = _rush(work, 4)
+
+    assert errors == []
+    assert sum(sent) == 30
+    assert sorted(message.to[0] for message in mailoutbox) == sorted(
+        f"d{number}@example.nl" for number in range(30)
+    )
+    assert not QueuedEmail.objects.filter(sent_at=None).exists()

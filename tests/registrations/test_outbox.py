@@ -1,0 +1,192 @@
+"""The e-mail outbox: stored with the change, sent once, retried after a refusal."""
+
+import datetime
+import smtplib
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from registrations import emails, services
+from registrations.models import QueuedEmail
+from tests.factories import offerings_by_round
+
+pytestmark = pytest.mark.django_db
+
+
+class RefusingBackend:
+    """A mail server that is down: every send raises."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def open(self):
+        raise smtplib.SMTPConnectError(421, "try again later")
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        self.open()
+
+
+def register(event, person_factory, **kwargs):
+    first_round, second_round = offerings_by_round(event)
+    return services.register_attendee(
+        event,
+        person=person_factory(**kwargs),
+        offering_ids=[first_round[0].pk, second_round[1].pk],
+    ).registration
+
+
+def test_immediate_delivery_sends_after_commit_and_marks_the_row_sent(
+    event, person_factory, django_capture_on_commit_callbacks, mailoutbox
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = register(event, person_factory)
+
+    [queued] = QueuedEmail.objects.all()
+    assert (queued.registration, queued.kind) == (registration, "confirmation")
+    assert queued.sent_at is not None and queued.attempts == 1
+    [message] = mailoutbox
+    assert message.to == [registration.email]
+    assert any(name == "uitnodiging.ics" for name, _content, _type in message.attachments)
+
+
+def test_rolled_back_registration_leaves_no_email(event, person_factory, mailoutbox):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        register(event, person_factory)
+        raise RuntimeError("the request failed after the registration")
+
+    assert not QueuedEmail.objects.exists()
+    assert mailoutbox == []
+
+
+def test_queue_mode_leaves_the_email_to_the_worker(
+    event, person_factory, settings, django_capture_on_commit_callbacks, mailoutbox
+):
+    settings.EMAIL_DELIVERY = "queue"
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = register(event, person_factory)
+    assert mailoutbox == []
+    assert QueuedEmail.objects.get().sent_at is None
+
+    out = StringIO()
+    call_command("send_queued_email", stdout=out)
+
+    assert [message.to for message in mailoutbox] == [[registration.email]]
+    assert QueuedEmail.objects.get().sent_at is not None
+    assert "1 e-mails sent, 0 failed." in out.getvalue()
+
+    call_command("send_queued_email", stdout=StringIO())
+    assert len(mailoutbox) == 1, "a sent e-mail is never sent again"
+
+
+def test_worker_sends_in_queue_order_and_renders_the_current_state(
+    event, person_factory, settings, mailoutbox
+):
+    settings.EMAIL_DELIVERY = "queue"
+    anna = register(event, person_factory, email="anna@example.nl")
+    bram = register(event, person_factory, email="bram@example.nl")
+    services.cancel_registration(anna)
+
+    sent, failed = emails.send_queued()
+
+    assert (sent, failed) == (3, 0)
+    assert [message.to for message in mailoutbox] == [
+        ["anna@example.nl"],
+        ["bram@example.nl"],
+        ["anna@example.nl"],
+    ]
+    # Anna's confirmation is rendered when it is sent: she has cancelled by then.
+    assert "uitnodiging.ics" not in [name for name, *_rest in mailoutbox[0].attachments]
+    assert bram.queued_emails.get().sent_at is not None
+
+
+def test_refused_email_stays_queued_and_is_retried_later(
+    event, person_factory, settings, mailoutbox
+):
+    settings.EMAIL_DELIVERY = "queue"
+    registration = register(event, person_factory)
+    settings.EMAIL_BACKEND = "tests.registrations.test_outbox.RefusingBackend"
+
+    assert emails.send_queued() == (0, 1)
+
+    queued = QueuedEmail.objects.get()
+    assert queued.sent_at is None and queued.attempts == 1
+    assert queued.last_error == "SMTPConnectError"
+    assert registration.email not in queued.last_error
+    assert queued.retry_after > timezone.now()
+    # Not tried again before its pause is over, even when the server is back.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert emails.send_queued() == (0, 0)
+
+    QueuedEmail.objects.update(retry_after=timezone.now() - datetime.timedelta(seconds=1))
+    assert emails.send_queued() == (1, 0)
+    assert [message.to for message in mail.outbox] == [[registration.email]]
+
+
+def test_refused_immediate_email_does_not_break_the_registration(
+    event, person_factory, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.registrations.test_outbox.RefusingBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = register(event, person_factory)
+
+    registration.refresh_from_db()
+    assert registration.status == "confirmed"
+    assert QueuedEmail.objects.get().attempts == 1
+    assert QueuedEmail.objects.get().sent_at is None
+
+
+def test_email_that_failed_too_often_is_reported_and_no_longer_tried(
+    event, person_factory, settings, mailoutbox
+):
+    settings.EMAIL_DELIVERY = "queue"
+    register(event, person_factory)
+    QueuedEmail.objects.update(attempts=emails.MAX_ATTEMPTS)
+    err = StringIO()
+
+    call_command("send_queued_email", stdout=StringIO(), stderr=err)
+
+    assert mailoutbox == []
+    assert "1 e-mails failed 10 times" in err.getvalue()
+
+
+def test_worker_loop_stops_when_the_outbox_is_empty(event, person_factory, settings, mailoutbox):
+    settings.EMAIL_DELIVERY = "queue"
+    for _ in range(3):
+        register(event, person_factory)
+
+    call_command("send_queued_email", "--loop", "--until-empty", "--interval=0", stdout=StringIO())
+
+    assert len(mailoutbox) == 3
+    assert not QueuedEmail.objects.filter(sent_at=None).exists()
+
+
+def test_unknown_kind_is_refused(event, person_factory):
+    registration = register(event, person_factory)
+    with pytest.raises(ValueError):
+        emails.queue(registration.pk, "newsletter")
+
+
+def test_admin_lists_the_outbox_and_retries(admin_client, event, person_factory, settings):
+    settings.EMAIL_DELIVERY = "queue"
+    register(event, person_factory)
+    QueuedEmail.objects.update(attempts=3, last_error="SMTPConnectError")
+    queued = QueuedEmail.objects.get()
+
+    response = admin_client.get("/admin/registrations/queuedemail/")
+    assert response.status_code == 200
+    assert "SMTPConnectError" in response.content.decode()
+
+    response = admin_client.post(
+        "/admin/registrations/queuedemail/",
+        {"action": "retry", "_selected_action": [queued.pk]},
+    )
+    assert response.status_code == 302
+    queued.refresh_from_db()
+    assert (queued.attempts, queued.retry_after) == (0, None)
