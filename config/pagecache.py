@@ -13,6 +13,14 @@ Only anonymous requests are served from the cache: no session cookie and no mess
 cookie. The CSRF tokens in a cached page (``{% csrf_token %}``, in the header's language
 switch) are replaced by a fresh one for each visitor, so no two visitors share a token; a
 cached view must not put the token anywhere else.
+
+A page that changes with every registration, such as the registration form with its
+seats left, cannot wait for a new generation. ``SlottedPageCache`` keeps such a page
+with named holes (``<!--slot:name-->`` in the template) that the view fills for every
+response from a cheap query. It is keyed by a second stamp, the *programme* generation,
+which writes to the seat tables (``PAGE_CACHE_SEAT_TABLES``: registrations and their
+choices) leave alone: everything else in the page stays as rendered until the
+programme itself changes.
 """
 
 import logging
@@ -27,39 +35,53 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.utils.html import conditional_escape
 
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
+PROGRAMME_GENERATION_KEY = "pagecache:programme"
 WRITE = re.compile(
     r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?([\w.]+)', re.IGNORECASE
 )
 CSRF_INPUT = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 TOKEN_PLACEHOLDER = "\x00csrf\x00"
+SLOT = re.compile(r"<!--slot:([\w:-]+)-->")
 
 
-def current_generation():
-    generation = cache.get(GENERATION_KEY)
+def current_generation(key=GENERATION_KEY):
+    generation = cache.get(key)
     if generation is None:
-        cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-        generation = cache.get(GENERATION_KEY)
+        cache.add(key, uuid.uuid4().hex, timeout=None)
+        generation = cache.get(key)
     return generation
 
 
-def new_generation():
-    """Invalidate every cached page on every app server."""
+def _renew(keys):
     try:
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        for key in keys:
+            cache.set(key, uuid.uuid4().hex, timeout=None)
     except Exception as error:
         # Pages then live until PAGE_CACHE_SECONDS; the write itself has committed.
         logger.warning("Could not invalidate the page cache: %s", type(error).__name__)
 
 
+def new_generation():
+    """Invalidate every cached page on every app server, but for the slotted ones."""
+    _renew([GENERATION_KEY])
+
+
+def new_programme_generation():
+    """Invalidate every cached page on every app server."""
+    _renew([GENERATION_KEY, PROGRAMME_GENERATION_KEY])
+
+
 def ignored_tables():
-    """Tables whose writes change no page: sessions and database caches."""
+    """Tables whose writes change no page: sessions, database caches and
+    PAGE_CACHE_IGNORED_TABLES."""
     from django.contrib.sessions.models import Session
 
-    tables = {Session._meta.db_table}
+    tables = {Session._meta.db_table, *getattr(settings, "PAGE_CACHE_IGNORED_TABLES", [])}
     for config in settings.CACHES.values():
         if config["BACKEND"].endswith("db.DatabaseCache"):
             tables.add(config["LOCATION"])
@@ -67,27 +89,35 @@ def ignored_tables():
 
 
 class WriteWatcher:
-    """A database execute wrapper: a new generation after each committed write."""
+    """A database execute wrapper: a new generation after each committed write.
+
+    Writes to the seat tables renew the page generation; any other write also the
+    programme generation.
+    """
 
     def __init__(self):
         self.ignored = ignored_tables()
+        self.seat_tables = set(getattr(settings, "PAGE_CACHE_SEAT_TABLES", []))
 
     def __call__(self, execute, sql, params, many, context):
         result = execute(sql, params, many, context)
         if settings.PAGE_CACHE_SECONDS and isinstance(sql, str) and sql[:1] in "IUDTiudt":
             match = WRITE.match(sql)
-            if match and match.group(1).split(".")[-1] not in self.ignored:
-                self.note_write(context["connection"])
+            table = match.group(1).split(".")[-1] if match else None
+            if table and table not in self.ignored:
+                self.note_write(context["connection"], programme=table not in self.seat_tables)
         return result
 
     @staticmethod
-    def note_write(connection):
+    def note_write(connection, *, programme=True):
+        renew = new_programme_generation if programme else new_generation
         if not connection.in_atomic_block:
-            new_generation()  # Autocommit: the write is already committed.
+            renew()  # Autocommit: the write is already committed.
             return
-        pending = getattr(connection, "run_on_commit", [])
-        if not any(entry[1] is new_generation for entry in pending):
-            transaction.on_commit(new_generation, using=connection.alias)
+        pending = [entry[1] for entry in getattr(connection, "run_on_commit", [])]
+        if new_programme_generation in pending or renew in pending:
+            return
+        transaction.on_commit(renew, using=connection.alias)
 
 
 def install_write_watcher(sender, connection, **kwargs):
@@ -150,8 +180,7 @@ class PageCacheMiddleware:
             and request.method == "GET"
             and request.resolver_match is not None
             and request.resolver_match.view_name in settings.PAGE_CACHE_VIEWS
-            and settings.SESSION_COOKIE_NAME not in request.COOKIES
-            and "messages" not in request.COOKIES
+            and anonymous(request)
         )
 
     def can_store(self, request, response):
@@ -179,5 +208,84 @@ class PageCacheMiddleware:
             for old in [k for k in self.pages if k[-1] != key[-1]]:
                 del self.pages[old]
             self.pages[key] = (expires, parts, response["Content-Type"])
+            while len(self.pages) > self.max_pages:
+                self.pages.popitem(last=False)
+
+
+def anonymous(request):
+    """True when the page cannot depend on who asks: no session and no messages."""
+    return settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES
+
+
+class SlottedPage:
+    """A rendered page as fixed text around named slots, filled in for each response.
+
+    The template marks a slot with ``<!--slot:name-->``; the CSRF tokens of its forms
+    become the slot ``csrf``.
+    """
+
+    def __init__(self, html):
+        html = CSRF_INPUT.sub(r"\g<1><!--slot:csrf-->\g<2>", html)
+        pieces = SLOT.split(html)
+        self.texts = pieces[0::2]
+        self.names = pieces[1::2]
+
+    def fill(self, values):
+        """The page with each slot replaced by ``values[name]``, escaped unless safe."""
+        parts = [self.texts[0]]
+        for name, text in zip(self.names, self.texts[1:], strict=True):
+            parts.append(conditional_escape(values[name]))
+            parts.append(text)
+        return "".join(parts)
+
+
+class SlottedPageCache:
+    """Slotted pages in this process's memory, keyed by URL, language and programme
+    generation; each lives at most PAGE_CACHE_SECONDS or until its own deadline."""
+
+    max_pages = 100
+
+    def __init__(self):
+        self.pages = OrderedDict()
+        self.lock = threading.Lock()
+
+    def key(self, request):
+        """The key for an anonymous GET, or None when the page may not be cached."""
+        if not (settings.PAGE_CACHE_SECONDS > 0 and request.method == "GET" and anonymous(request)):
+            return None
+        try:
+            generation = current_generation(PROGRAMME_GENERATION_KEY)
+        except Exception:
+            return None  # The cache is an optimisation: without it the view renders.
+        return (
+            request.get_host(),
+            request.is_secure(),
+            request.get_full_path(),
+            getattr(request, "LANGUAGE_CODE", ""),
+            generation,
+        )
+
+    def get(self, key):
+        """(page, data) stored under `key`, or None."""
+        if key is None:
+            return None
+        with self.lock:
+            entry = self.pages.get(key)
+        if entry is None or entry[0] <= time.time():
+            return None
+        return entry[1], entry[2]
+
+    def put(self, key, page, data, *, until=None):
+        """Keep `page` (and the view's `data` for filling it) until PAGE_CACHE_SECONDS
+        have passed, or `until` (a datetime), whichever comes first."""
+        if key is None:
+            return
+        expires = time.time() + settings.PAGE_CACHE_SECONDS
+        if until is not None:
+            expires = min(expires, until.timestamp())
+        with self.lock:
+            for old in [k for k in self.pages if k[-1] != key[-1]]:
+                del self.pages[old]
+            self.pages[key] = (expires, page, data)
             while len(self.pages) > self.max_pages:
                 self.pages.popitem(last=False)

@@ -1,9 +1,8 @@
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Field, Fieldset, Layout
 from django import forms
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -13,16 +12,23 @@ from .models import Registration
 NO_SESSION = "0"
 
 
-def offering_label(offering):
-    """'Title · 5 seats left', or 'Title · full, waiting list'."""
-    if offering.capacity is None:
-        seats = ""
-    elif offering.seats_left > 0:
-        seats = ngettext("%(count)d seat left", "%(count)d seats left", offering.seats_left) % {
-            "count": offering.seats_left
-        }
+def seats_label(capacity, taken):
+    """'5 seats left', 'full, you join the waiting list', or '' without a limit."""
+    if capacity is None:
+        return ""
+    left = max(capacity - taken, 0)
+    if left > 0:
+        return ngettext("%(count)d seat left", "%(count)d seats left", left) % {"count": left}
+    return str(_("full, you join the waiting list"))
+
+
+def offering_label(offering, *, seat_slot=False):
+    """'Title · leaders · 5 seats left'. With `seat_slot`, the seats are a slot that the
+    view fills in for each response (config.pagecache.SlottedPage)."""
+    if seat_slot and offering.capacity is not None:
+        seats = mark_safe(f"<!--slot:seats:{offering.pk}-->")  # noqa: S308 - our own marker
     else:
-        seats = str(_("full, you join the waiting list"))
+        seats = seats_label(offering.capacity, offering.seats_taken)
     leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
     return format_html(
         '<span class="choice__title">{}</span>{}{}',
@@ -35,7 +41,7 @@ def offering_label(offering):
 class RoundChoicesMixin:
     """One required radio group per round: a session, or explicitly none."""
 
-    def add_round_fields(self, rounds, *, initial=None):
+    def add_round_fields(self, rounds, *, initial=None, seat_slots=False):
         initial = initial or {}
         self.round_fields = []
         self.session_by_offering = {}
@@ -45,7 +51,10 @@ class RoundChoicesMixin:
             self.session_by_offering.update(
                 {offering.pk: offering.session_id for offering in offerings}
             )
-            choices = [(str(offering.pk), offering_label(offering)) for offering in offerings]
+            choices = [
+                (str(offering.pk), offering_label(offering, seat_slot=seat_slots))
+                for offering in offerings
+            ]
             choices.append((NO_SESSION, _("No session in this round")))
             times = round_.starts_at.strftime("%H:%M")
             if round_.ends_at:
@@ -63,6 +72,10 @@ class RoundChoicesMixin:
                 },
             )
             self.round_fields.append(name)
+
+    @property
+    def round_bound_fields(self):
+        return [self[name] for name in self.round_fields]
 
     def chosen_offering_ids(self):
         ids = []
@@ -91,14 +104,43 @@ class RoundChoicesMixin:
             seen.add(session_id)
 
 
+# Class names of the form styles (static/css/forms.css) per kind of widget.
+WIDGET_CLASSES = {
+    "text": "textinput form-control",
+    "email": "emailinput form-control",
+    "textarea": "textarea form-control",
+    "select": "select form-select",
+    "checkbox": "checkboxinput form-check-input",
+}
+
+
 class AccessibleErrorsMixin:
-    """Point each field in error at its message (aria-describedby, aria-invalid)."""
+    """Fields rendered by templates/registrations/includes/, each pointing at its message.
+
+    Radio groups are written out by radio_field.html; the other widgets get their
+    class names here, and a field in error gets aria-describedby and aria-invalid.
+    """
+
+    def style_widgets(self):
+        for field in self.fields.values():
+            widget = field.widget
+            kind = (
+                "textarea"
+                if isinstance(widget, forms.Textarea)
+                else "select"
+                if isinstance(widget, forms.Select)
+                else getattr(widget, "input_type", "")
+            )
+            if kind in WIDGET_CLASSES:
+                widget.attrs["class"] = WIDGET_CLASSES[kind]
 
     def mark_errors(self):
         for name in self.errors:
             if name not in self.fields:
                 continue
             widget = self.fields[name].widget
+            if "is-invalid" not in widget.attrs.get("class", ""):
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
             bound = self[name]
             described = [
                 f"error_{index}_{bound.auto_id}" for index in range(1, len(self.errors[name]) + 1)
@@ -164,13 +206,13 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
             "question": forms.Textarea(attrs={"rows": 4}),
         }
 
-    def __init__(self, *args, event, rounds, **kwargs):
+    def __init__(self, *args, event, rounds, seat_slots=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.event = event
         self.fields["role"].choices = [
             (value, capfirst(label)) for value, label in Registration.Role.choices
         ]
-        self.add_round_fields(rounds)
+        self.add_round_fields(rounds, seat_slots=seat_slots)
         self.order_fields(
             ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]
         )
@@ -178,20 +220,7 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
         self.fields["consent"].help_text = format_html(
             '<a href="{}">{}</a>', privacy_url, _("Read the privacy statement")
         )
-        self.helper = FormHelper(self)
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        person = Fieldset(
-            _("Your details"),
-            Field("name"),
-            Field("email"),
-            Field("organisation"),
-            Field("function"),
-            Field("role"),
-            Div(Field("website"), css_class="visually-hidden", aria_hidden="true"),
-        )
-        rounds_part = [Div(Field(name), css_class="round-choice") for name in self.round_fields]
-        self.helper.layout = Layout(person, *rounds_part, Field("question"), Field("consent"))
+        self.style_widgets()
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
@@ -220,12 +249,6 @@ class ChangeChoicesForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
     def __init__(self, *args, rounds, current, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_round_fields(rounds, initial=current)
-        self.helper = FormHelper(self)
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            *[Div(Field(name), css_class="round-choice") for name in self.round_fields]
-        )
 
     def clean(self):
         cleaned_data = super().clean()
@@ -241,7 +264,6 @@ class SeriesRegistrationForm(RegistrationForm):
         super().__init__(*args, event=None, rounds=all_rounds, **kwargs)
         self.events = events
         self.rounds_by_event = rounds_by_event
-        parts = []
         for event in events:
             name = f"event_{event.pk}"
             self.fields[name] = forms.BooleanField(
@@ -253,26 +275,24 @@ class SeriesRegistrationForm(RegistrationForm):
                 ),
                 required=False,
             )
-            round_names = [f"round_{round_.pk}" for round_ in rounds_by_event[event.pk]]
-            for round_name in round_names:
-                self.fields[round_name].required = False
-            parts.append(
-                Div(
-                    Field(name),
-                    *[
-                        Div(Field(round_name), css_class="round-choice")
-                        for round_name in round_names
-                    ],
-                    css_class="series-event",
-                )
+            for round_ in rounds_by_event[event.pk]:
+                self.fields[f"round_{round_.pk}"].required = False
+        self.style_widgets()
+
+    @property
+    def round_bound_fields(self):
+        return []  # shown with their event: series_groups
+
+    @property
+    def series_groups(self):
+        """(the event's checkbox, its rounds' radio groups) per event."""
+        return [
+            (
+                self[f"event_{event.pk}"],
+                [self[f"round_{round_.pk}"] for round_ in self.rounds_by_event[event.pk]],
             )
-        person, *_rounds, question, consent = self.helper.layout.fields
-        self.helper.layout = Layout(
-            person,
-            Fieldset(_("Which events do you want to attend?"), *parts),
-            question,
-            consent,
-        )
+            for event in self.events
+        ]
 
     def clean(self):
         cleaned_data = super().clean()
@@ -331,18 +351,19 @@ class RankingMixin:
                 names.append(name)
             self.ranking_rounds.append((round_, names))
 
-    def ranking_layout(self):
+    @property
+    def ranking_groups(self):
+        """(legend, the three select fields) per round."""
         return [
-            Fieldset(
+            (
                 format_html(
                     '{} <span class="legend__time">{}</span>',
                     round_.title,
                     round_.starts_at.strftime("%H:%M"),
                 ),
-                *[Field(name) for name in names],
-                css_class="round-choice ranking",
+                [self[name] for name in names],
             )
-            for round_, names in self.ranking_rounds
+            for round_, names in getattr(self, "ranking_rounds", [])
         ]
 
     def clean_rankings(self, cleaned_data):
@@ -386,8 +407,7 @@ class PreferenceForm(RankingMixin, RegistrationForm):
     def __init__(self, *args, event, rounds, **kwargs):
         super().__init__(*args, event=event, rounds=[], **kwargs)
         self.add_ranking_fields(rounds)
-        person, question, consent = self.helper.layout.fields
-        self.helper.layout = Layout(person, *self.ranking_layout(), question, consent)
+        self.style_widgets()
 
     def clean(self):
         cleaned_data = super().clean()
@@ -399,10 +419,7 @@ class ChangePreferencesForm(AccessibleErrorsMixin, RankingMixin, forms.Form):
     def __init__(self, *args, rounds, current, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_ranking_fields(rounds, initial=current)
-        self.helper = FormHelper(self)
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(*self.ranking_layout())
+        self.style_widgets()
 
     def clean(self):
         cleaned_data = super().clean()

@@ -2,12 +2,17 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from config.pagecache import SlottedPage, SlottedPageCache
 from config.ratelimit import rate_limited
 from events.models import BLOCK_ORDER, Event, Series, SessionOffering
 
@@ -19,16 +24,20 @@ from .forms import (
     PreferenceForm,
     RegistrationForm,
     SeriesRegistrationForm,
+    seats_label,
 )
-from .models import Registration, SessionChoice
+from .models import Registration, SessionChoice, Status
 
 SUMMARY_KEY = "registration_summary"
+# The registration form, kept with its seat figures as slots: when registration opens,
+# most requests are this page, and its seats change with every registration.
+FORM_PAGES = SlottedPageCache()
 
 
 def _rounds(event):
     """The event's rounds with their offerings, leaders and seats taken."""
     return event.rounds.order_by(*BLOCK_ORDER).prefetch_related(
-        Prefetch("offerings", queryset=SessionOffering.objects.for_cards())
+        Prefetch("offerings", queryset=SessionOffering.objects.for_choices())
     )
 
 
@@ -88,6 +97,10 @@ def _summary(form, events_with_ids):
 @require_http_methods(["GET", "POST"])
 @rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register(request, slug):
+    key = FORM_PAGES.key(request)
+    cached = FORM_PAGES.get(key)
+    if cached is not None:
+        return _form_response(request, *cached, status=200, cache="hit")
     event = _open_event(slug)
     state = event.registration_state()
     if state not in {"open", "full", "preferences"}:
@@ -99,8 +112,8 @@ def register(request, slug):
         )
     rounds = list(_rounds(event))
     if state == "preferences":
-        return _register_preferences(request, event, rounds)
-    form = RegistrationForm(request.POST or None, event=event, rounds=rounds)
+        return _register_preferences(request, event, rounds, key)
+    form = RegistrationForm(request.POST or None, event=event, rounds=rounds, seat_slots=True)
     if request.method == "POST" and form.is_valid() and form.is_spam():
         # The same answer as a registration, so the bot learns nothing; nothing is stored.
         request.session[SUMMARY_KEY] = _summary(form, [(event, form.chosen_offering_ids())])
@@ -115,16 +128,10 @@ def register(request, slug):
         else:
             request.session[SUMMARY_KEY] = _summary(form, [(event, form.chosen_offering_ids())])
             return redirect("registrations:done", slug=event.slug)
-    status = 400 if form.is_bound else 200
-    return render(
-        request,
-        "registrations/registration_form.html",
-        {"event": event, "form": form, "rounds": rounds},
-        status=status,
-    )
+    return _render_form(request, event, form, rounds, key=key)
 
 
-def _register_preferences(request, event, rounds):
+def _register_preferences(request, event, rounds, key):
     """Preference mode: the same form, with three ranked choices per round."""
     form = PreferenceForm(request.POST or None, event=event, rounds=rounds)
     if request.method == "POST" and form.is_valid():
@@ -138,12 +145,70 @@ def _register_preferences(request, event, rounds):
         if not form.non_field_errors():
             request.session[SUMMARY_KEY] = _preference_summary(form, event)
             return redirect("registrations:done", slug=event.slug)
-    return render(
-        request,
-        "registrations/registration_form.html",
-        {"event": event, "form": form, "rounds": rounds, "preferences": True},
-        status=400 if form.is_bound else 200,
+    return _render_form(request, event, form, rounds, key=key, preferences=True)
+
+
+def _render_form(request, event, form, rounds, *, key, preferences=False):
+    """Render the form page with its seat figures as slots, keep it while unbound, and
+    fill it in."""
+    page = SlottedPage(
+        render_to_string(
+            "registrations/registration_form.html",
+            {"event": event, "form": form, "rounds": rounds, "preferences": preferences},
+            request,
+        )
     )
+    seats = {
+        "event": (event.pk, event.capacity),
+        "offerings": {
+            offering.pk: offering.capacity
+            for round_ in rounds
+            for offering in round_.offerings.all()
+            if offering.capacity is not None and not preferences
+        },
+    }
+    if not form.is_bound:
+        FORM_PAGES.put(key, page, seats, until=event.registration_state_changes_at())
+    status = 400 if form.is_bound else 200
+    return _form_response(request, page, seats, status=status, cache="miss" if key else None)
+
+
+def _form_response(request, page, seats, *, status, cache=None):
+    """The form page with this moment's seats left and this visitor's CSRF token."""
+    event_pk, capacity = seats["event"]
+    event_full = (
+        capacity is not None
+        and Registration.objects.filter(event_id=event_pk, status=Status.CONFIRMED).count()
+        >= capacity
+    )
+    taken = {}
+    if seats["offerings"]:
+        taken = dict(
+            SessionChoice.objects.filter(offering__in=seats["offerings"], status=Status.CONFIRMED)
+            .values("offering")
+            .annotate(n=Count("pk"))
+            .values_list("offering", "n")
+            .order_by()
+        )
+    values = {
+        "csrf": get_token(request),
+        "event-full": format_html(
+            '<p class="notice notice--warning">{}</p>',
+            _(
+                "This event is fully booked. If you register now, you are placed on the "
+                "waiting list and we e-mail you as soon as a place becomes available."
+            ),
+        )
+        if event_full
+        else "",
+        "submit": _("Join the waiting list") if event_full else _("Register"),
+    }
+    for offering_pk, offering_capacity in seats["offerings"].items():
+        values[f"seats:{offering_pk}"] = seats_label(offering_capacity, taken.get(offering_pk, 0))
+    response = HttpResponse(page.fill(values), status=status)
+    if cache:
+        response["X-Page-Cache"] = cache
+    return response
 
 
 def _preference_summary(form, event):

@@ -5,6 +5,7 @@ pytest, which the settings read as "not production".
 """
 
 import contextlib
+import datetime
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from django.db import OperationalError, connection, transaction
 from django.middleware.csrf import _does_token_match
 from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views import defaults
 
 from config import views as site_views
@@ -519,10 +520,30 @@ def open_event(transactional_db):
     return build_programme(sessions=2, rounds=2, capacity=10)
 
 
+def register_anna(event):
+    """Anna takes the first session of round 1 and the second of round 2."""
+    first_round, second_round = offerings_by_round(event)
+    services.register_attendee(
+        event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        offering_ids=[first_round[0].pk, second_round[1].pk],
+    )
+
+
 def get_page(client, event):
     client.cookies.clear()  # a new anonymous visitor each time
     response = client.get(event.get_absolute_url())
     return response, response.content.decode()
+
+
+def get_form(client, event, **headers):
+    client.cookies.clear()  # a new anonymous visitor each time
+    response = client.get(reverse("registrations:create", args=[event.slug]), **headers)
+    return response, response.content.decode()
+
+
+def seats_shown(html):
+    return re.findall(r'class="choice__seats">([^<]*)<', html)
 
 
 def test_second_anonymous_view_comes_from_the_cache(client, page_cache, open_event):
@@ -534,15 +555,23 @@ def test_second_anonymous_view_comes_from_the_cache(client, page_cache, open_eve
     assert "10 plekken vrij" in html
 
 
-def test_cached_page_gets_each_visitor_their_own_csrf_token(client, page_cache, open_event):
-    get_page(client, open_event)
+@pytest.mark.parametrize(
+    ("fetch", "forms"),
+    [("programme", 1), ("registration form", 2)],  # the language switch, and the form itself
+)
+def test_cached_page_gets_each_visitor_their_own_csrf_token(
+    client, page_cache, open_event, fetch, forms
+):
+    fetch = {"programme": get_page, "registration form": get_form}[fetch]
+    fetch(client, open_event)
     cookies = []
     for _ in range(2):
-        response, html = get_page(client, open_event)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        response, html = fetch(client, open_event)
+        tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
         cookie = response.cookies[settings.CSRF_COOKIE_NAME].value
         assert response["X-Page-Cache"] == "hit"
-        assert _does_token_match(token, cookie)
+        assert len(tokens) == forms
+        assert all(_does_token_match(token, cookie) for token in tokens)
         cookies.append(cookie)
 
     assert cookies[0] != cookies[1]
@@ -550,13 +579,8 @@ def test_cached_page_gets_each_visitor_their_own_csrf_token(client, page_cache, 
 
 def test_registration_shows_on_the_next_view(client, page_cache, open_event):
     get_page(client, open_event)
-    first_round, second_round = offerings_by_round(open_event)
 
-    services.register_attendee(
-        open_event,
-        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
-        offering_ids=[first_round[0].pk, second_round[1].pk],
-    )
+    register_anna(open_event)
     response, html = get_page(client, open_event)
 
     assert response["X-Page-Cache"] == "miss"
@@ -606,11 +630,88 @@ def test_visitors_with_a_session_are_never_served_from_the_cache(client, page_ca
     assert "X-Page-Cache" not in response
 
 
-def test_registration_form_is_never_cached(client, page_cache, open_event):
+def test_registration_form_is_kept_with_its_seats_filled_in_per_response(
+    client, page_cache, open_event
+):
+    first, html = get_form(client, open_event)
+    assert first["X-Page-Cache"] == "miss"
+    assert seats_shown(html) == ["nog 12 plekken vrij"] * 4
+
+    register_anna(open_event)
+    second, html = get_form(client, open_event)
+
+    assert second["X-Page-Cache"] == "hit"
+    assert seats_shown(html) == [
+        "nog 11 plekken vrij",
+        "nog 12 plekken vrij",
+        "nog 12 plekken vrij",
+        "nog 11 plekken vrij",
+    ]
+    assert "<!--slot" not in html
+    assert ">Aanmelden</button>" in html
+
+
+def test_cached_form_turns_to_the_waiting_list_when_the_event_fills(client, page_cache, open_event):
+    type(open_event).objects.filter(pk=open_event.pk).update(capacity=1)
+    get_form(client, open_event)
+
+    services.register_attendee(
+        open_event, person=services.Person(name="Anna", email="anna@example.nl", role="resident")
+    )
+    response, html = get_form(client, open_event)
+
+    assert response["X-Page-Cache"] == "hit"
+    assert "Deze bijeenkomst is vol." in html
+    assert ">Op de wachtlijst</button>" in html
+
+
+def test_programme_changes_renew_the_cached_form(client, page_cache, open_event):
+    get_form(client, open_event)
+    session = offerings_by_round(open_event)[0][0].session
+
+    session.title = "Een nieuwe titel"
+    session.save()
+    response, html = get_form(client, open_event)
+
+    assert response["X-Page-Cache"] == "miss"
+    assert "Een nieuwe titel" in html
+
+
+def test_cached_form_is_left_when_registration_closes(client, page_cache, open_event, monkeypatch):
+    closes = timezone.now() + datetime.timedelta(minutes=10)
+    type(open_event).objects.filter(pk=open_event.pk).update(registration_closes_at=closes)
+    assert get_form(client, open_event)[0]["X-Page-Cache"] == "miss"
+    assert get_form(client, open_event)[0]["X-Page-Cache"] == "hit"
+
+    later = closes + datetime.timedelta(seconds=1)
+    monkeypatch.setattr("config.pagecache.time.time", lambda: later.timestamp())
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    response, html = get_form(client, open_event)
+
+    assert response.status_code == 403
+    assert "X-Page-Cache" not in response
+
+
+def test_form_with_errors_is_never_kept(client, page_cache, open_event):
+    url = reverse("registrations:create", args=[open_event.slug])
+    response = client.post(url, {"name": "Anna"})
+    assert response.status_code == 400
+    assert "X-Page-Cache" not in response
+    assert seats_shown(response.content.decode()) == ["nog 12 plekken vrij"] * 4
+
+    assert get_form(client, open_event)[0]["X-Page-Cache"] == "miss"
+
+
+def test_visitors_with_a_session_get_the_form_rendered(client, page_cache, open_event):
+    user = get_user_model().objects.create_user("moderator", password="x")
+    client.force_login(user)
     url = reverse("registrations:create", args=[open_event.slug])
     client.get(url)
 
-    assert "X-Page-Cache" not in client.get(url)
+    response = client.get(url)
+
+    assert "X-Page-Cache" not in response
+    assert seats_shown(response.content.decode()) == ["nog 12 plekken vrij"] * 4
 
 
 def test_page_cache_is_off_unless_configured(client, open_event):
