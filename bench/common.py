@@ -163,7 +163,38 @@ def prepare(env):
     manage(env, "load_demo", "-v0")
 
 
-class Gunicorn:
+class Background:
+    """A server process of the benchmark, in its own process group, logging to a file."""
+
+    process = None
+
+    def spawn(self, args, env):
+        self.log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process:
+            self.log_file.close()
+
+    def log_lines(self):
+        return self.log_path.read_text(errors="replace").splitlines()
+
+
+class Gunicorn(Background):
     def __init__(self, env, workdir, *, workers=None, threads=None):
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -173,18 +204,9 @@ class Gunicorn:
             self.env["GUNICORN_WORKERS"] = str(workers)
         if threads:
             self.env["GUNICORN_THREADS"] = str(threads)
-        self.process = None
 
     def start(self):
-        self.log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [GUNICORN, "-c", "config/gunicorn.conf.py", "config.wsgi"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.spawn([GUNICORN, "-c", "config/gunicorn.conf.py", "config.wsgi"], self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -214,19 +236,34 @@ class Gunicorn:
             rows.append((pid, rss, pss))
         return rows
 
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        if self.process:
-            self.log_file.close()
 
-    def log_lines(self):
-        return self.log_path.read_text(errors="replace").splitlines()
+class MailWorker(Background):
+    """``manage.py send_queued_email --loop``: the outbox worker of DJANGO_EMAIL_DELIVERY=queue.
+
+    Runs at a lower CPU priority (nice 10), as a background job should beside the app
+    server on the same machine.
+    """
+
+    def __init__(self, env, workdir):
+        self.env = env
+        self.log_path = Path(workdir) / "mail-worker.log"
+
+    def start(self):
+        command = ["nice", "-n", "10", PYTHON, "manage.py", "send_queued_email", "--loop"]
+        self.spawn([*command, "--interval", "0.5"], self.env)
+        return self
+
+    def wait_until_sent(self, postgres, *, timeout=300):
+        """Seconds until the outbox was empty, or None after `timeout`."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            [(pending,)] = postgres.query(
+                "SELECT count(*) FROM registrations_queuedemail WHERE sent_at IS NULL"
+            )
+            if not pending:
+                return time.monotonic() - start
+            time.sleep(0.2)
+        return None
 
 
 def print_worker_memory(server, label):
