@@ -712,14 +712,14 @@ class SessionOfferingQuerySet(models.QuerySet):
         )
 
     def for_choices(self):
-        """What a registration form shows per offering: title, leaders and seats left.
+        """What a registration form shows per offering: title and leaders (add
+        with_seat_counts() for the seats left).
 
         Lighter than for_cards (no event, organisations or biographies): the form is
         the busiest page when registration opens.
         """
         return (
-            self.with_seat_counts()
-            .select_related("session")
+            self.select_related("session")
             .prefetch_related(
                 Prefetch(
                     "session__roles",

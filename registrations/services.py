@@ -17,7 +17,7 @@ from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -101,6 +101,37 @@ def _validated_offerings(event, offering_ids):
     return sorted(offerings, key=lambda offering: offering.pk)
 
 
+def seats_taken(event_pk, offering_pks=None):
+    """{None: Counter(role: seats), offering pk: Counter(role: seats)} of confirmed seats:
+    the event's own and those of its offerings (only `offering_pks`, when given).
+
+    One query: it runs under the event lock when registering, and on every view of
+    the registration form.
+    """
+    event_seats = (
+        Registration.objects.filter(event_id=event_pk, status=Status.CONFIRMED)
+        .values("role")
+        .annotate(holder=Value(None, output_field=IntegerField()), n=Count("pk"))
+        .values_list("holder", "role", "n")
+        .order_by()
+    )
+    choices = SessionChoice.objects.filter(status=Status.CONFIRMED)
+    if offering_pks is None:
+        choices = choices.filter(offering__event_id=event_pk)
+    else:
+        choices = choices.filter(offering_id__in=offering_pks)
+    offering_seats = (
+        choices.values("offering", "registration__role")
+        .annotate(n=Count("pk"))
+        .values_list("offering", "registration__role", "n")
+        .order_by()
+    )
+    counts = defaultdict(Counter)
+    for holder, role, n in event_seats.union(offering_seats, all=True):
+        counts[holder][role] += n
+    return counts
+
+
 @dataclass
 class SeatBook:
     """Confirmed seats per participant role, for the event and each of its offerings.
@@ -125,21 +156,9 @@ class SeatBook:
         for reservation in reservations:
             if reservation.released_at > now:
                 active.setdefault(reservation.offering_id, []).append(reservation)
-        counts = defaultdict(Counter)
-        for row in (
-            event.registrations.filter(status=Status.CONFIRMED)
-            .values("role")
-            .annotate(n=Count("pk"))
-            .order_by()
-        ):
-            counts[None][row["role"]] = row["n"]
-        choices = SessionChoice.objects.filter(offering__event=event, status=Status.CONFIRMED)
-        if offerings is not None:
-            choices = choices.filter(offering__in=[offering.pk for offering in offerings])
-        for row in (
-            choices.values("offering", "registration__role").annotate(n=Count("pk")).order_by()
-        ):
-            counts[row["offering"]][row["registration__role"]] = row["n"]
+        counts = seats_taken(
+            event.pk, None if offerings is None else [offering.pk for offering in offerings]
+        )
         return cls(reservations=active, counts=counts)
 
     def has_seat(self, holder, capacity, role):

@@ -1,8 +1,10 @@
 import datetime
 
+from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,25 +28,31 @@ from .forms import (
     SeriesRegistrationForm,
     seats_label,
 )
-from .models import Registration, SessionChoice, Status
+from .models import Registration, SessionChoice
 
-SUMMARY_KEY = "registration_summary"
+# What the confirmation page shows travels in a signed cookie rather than the session:
+# no database write, and the visitor stays anonymous for the page caches.
+SUMMARY_COOKIE = "registration_summary"
+SUMMARY_MAX_AGE = 30 * 60
 # The registration form, kept with its seat figures as slots: when registration opens,
 # most requests are this page, and its seats change with every registration.
 FORM_PAGES = SlottedPageCache()
 
 
-def _rounds(event):
-    """The event's rounds with their offerings, leaders and seats taken."""
+def _rounds(event, *, seats=True):
+    """The event's rounds with their offerings, leaders and (unless the page shows them
+    in slots) seats taken."""
+    offerings = SessionOffering.objects.for_choices()
+    if seats:
+        offerings = offerings.with_seat_counts()
     return event.rounds.order_by(*BLOCK_ORDER).prefetch_related(
-        Prefetch("offerings", queryset=SessionOffering.objects.for_choices())
+        Prefetch("offerings", queryset=offerings)
     )
 
 
-def _open_event(slug):
-    return get_object_or_404(
-        Event.objects.published().with_seat_counts().select_related("venue", "series"), slug=slug
-    )
+def _open_event(slug, *, seats=True):
+    events = Event.objects.published().select_related("venue", "series")
+    return get_object_or_404(events.with_seat_counts() if seats else events, slug=slug)
 
 
 def _person(form):
@@ -101,23 +109,23 @@ def register(request, slug):
     cached = FORM_PAGES.get(key)
     if cached is not None:
         return _form_response(request, *cached, status=200, cache="hit")
-    event = _open_event(slug)
-    state = event.registration_state()
-    if state not in {"open", "full", "preferences"}:
+    # Whether the event is full is filled in by _form_response: no seats counted here.
+    event = _open_event(slug, seats=False)
+    state = event.registration_state(count_seats=False)
+    if state not in {"open", "preferences"}:
         return render(
             request,
             "registrations/registration_closed.html",
             {"event": event, "state": state},
             status=200 if state in {"not_yet_open", "allocating"} else 403,
         )
-    rounds = list(_rounds(event))
+    rounds = list(_rounds(event, seats=False))
     if state == "preferences":
         return _register_preferences(request, event, rounds, key)
     form = RegistrationForm(request.POST or None, event=event, rounds=rounds, seat_slots=True)
     if request.method == "POST" and form.is_valid() and form.is_spam():
         # The same answer as a registration, so the bot learns nothing; nothing is stored.
-        request.session[SUMMARY_KEY] = _summary(form, [(event, form.chosen_offering_ids())])
-        return redirect("registrations:done", slug=event.slug)
+        return _to_done_page(event.slug, _summary(form, [(event, form.chosen_offering_ids())]))
     if request.method == "POST" and form.is_valid():
         try:
             services.register_attendee(
@@ -126,8 +134,7 @@ def register(request, slug):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            request.session[SUMMARY_KEY] = _summary(form, [(event, form.chosen_offering_ids())])
-            return redirect("registrations:done", slug=event.slug)
+            return _to_done_page(event.slug, _summary(form, [(event, form.chosen_offering_ids())]))
     return _render_form(request, event, form, rounds, key=key)
 
 
@@ -143,8 +150,7 @@ def _register_preferences(request, event, rounds, key):
             except ValidationError as error:
                 form.add_error(None, error)
         if not form.non_field_errors():
-            request.session[SUMMARY_KEY] = _preference_summary(form, event)
-            return redirect("registrations:done", slug=event.slug)
+            return _to_done_page(event.slug, _preference_summary(form, event))
     return _render_form(request, event, form, rounds, key=key, preferences=True)
 
 
@@ -176,20 +182,13 @@ def _render_form(request, event, form, rounds, *, key, preferences=False):
 def _form_response(request, page, seats, *, status, cache=None):
     """The form page with this moment's seats left and this visitor's CSRF token."""
     event_pk, capacity = seats["event"]
-    event_full = (
-        capacity is not None
-        and Registration.objects.filter(event_id=event_pk, status=Status.CONFIRMED).count()
-        >= capacity
-    )
     taken = {}
-    if seats["offerings"]:
-        taken = dict(
-            SessionChoice.objects.filter(offering__in=seats["offerings"], status=Status.CONFIRMED)
-            .values("offering")
-            .annotate(n=Count("pk"))
-            .values_list("offering", "n")
-            .order_by()
-        )
+    if capacity is not None or seats["offerings"]:
+        taken = {
+            holder: sum(roles.values())
+            for holder, roles in services.seats_taken(event_pk, list(seats["offerings"])).items()
+        }
+    event_full = capacity is not None and taken.get(None, 0) >= capacity
     values = {
         "csrf": get_token(request),
         "event-full": format_html(
@@ -234,9 +233,34 @@ def _preference_summary(form, event):
     }
 
 
+def _to_done_page(slug, summary):
+    """Redirect to the confirmation page, with what it shows in a signed cookie that
+    only that page receives (HTTPS only, not readable by scripts, for half an hour)."""
+    response = redirect("registrations:done", slug=slug)
+    response.set_cookie(
+        SUMMARY_COOKIE,
+        signing.dumps(summary, salt=SUMMARY_COOKIE, compress=True),
+        max_age=SUMMARY_MAX_AGE,
+        path=response["Location"],
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _summary_from_cookie(request):
+    try:
+        return signing.loads(
+            request.COOKIES.get(SUMMARY_COOKIE, ""), salt=SUMMARY_COOKIE, max_age=SUMMARY_MAX_AGE
+        )
+    except signing.BadSignature:
+        return None
+
+
 def registration_done(request, slug):
     event = _open_event(slug)
-    summary = request.session.get(SUMMARY_KEY)
+    summary = _summary_from_cookie(request)
     if not summary or event.pk not in {item["pk"] for item in summary["events"]}:
         return redirect(event)
     events = {e.pk: e for e in Event.objects.filter(pk__in=[i["pk"] for i in summary["events"]])}
@@ -271,15 +295,13 @@ def register_for_series(request, slug):
     if request.method == "POST" and form.is_valid():
         chosen = form.chosen_events()
         if form.is_spam():  # As in register(): answered as usual, nothing stored.
-            request.session[SUMMARY_KEY] = _summary(form, chosen)
-            return redirect("registrations:done", slug=chosen[0][0].slug)
+            return _to_done_page(chosen[0][0].slug, _summary(form, chosen))
         try:
             services.register_for_series(chosen, person=_person(form))
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            request.session[SUMMARY_KEY] = _summary(form, chosen)
-            return redirect("registrations:done", slug=chosen[0][0].slug)
+            return _to_done_page(chosen[0][0].slug, _summary(form, chosen))
     return render(
         request,
         "registrations/series_form.html",

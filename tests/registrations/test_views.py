@@ -1,6 +1,8 @@
 import datetime
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -64,6 +66,33 @@ def test_register_redirects_to_confirmation_and_mails(
     [(name, ics, mimetype)] = message.attachments
     assert (name, mimetype) == ("uitnodiging.ics", "text/calendar")
     assert "BEGIN:VEVENT" in (ics.decode() if isinstance(ics, bytes) else ics)
+
+
+def test_confirmation_page_reads_a_signed_cookie_not_a_session(client, event):
+    response = client.post(
+        reverse("registrations:create", args=[event.slug]), registration_form_data(event)
+    )
+
+    done_url = reverse("registrations:done", args=[event.slug])
+    cookie = response.cookies["registration_summary"]
+    assert (cookie["path"], cookie["httponly"], cookie["samesite"]) == (done_url, True, "Lax")
+    assert "anna@example.nl" not in cookie.value  # compressed and signed, not plain text
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert not Session.objects.exists()
+    assert "anna@example.nl" in client.get(done_url).content.decode()
+
+    # A changed cookie is refused: the page then shows nothing personal.
+    client.cookies["registration_summary"] = cookie.value[:-2] + "xx"
+    response = client.get(done_url)
+    assert response.status_code == 302
+    assert response["Location"] == event.get_absolute_url()
+
+
+def test_confirmation_page_without_registering_goes_to_the_event(client, event):
+    response = client.get(reverse("registrations:done", args=[event.slug]))
+
+    assert response.status_code == 302
+    assert response["Location"] == event.get_absolute_url()
 
 
 def test_double_submit_creates_one_registration(client, event):
