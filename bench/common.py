@@ -249,7 +249,7 @@ class MailWorker(Background):
         self.log_path = Path(workdir) / "mail-worker.log"
 
     def start(self):
-        command = ["nice", "-n", "10", PYTHON, "manage.py", "send_queued_email", "--loop"]
+        command = ["chrt", "--idle", "0", PYTHON, "manage.py", "send_queued_email", "--loop"]
         self.spawn([*command, "--interval", "0.5"], self.env)
         return self
 

@@ -13,7 +13,9 @@ the form again a second later, as a person would. Then it checks:
 - no registration is half-written: each stored one has exactly the sessions its
   visitor chose, nobody is stored twice, no offering is over capacity;
 - every stored registration was e-mailed (a confirmation, or the personal link when a
-  503 answered a registration that had committed), and nobody got two confirmations.
+  503 answered a registration that had committed), and nobody got two confirmations;
+  e-mails the outage kept in the outbox are sent by one run of the cron job
+  (``send_queued_email``) at the end.
 
     python bench/fault_restart.py [--clients 20] [--duration 20] [--outage 4]
 """
@@ -186,6 +188,17 @@ def main():
         if over:
             problems.append(f"offerings over capacity: {over}")
         time.sleep(1)  # the last e-mails are written after the last responses
+        # E-mails of registrations that committed just before the database went away are
+        # still in the outbox: the cron job (send_queued_email) delivers them.
+        [(unsent,)] = postgres.query(
+            "SELECT count(*) FROM registrations_queuedemail WHERE sent_at IS NULL"
+        )
+        common.manage(server.env, "send_queued_email", "-v0")
+        [(left,)] = postgres.query(
+            "SELECT count(*) FROM registrations_queuedemail WHERE sent_at IS NULL"
+        )
+        if left:
+            problems.append(f"{left} e-mails still unsent after the cron job ran")
         messages = read_mail(Path(workdir) / "mail")
         confirmation = f"Je aanmelding voor {title}"
         confirmations = Counter(to for to, subject in messages if subject == confirmation)
@@ -213,6 +226,7 @@ def main():
             f"stored registrations: {len(stored)}, half-written: {len(half)}; e-mails: "
             f"{sum(confirmations.values())} confirmations, {links} personal-link e-mails"
         )
+        print(f"e-mails left in the outbox by the outage, sent by the cron job: {unsent}")
         print(f"gunicorn workers before/after: {workers_before} / {workers_after}")
         common.print_worker_memory(server, "fault run")
         print()
@@ -220,6 +234,11 @@ def main():
             print("FAULT RUN FAILED:")
             for problem in problems:
                 print(f"  - {problem}")
+            lines = server.log_lines()
+            starts = [n for n, line in enumerate(lines) if "Internal Server Error" in line]
+            print(f"\n{len(starts)} server errors in the log; the first:")
+            for line in lines[starts[0] : starts[0] + 120] if starts else []:
+                print(f"  {line}")
             return 1
         print("FAULT RUN OK: clear 503 during the outage, nothing half-written, self-recovered")
         return 0

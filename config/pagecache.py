@@ -15,7 +15,7 @@ switch) are replaced by a fresh one for each visitor, so no two visitors share a
 cached view must not put the token anywhere else.
 
 A page that changes with every registration, such as the registration form with its
-seats left, cannot wait for a new generation. ``SlottedPageCache`` keeps such a page
+seats left, cannot wait for a new generation. ``ProgrammeCache`` keeps such a page
 with named holes (``<!--slot:name-->`` in the template) that the view fills for every
 response from a cheap query. It is keyed by a second stamp, the *programme* generation,
 which writes to the seat tables (``PAGE_CACHE_SEAT_TABLES``: registrations and their
@@ -239,24 +239,36 @@ class SlottedPage:
         return "".join(parts)
 
 
-class SlottedPageCache:
-    """Slotted pages in this process's memory, keyed by URL, language and programme
-    generation; each lives at most PAGE_CACHE_SECONDS or until its own deadline."""
+class ProgrammeCache:
+    """Values in this process's memory that hold until the programme changes: pages with
+    slots, and the objects a busy view would otherwise query for every request.
 
-    max_pages = 100
+    Keys end with the programme generation (``generation()``); a value lives at most
+    PAGE_CACHE_SECONDS, or until its own deadline. Values are shared by the threads of
+    the process: callers must not change them.
+    """
+
+    max_entries = 200
 
     def __init__(self):
-        self.pages = OrderedDict()
+        self.entries = OrderedDict()
         self.lock = threading.Lock()
 
-    def key(self, request):
-        """The key for an anonymous GET, or None when the page may not be cached."""
-        if not (settings.PAGE_CACHE_SECONDS > 0 and request.method == "GET" and anonymous(request)):
+    @staticmethod
+    def generation():
+        """The programme generation, or None when nothing may be kept."""
+        if settings.PAGE_CACHE_SECONDS <= 0:
             return None
         try:
-            generation = current_generation(PROGRAMME_GENERATION_KEY)
+            return current_generation(PROGRAMME_GENERATION_KEY)
         except Exception:
-            return None  # The cache is an optimisation: without it the view renders.
+            return None  # The cache is an optimisation: without it the view queries.
+
+    @staticmethod
+    def page_key(request, generation):
+        """The key of the page for an anonymous GET, or None when it may not be kept."""
+        if generation is None or request.method != "GET" or not anonymous(request):
+            return None
         return (
             request.get_host(),
             request.is_secure(),
@@ -266,26 +278,26 @@ class SlottedPageCache:
         )
 
     def get(self, key):
-        """(page, data) stored under `key`, or None."""
+        """The value stored under `key`, or None."""
         if key is None:
             return None
         with self.lock:
-            entry = self.pages.get(key)
+            entry = self.entries.get(key)
         if entry is None or entry[0] <= time.time():
             return None
-        return entry[1], entry[2]
+        return entry[1]
 
-    def put(self, key, page, data, *, until=None):
-        """Keep `page` (and the view's `data` for filling it) until PAGE_CACHE_SECONDS
-        have passed, or `until` (a datetime), whichever comes first."""
+    def put(self, key, value, *, until=None):
+        """Keep `value` until PAGE_CACHE_SECONDS have passed, or `until` (a datetime),
+        whichever comes first."""
         if key is None:
             return
         expires = time.time() + settings.PAGE_CACHE_SECONDS
         if until is not None:
             expires = min(expires, until.timestamp())
         with self.lock:
-            for old in [k for k in self.pages if k[-1] != key[-1]]:
-                del self.pages[old]
-            self.pages[key] = (expires, page, data)
-            while len(self.pages) > self.max_pages:
-                self.pages.popitem(last=False)
+            for old in [k for k in self.entries if k[-1] != key[-1]]:
+                del self.entries[old]
+            self.entries[key] = (expires, value)
+            while len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)

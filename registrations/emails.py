@@ -11,7 +11,6 @@ mail server refused.
 
 import datetime
 import logging
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
@@ -59,7 +58,8 @@ def _choice_lines(registration):
     return lines
 
 
-def _send(registration, *, kind, subject, with_calendar, connection=None):
+def _message(registration, *, kind, subject, with_calendar, connection=None):
+    """The e-mail as `registration` receives it now, in their language."""
     with translation.override(registration.language):
         context = {
             "registration": registration,
@@ -97,12 +97,10 @@ def _send(registration, *, kind, subject, with_calendar, connection=None):
                 registration.event, settings.SITE_URL, extra_description=sessions
             )
             message.attach("uitnodiging.ics", calendar.to_ical(), "text/calendar")
-        message.send()
-    # Log the registration id only: no personal data in logs.
-    logger.info("Sent %s e-mail for registration %s", kind, registration.pk)
+    return message
 
 
-# Subjects are lazy: `_send` formats them inside the participant's language.
+# Subjects are lazy: `_message` formats them inside the participant's language.
 SUBJECTS = {
     "confirmation": gettext_lazy("Your registration for %(event)s"),
     "changed": gettext_lazy("Changed: your registration for %(event)s"),
@@ -127,22 +125,28 @@ def queue(registration_pk, kind):
         raise ValueError(f"Unknown e-mail kind {kind!r}")
     queued = QueuedEmail.objects.create(registration_id=registration_pk, kind=kind)
     if settings.EMAIL_DELIVERY == "immediate":
-        # Robust: a mail server failure leaves the e-mail queued for the next
-        # send_queued_email run and does not turn the committed change into an error.
-        transaction.on_commit(partial(send_queued, [queued.pk]), robust=True)
+
+        def deliver():
+            send_queued([queued.pk])
+
+        # Robust: a failure (mail server or database) leaves the e-mail queued for the
+        # next send_queued_email run and does not turn the committed change into an
+        # error. (A named function: Django's log line for a failed robust callback
+        # needs its __qualname__, which functools.partial lacks.)
+        transaction.on_commit(deliver, robust=True)
     return queued
 
 
 def send_queued(pks=None, *, limit=None):
     """Deliver queued e-mails, oldest first; returns (sent, failed).
 
-    Each e-mail is locked, sent and marked sent in a transaction of its own, and
-    workers skip rows another one holds, so several can run at once without sending
-    anything twice. A failure is counted on the row (its exception's name, no
-    personal data) and retried by a later run after a growing pause, up to
-    MAX_ATTEMPTS times. If the
-    database fails after the mail server accepted a message and before the row is
-    marked, that one message is sent again later: delivery is at least once.
+    Each e-mail is locked (workers skip rows another one holds), rendered from the
+    current state and marked sent in a transaction of its own, and sent once that has
+    committed. A database that fails on the way therefore leaves the e-mail queued,
+    never sent twice. A mail server that refuses it puts it back in the queue, with
+    the count and its exception's name (no personal data), to be retried after a
+    growing pause, up to MAX_ATTEMPTS times. Only when the database also fails at that
+    very moment is the e-mail lost (it stays marked sent).
     """
     from .models import QueuedEmail
 
@@ -167,39 +171,56 @@ def send_queued(pks=None, *, limit=None):
                 tried.add(queued.pk)
                 queued.attempts += 1
                 try:
-                    _send_kind(queued.registration_id, queued.kind, connection=connection)
+                    message = _queued_message(queued, connection=connection)
                 except Exception as error:
-                    queued.last_error = type(error).__name__
-                    # Wait 2, 4, 8 ... minutes, at most an hour, before the next attempt.
-                    queued.retry_after = timezone.now() + datetime.timedelta(
-                        minutes=min(2**queued.attempts, 60)
-                    )
-                    failed += 1
-                    # Ids and the error's class only: no personal data in logs.
-                    logger.warning(
-                        "Could not send %s e-mail %s (attempt %s): %s",
-                        queued.kind,
-                        queued.pk,
-                        queued.attempts,
-                        queued.last_error,
-                    )
+                    message = None
+                    _note_failure(queued, error)
                 else:
                     queued.sent_at = timezone.now()
                     queued.last_error = ""
-                    sent += 1
                 queued.save(update_fields=["attempts", "sent_at", "last_error", "retry_after"])
+            if message is None:
+                failed += 1
+                continue
+            try:
+                message.send()
+            except Exception as error:
+                _note_failure(queued, error)
+                queued.sent_at = None
+                queued.save(update_fields=["sent_at", "last_error", "retry_after"])
+                failed += 1
+            else:
+                # Ids only: no personal data in logs.
+                logger.info(
+                    "Sent %s e-mail for registration %s", queued.kind, queued.registration_id
+                )
+                sent += 1
     finally:
         connection.close()
     return sent, failed
 
 
-def _send_kind(registration_pk, kind, *, connection=None):
-    registration = _load(registration_pk)
-    _send(
+def _note_failure(queued, error):
+    queued.last_error = type(error).__name__
+    # Wait 2, 4, 8 ... minutes, at most an hour, before the next attempt.
+    queued.retry_after = timezone.now() + datetime.timedelta(minutes=min(2**queued.attempts, 60))
+    # Ids and the error's class only: no personal data in logs.
+    logger.warning(
+        "Could not send %s e-mail %s (attempt %s): %s",
+        queued.kind,
+        queued.pk,
+        queued.attempts,
+        queued.last_error,
+    )
+
+
+def _queued_message(queued, *, connection=None):
+    registration = _load(queued.registration_id)
+    return _message(
         registration,
-        kind=kind,
-        subject=SUBJECTS[kind],
-        with_calendar=kind in WITH_CALENDAR,
+        kind=queued.kind,
+        subject=SUBJECTS[queued.kind],
+        with_calendar=queued.kind in WITH_CALENDAR,
         connection=connection,
     )
 

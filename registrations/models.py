@@ -353,7 +353,7 @@ class QueuedEmail(models.Model):
     losing it. ``registrations.emails`` sends it right after the commit
     (``EMAIL_DELIVERY = "immediate"``) or leaves it to ``manage.py send_queued_email``
     (``"queue"``); either way the message is rendered from the registration's state at
-    sending time, and the row is marked sent once delivered.
+    sending time, and the row is marked sent when it goes to the mail server.
     """
 
     class Kind(models.TextChoices):

@@ -13,7 +13,6 @@ E-mails are sent only after the transaction commits.
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -696,8 +695,13 @@ def send_mailing(mailing, *, user):
     mailing.sent_at = timezone.now()
     mailing.recipient_count = len(recipient_ids)
     mailing.save(update_fields=["sent_at", "recipient_count"])
-    # Robust: a mail server failure is logged and does not turn the committed send into an error.
-    transaction.on_commit(partial(emails.send_mailing, mailing.pk, recipient_ids), robust=True)
+
+    def deliver():
+        emails.send_mailing(mailing.pk, recipient_ids)
+
+    # Robust: a mail server failure is logged and does not turn the committed send into an
+    # error. (A named function: Django logs a failed robust callback by its __qualname__.)
+    transaction.on_commit(deliver, robust=True)
     # Ids and counts only: no personal data in logs.
     logger.info(
         "Mailing %s queued by user %s for %s recipients", mailing.pk, user.pk, len(recipient_ids)

@@ -14,7 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from config.pagecache import SlottedPage, SlottedPageCache
+from config.pagecache import ProgrammeCache, SlottedPage
 from config.ratelimit import rate_limited
 from events.models import BLOCK_ORDER, Event, Series, SessionOffering
 
@@ -34,9 +34,10 @@ from .models import Registration, SessionChoice
 # no database write, and the visitor stays anonymous for the page caches.
 SUMMARY_COOKIE = "registration_summary"
 SUMMARY_MAX_AGE = 30 * 60
-# The registration form, kept with its seat figures as slots: when registration opens,
-# most requests are this page, and its seats change with every registration.
-FORM_PAGES = SlottedPageCache()
+# When registration opens, most requests are the registration form and its POST. Per
+# app server, until the programme changes, are kept: the page with its seat figures as
+# slots (they change with every registration), and the event with its rounds.
+PROGRAMMES = ProgrammeCache()
 
 
 def _rounds(event, *, seats=True):
@@ -68,27 +69,28 @@ def _person(form):
     )
 
 
-def _summary(form, events_with_ids):
+def _summary(form, events_with_ids, rounds):
     """What the confirmation page shows: the submitted choices, not stored state.
 
     The same page follows a first and a repeated registration, so that it never
-    reveals whether an address was registered before.
+    reveals whether an address was registered before. `rounds` are the form's.
     """
-    offering_ids = [pk for _event, ids in events_with_ids for pk in ids]
-    offerings = SessionOffering.objects.filter(pk__in=offering_ids).select_related(
-        "session", "round"
-    )
+    chosen = {pk for _event, ids in events_with_ids for pk in ids}
+    picked = [
+        (round_, offering)
+        for round_ in rounds
+        for offering in round_.offerings.all()
+        if offering.pk in chosen
+    ]
     by_event = {}
-    for offering in sorted(
-        offerings, key=lambda o: (o.round.day or datetime.date.min, o.round.starts_at)
+    for round_, offering in sorted(
+        picked, key=lambda pair: (pair[0].day or datetime.date.min, pair[0].starts_at)
     ):
         by_event.setdefault(offering.event_id, []).append(
             {
-                "round": offering.round.title,
-                "starts_at": offering.round.starts_at.strftime("%H:%M"),
-                "ends_at": offering.round.ends_at.strftime("%H:%M")
-                if offering.round.ends_at
-                else "",
+                "round": round_.title,
+                "starts_at": round_.starts_at.strftime("%H:%M"),
+                "ends_at": round_.ends_at.strftime("%H:%M") if round_.ends_at else "",
                 "session": offering.session.title,
                 "location": offering.location,
             }
@@ -105,12 +107,12 @@ def _summary(form, events_with_ids):
 @require_http_methods(["GET", "POST"])
 @rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register(request, slug):
-    key = FORM_PAGES.key(request)
-    cached = FORM_PAGES.get(key)
+    generation = PROGRAMMES.generation()
+    key = PROGRAMMES.page_key(request, generation)
+    cached = PROGRAMMES.get(key)
     if cached is not None:
         return _form_response(request, *cached, status=200, cache="hit")
-    # Whether the event is full is filled in by _form_response: no seats counted here.
-    event = _open_event(slug, seats=False)
+    event, rounds = _registration_programme(slug, generation)
     state = event.registration_state(count_seats=False)
     if state not in {"open", "preferences"}:
         return render(
@@ -119,13 +121,14 @@ def register(request, slug):
             {"event": event, "state": state},
             status=200 if state in {"not_yet_open", "allocating"} else 403,
         )
-    rounds = list(_rounds(event, seats=False))
     if state == "preferences":
         return _register_preferences(request, event, rounds, key)
     form = RegistrationForm(request.POST or None, event=event, rounds=rounds, seat_slots=True)
     if request.method == "POST" and form.is_valid() and form.is_spam():
         # The same answer as a registration, so the bot learns nothing; nothing is stored.
-        return _to_done_page(event.slug, _summary(form, [(event, form.chosen_offering_ids())]))
+        return _to_done_page(
+            event.slug, _summary(form, [(event, form.chosen_offering_ids())], rounds)
+        )
     if request.method == "POST" and form.is_valid():
         try:
             services.register_attendee(
@@ -134,8 +137,21 @@ def register(request, slug):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _to_done_page(event.slug, _summary(form, [(event, form.chosen_offering_ids())]))
+            return _to_done_page(
+                event.slug, _summary(form, [(event, form.chosen_offering_ids())], rounds)
+            )
     return _render_form(request, event, form, rounds, key=key)
+
+
+def _registration_programme(slug, generation):
+    """The event and its rounds, without seat counts (the form shows them in slots)."""
+    key = ("registration", slug, generation) if generation else None
+    cached = PROGRAMMES.get(key)
+    if cached is None:
+        event = _open_event(slug, seats=False)
+        cached = (event, list(_rounds(event, seats=False)))
+        PROGRAMMES.put(key, cached, until=event.registration_state_changes_at())
+    return cached
 
 
 def _register_preferences(request, event, rounds, key):
@@ -174,7 +190,7 @@ def _render_form(request, event, form, rounds, *, key, preferences=False):
         },
     }
     if not form.is_bound:
-        FORM_PAGES.put(key, page, seats, until=event.registration_state_changes_at())
+        PROGRAMMES.put(key, (page, seats), until=event.registration_state_changes_at())
     status = 400 if form.is_bound else 200
     return _form_response(request, page, seats, status=status, cache="miss" if key else None)
 
@@ -294,14 +310,15 @@ def register_for_series(request, slug):
     )
     if request.method == "POST" and form.is_valid():
         chosen = form.chosen_events()
+        all_rounds = [round_ for rounds in rounds_by_event.values() for round_ in rounds]
         if form.is_spam():  # As in register(): answered as usual, nothing stored.
-            return _to_done_page(chosen[0][0].slug, _summary(form, chosen))
+            return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
         try:
             services.register_for_series(chosen, person=_person(form))
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _to_done_page(chosen[0][0].slug, _summary(form, chosen))
+            return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
     return render(
         request,
         "registrations/series_form.html",

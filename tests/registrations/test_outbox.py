@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from registrations import emails, services
@@ -190,3 +190,20 @@ def test_admin_lists_the_outbox_and_retries(admin_client, event, person_factory,
     assert response.status_code == 302
     queued.refresh_from_db()
     assert (queued.attempts, queued.retry_after) == (0, None)
+
+
+def test_database_gone_after_the_commit_leaves_the_email_queued(
+    event, person_factory, monkeypatch, django_capture_on_commit_callbacks
+):
+    """PostgreSQL stopping right after a registration commits: the visitor's request
+    still succeeds, and the e-mail waits in the outbox for the cron job."""
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(emails, "send_queued", database_gone)
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = register(event, person_factory)
+
+    assert registration.status == "confirmed"
+    assert QueuedEmail.objects.get().sent_at is None
