@@ -240,8 +240,8 @@ class Gunicorn(Background):
 class MailWorker(Background):
     """``manage.py send_queued_email --loop``: the outbox worker of DJANGO_EMAIL_DELIVERY=queue.
 
-    Runs at a lower CPU priority (nice 10), as a background job should beside the app
-    server on the same machine.
+    Runs at idle CPU priority (``chrt --idle``): on this one machine it takes only the CPU
+    the app server and PostgreSQL leave, as a worker on a machine of its own would.
     """
 
     def __init__(self, env, workdir):

@@ -13,6 +13,11 @@ arrival order), no 5xx, exactly one confirmation e-mail per registration, and no
 address in the server's log.
 
     python bench/registration_rush.py [--participants 1000] [--clients 120] [--time-limit 300]
+                                      [--rate 20] [--workers N --threads N]
+
+Without --rate each client registers one participant after the other as fast as the server
+answers (the server's capacity); with --rate participants arrive at that rate, and the
+latencies show what a visitor waits when the site is busy but not overloaded.
 """
 
 import argparse
@@ -61,24 +66,33 @@ def choose(rounds, rng):
     return chosen
 
 
-def rush(server, participants, clients, time_limit):
+def rush(server, participants, clients, time_limit, rate=None):
+    """Closed loop: each client registers one participant after the other, as fast as
+    the server answers. With `rate`, participants arrive at that many per second
+    instead (open loop), and a registration's time counts from its arrival, so that
+    waiting for a free client counts too."""
     work = queue.Queue()
-    for item in participants:
-        work.put(item)
+    for index, item in enumerate(participants):
+        work.put((index, item))
     results = []
     lock = threading.Lock()
-    deadline = time.monotonic() + time_limit
+    begin = time.monotonic()
+    deadline = begin + time_limit
 
     def client():
         browser = Browser(server.url)
         while time.monotonic() < deadline:
             try:
-                address, choices = work.get_nowait()
+                index, (address, choices) = work.get_nowait()
             except queue.Empty:
                 break
             browser.cookies = {}  # a new visitor
             browser.timings = []
             started = time.monotonic()
+            if rate:
+                arrival = begin + index / rate
+                time.sleep(max(0.0, arrival - started))
+                started = arrival
             try:
                 get_status, post_status, location = browser.register(
                     common.EVENT_SLUG, email=address, choices=choices
@@ -108,7 +122,6 @@ def rush(server, participants, clients, time_limit):
         browser.close()
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    begin = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -242,6 +255,11 @@ def main():
     parser.add_argument("--clients", type=int, default=120)
     parser.add_argument("--time-limit", type=int, default=300, help="stop starting new ones")
     parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="participants arriving per second (open loop); default: as fast as answered",
+    )
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: config)")
     parser.add_argument("--threads", type=int, help="gunicorn threads (default: config)")
     args = parser.parse_args()
@@ -278,10 +296,13 @@ def measure(args, postgres, server, workdir, mail_worker):
         warm.get(f"/evenementen/{common.EVENT_SLUG}/aanmelden/")
         warm.close()
 
-    common.log(f"rush: {args.participants} participants, {args.clients} concurrent clients")
+    arrivals = f", arriving at {args.rate:g} per second" if args.rate else ""
+    common.log(
+        f"rush: {args.participants} participants, {args.clients} concurrent clients{arrivals}"
+    )
     client_cpu = time.process_time()
     with common.OtherLoad(postgres) as load:
-        results, elapsed = rush(server, participants, args.clients, args.time_limit)
+        results, elapsed = rush(server, participants, args.clients, args.time_limit, args.rate)
     client_cpu = time.process_time() - client_cpu
     mail_wait = mail_worker.wait_until_sent(postgres)
     done = [r for r in results if r["post"] == 302]
@@ -294,7 +315,7 @@ def measure(args, postgres, server, workdir, mail_worker):
     print(load.summary())
     print(f"the load generator itself (this process) used {client_cpu:.1f} CPU-s")
     print(
-        "confirmation e-mails (outbox worker, nice 10): all sent "
+        "confirmation e-mails (outbox worker at idle CPU priority): all sent "
         + (f"{mail_wait:.1f} s after the rush" if mail_wait is not None else "NOT within 300 s")
     )
     for name, values in [

@@ -32,10 +32,12 @@ from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.db import DatabaseCache
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.html import conditional_escape
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def ignored_tables():
 
     tables = {Session._meta.db_table, *getattr(settings, "PAGE_CACHE_IGNORED_TABLES", [])}
     for config in settings.CACHES.values():
-        if config["BACKEND"].endswith("db.DatabaseCache"):
+        if issubclass(import_string(config["BACKEND"]), DatabaseCache):
             tables.add(config["LOCATION"])
     return tables
 

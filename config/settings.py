@@ -255,7 +255,7 @@ LOGIN_REDIRECT_URL = "registrations:my_sessions"
 def cache_from_url(url):
     scheme, _sep, rest = url.partition("://")
     backends = {
-        "db": "django.core.cache.backends.db.DatabaseCache",
+        "db": "config.cache.DatabaseCache",  # Django's, with one-statement writes
         "locmem": "django.core.cache.backends.locmem.LocMemCache",
         "redis": "django.core.cache.backends.redis.RedisCache",
         "rediss": "django.core.cache.backends.redis.RedisCache",

@@ -112,7 +112,7 @@ def test_production_settings_are_strict():
         ["https://programma.example.nl"],
         600,
         True,
-        "django.core.cache.backends.db.DatabaseCache",
+        "config.cache.DatabaseCache",
         "django.contrib.sessions.backends.db",
         "django.core.mail.backends.smtp.EmailBackend",
         "whitenoise.storage.CompressedManifestStaticFilesStorage",

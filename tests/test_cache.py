@@ -1,0 +1,68 @@
+"""The database cache of production (config/cache.py): Django's, with one-statement writes."""
+
+import datetime
+
+import pytest
+from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import override_settings
+
+pytestmark = pytest.mark.django_db
+
+TABLE = "test_cache_table"
+
+
+@pytest.fixture
+def db_cache():
+    with override_settings(
+        CACHES={"default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": TABLE}}
+    ):
+        call_command("createcachetable", verbosity=0)
+        yield caches["default"]
+
+
+def test_set_get_overwrite_and_delete(db_cache):
+    db_cache.set("stamp", "one", timeout=None)
+    db_cache.set("count", (1700000000.0, 3), timeout=600)
+    assert db_cache.get("stamp") == "one"
+    assert db_cache.get("count") == (1700000000.0, 3)
+
+    db_cache.set("stamp", "two", timeout=None)
+    assert db_cache.get("stamp") == "two"
+    db_cache.delete("stamp")
+    assert db_cache.get("stamp") is None
+
+
+def test_expired_values_are_gone(db_cache):
+    db_cache.set("soon", "x", timeout=600)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET expires = %s",
+            [datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)],
+        )
+    assert db_cache.get("soon") is None
+    assert db_cache.add("soon", "again", timeout=600) is True
+    assert db_cache.get("soon") == "again"
+
+
+@pytest.mark.postgres
+def test_a_write_is_one_statement_on_postgresql(db_cache, django_assert_num_queries, monkeypatch):
+    monkeypatch.setattr(type(db_cache), "cull_every", 10**9)  # no count this time
+    db_cache.set("stamp", "one", timeout=None)
+    with django_assert_num_queries(1) as captured:
+        db_cache.set("stamp", "two", timeout=None)
+    assert "ON CONFLICT" in captured.captured_queries[0]["sql"]
+    assert db_cache.get("stamp") == "two"
+
+
+@pytest.mark.postgres
+def test_the_table_is_culled_now_and_then(db_cache, monkeypatch):
+    monkeypatch.setattr(type(db_cache), "cull_every", 1)  # count on every write
+    monkeypatch.setattr(db_cache, "_max_entries", 10)
+    for number in range(30):
+        db_cache.set(f"key{number}", number, timeout=600)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {TABLE}")
+        assert cursor.fetchone()[0] <= 11
+    assert db_cache.get("key29") == 29
