@@ -171,7 +171,10 @@ def send_queued(pks=None, *, limit=None):
                 tried.add(queued.pk)
                 queued.attempts += 1
                 try:
-                    message = _queued_message(queued, connection=connection)
+                    # A savepoint: a failed query while rendering must not abort the
+                    # transaction that records the failure.
+                    with transaction.atomic():
+                        message = _queued_message(queued, connection=connection)
                 except Exception as error:
                     message = None
                     _note_failure(queued, error)

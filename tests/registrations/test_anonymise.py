@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from events.models import Event
 from registrations import services
-from registrations.models import Registration, SessionChoice
+from registrations.models import QueuedEmail, Registration, SessionChoice
 from tests.factories import build_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +170,16 @@ def test_output_contains_no_personal_data(old_event):
 def test_negative_days_are_refused(old_event):
     with pytest.raises(CommandError):
         run("--days", "-1")
+
+
+def test_emails_still_queued_for_them_are_dropped(old_event):
+    registrations = Registration.objects.filter(event=old_event)
+    sent = QueuedEmail.objects.filter(registration__in=registrations).first()
+    sent.sent_at = timezone.now()
+    sent.save()
+    assert QueuedEmail.objects.filter(registration__in=registrations, sent_at=None).exists()
+
+    run()
+
+    assert not QueuedEmail.objects.filter(registration__in=registrations, sent_at=None).exists()
+    assert QueuedEmail.objects.filter(pk=sent.pk).exists()  # the record of what was sent stays

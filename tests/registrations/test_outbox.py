@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import OperationalError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from registrations import emails, services
@@ -207,3 +208,22 @@ def test_database_gone_after_the_commit_leaves_the_email_queued(
 
     assert registration.status == "confirmed"
     assert QueuedEmail.objects.get().sent_at is None
+
+
+def test_failed_query_while_rendering_is_recorded_not_raised(
+    event, person_factory, settings, monkeypatch, mailoutbox
+):
+    settings.EMAIL_DELIVERY = "queue"
+    register(event, person_factory)
+
+    def broken(queued, *, connection=None):
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(emails, "_queued_message", broken)
+
+    assert emails.send_queued() == (0, 1)
+    queued = QueuedEmail.objects.get()
+    assert (queued.sent_at, queued.attempts) == (None, 1)
+    assert queued.last_error in {"OperationalError", "ProgrammingError"}
+    assert mailoutbox == []

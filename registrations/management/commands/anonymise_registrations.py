@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from events.models import Event
-from registrations.models import Registration, new_token
+from registrations.models import QueuedEmail, Registration, new_token
 
 ANONYMISED_DOMAIN = "anonymised.invalid"  # .invalid never resolves (RFC 2606)
 BATCH_SIZE = 500
@@ -90,4 +90,6 @@ def anonymise(registrations):
                 batch,
                 ["name", "email", "organisation", "function", "question", "token", "updated_at"],
             )
+            # E-mails still waiting for them would go to the placeholder address.
+            QueuedEmail.objects.filter(registration__in=batch, sent_at=None).delete()
     return len(pks)
