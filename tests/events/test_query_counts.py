@@ -12,6 +12,7 @@ from tests.factories import (
     SeriesFactory,
     SessionRoleFactory,
     build_programme,
+    registration_form_data,
 )
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +80,28 @@ def test_speaker_page_queries_are_constant(client, django_assert_num_queries, it
 
     with django_assert_num_queries(4):
         client.get(speaker.get_absolute_url())
+
+
+@pytest.mark.parametrize("sessions", [3, 13])
+def test_registration_form_and_post_queries_are_constant(
+    client, settings, django_assert_num_queries, sessions
+):
+    """The busiest requests when registration opens. With the page cache on (in memory
+    here, so only database queries count): the kept form costs one query (the seats), and
+    a registration a fixed handful, whatever the size of the programme."""
+    settings.PAGE_CACHE_SECONDS = 60
+    event = build_programme(sessions=sessions, rounds=2, capacity=100)
+    url = reverse("registrations:create", args=[event.slug])
+    client.get(url)  # renders the form and keeps it, with the event and its rounds
+    client.cookies.clear()
+
+    with django_assert_num_queries(1):
+        assert client.get(url)["X-Page-Cache"] == "hit"
+
+    # The address constraint; then in the registration's transaction the choices, the
+    # event lock, the address, the reservations, the seats and three inserts
+    # (registration, choices, outbox). Savepoints: the test runs in a transaction.
+    data = registration_form_data(event)
+    with django_assert_num_queries(13):
+        response = client.post(url, data)
+    assert response.status_code == 302
