@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, IntegerField, Q, Value
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -104,30 +104,35 @@ def seats_taken(event_pk, offering_pks=None):
     """{None: Counter(role: seats), offering pk: Counter(role: seats)} of confirmed seats:
     the event's own and those of its offerings (only `offering_pks`, when given).
 
-    One query: it runs under the event lock when registering, and on every view of
-    the registration form.
+    One query, written out: it runs under the event lock when registering and on every
+    view of the registration form, and the ORM took ten times longer to build it than
+    PostgreSQL to answer it.
     """
-    event_seats = (
-        Registration.objects.filter(event_id=event_pk, status=Status.CONFIRMED)
-        .values("role")
-        .annotate(holder=Value(None, output_field=IntegerField()), n=Count("pk"))
-        .values_list("holder", "role", "n")
-        .order_by()
-    )
-    choices = SessionChoice.objects.filter(status=Status.CONFIRMED)
+    registrations = connection.ops.quote_name(Registration._meta.db_table)
+    choices = connection.ops.quote_name(SessionChoice._meta.db_table)
+    offerings = connection.ops.quote_name(SessionOffering._meta.db_table)
     if offering_pks is None:
-        choices = choices.filter(offering__event_id=event_pk)
+        which = f"IN (SELECT id FROM {offerings} WHERE event_id = %s)"
+        which_params = [event_pk]
+    elif offering_pks:
+        which = f"IN ({', '.join(['%s'] * len(offering_pks))})"
+        which_params = list(offering_pks)
     else:
-        choices = choices.filter(offering_id__in=offering_pks)
-    offering_seats = (
-        choices.values("offering", "registration__role")
-        .annotate(n=Count("pk"))
-        .values_list("offering", "registration__role", "n")
-        .order_by()
+        which, which_params = "IS NULL", []  # no offerings asked for: none match
+    sql = (
+        f"SELECT NULL, r.role, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
+        "WHERE r.event_id = %s AND r.status = %s GROUP BY r.role "
+        "UNION ALL "
+        f"SELECT c.offering_id, r.role, COUNT(*) FROM {choices} c "
+        f"JOIN {registrations} r ON r.id = c.registration_id "
+        f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id, r.role"
     )
     counts = defaultdict(Counter)
-    for holder, role, n in event_seats.union(offering_seats, all=True):
-        counts[holder][role] += n
+    with connection.cursor() as cursor:
+        confirmed = Status.CONFIRMED.value
+        cursor.execute(sql, [event_pk, confirmed, confirmed, *which_params])
+        for holder, role, n in cursor.fetchall():
+            counts[holder][role] += n
     return counts
 
 

@@ -260,3 +260,25 @@ def test_capacity_increase_promotes_in_arrival_order(event, person_factory):
         "confirmed",
         "waiting",
     ]
+
+
+def test_seats_taken_counts_confirmed_seats_per_holder_and_role(event, person_factory):
+    first_round, second_round = offerings_by_round(event)
+    full = first_round[0]
+    full.capacity = 1
+    full.save()
+    for role in ["resident", "resident", "civil_servant"]:
+        services.register_attendee(
+            event, person=person_factory(role=role), offering_ids=[full.pk, second_round[1].pk]
+        )
+    services.register_attendee(event, person=person_factory(), offering_ids=[second_round[2].pk])
+
+    everything = services.seats_taken(event.pk)
+    assert everything[None] == {"resident": 3, "civil_servant": 1}
+    assert everything[full.pk] == {"resident": 1}  # the others wait
+    assert everything[second_round[1].pk] == {"resident": 2, "civil_servant": 1}
+    assert everything[second_round[2].pk] == {"resident": 1}
+
+    only = services.seats_taken(event.pk, [full.pk])
+    assert set(only) == {None, full.pk}
+    assert set(services.seats_taken(event.pk, [])) == {None}
