@@ -47,7 +47,6 @@ WRITE = re.compile(
     r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?([\w.]+)', re.IGNORECASE
 )
 CSRF_INPUT = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
-TOKEN_PLACEHOLDER = "\x00csrf\x00"
 SLOT = re.compile(r"<!--slot:([\w:-]+)-->")
 
 
@@ -158,19 +157,13 @@ class PageCacheMiddleware:
         except Exception:
             # The cache is an optimisation: without it the view renders (or answers 503).
             return None
-        key = (
-            request.get_host(),
-            request.is_secure(),
-            request.get_full_path(),
-            getattr(request, "LANGUAGE_CODE", ""),
-            generation,
-        )
+        key = page_key(request, generation)
         with self.lock:
-            page = self.pages.get(key)
-        if page is not None and page[0] > time.monotonic():
-            _expires, parts, content_type = page
-            token = get_token(request).encode() if len(parts) > 1 else b""
-            response = HttpResponse(token.join(parts), content_type=content_type)
+            entry = self.pages.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            _expires, page, content_type = entry
+            values = {"csrf": get_token(request)} if "csrf" in page.names else {}
+            response = HttpResponse(page.fill(values), content_type=content_type)
             response["X-Page-Cache"] = "hit"
             return response
         request._page_cache_key = key
@@ -199,19 +192,27 @@ class PageCacheMiddleware:
         )
 
     def store(self, key, response):
-        # Stored as the bytes around the CSRF tokens, joined with a fresh token per visitor.
-        body = CSRF_INPUT.sub(
-            rf"\g<1>{TOKEN_PLACEHOLDER}\g<2>", response.content.decode(response.charset)
-        )
-        parts = [part.encode(response.charset) for part in body.split(TOKEN_PLACEHOLDER)]
+        # Kept as the text around the CSRF tokens, filled with a fresh token per visitor.
+        page = SlottedPage(response.content.decode(response.charset))
         expires = time.monotonic() + settings.PAGE_CACHE_SECONDS
         with self.lock:
             # Pages of older generations are never read again: drop them.
             for old in [k for k in self.pages if k[-1] != key[-1]]:
                 del self.pages[old]
-            self.pages[key] = (expires, parts, response["Content-Type"])
+            self.pages[key] = (expires, page, response["Content-Type"])
             while len(self.pages) > self.max_pages:
                 self.pages.popitem(last=False)
+
+
+def page_key(request, generation):
+    """What a kept page depends on for an anonymous visitor: URL, language, generation."""
+    return (
+        request.get_host(),
+        request.is_secure(),
+        request.get_full_path(),
+        getattr(request, "LANGUAGE_CODE", ""),
+        generation,
+    )
 
 
 def anonymous(request):
@@ -233,10 +234,16 @@ class SlottedPage:
         self.names = pieces[1::2]
 
     def fill(self, values):
-        """The page with each slot replaced by ``values[name]``, escaped unless safe."""
+        """The page with each slot replaced by ``values[name]``, escaped unless safe.
+
+        A slot without a value stays as it was (a comment): pages kept whole by the
+        middleware have only the ``csrf`` slot.
+        """
         parts = [self.texts[0]]
         for name, text in zip(self.names, self.texts[1:], strict=True):
-            parts.append(conditional_escape(values[name]))
+            parts.append(
+                conditional_escape(values[name]) if name in values else f"<!--slot:{name}-->"
+            )
             parts.append(text)
         return "".join(parts)
 
@@ -271,13 +278,7 @@ class ProgrammeCache:
         """The key of the page for an anonymous GET, or None when it may not be kept."""
         if generation is None or request.method != "GET" or not anonymous(request):
             return None
-        return (
-            request.get_host(),
-            request.is_secure(),
-            request.get_full_path(),
-            getattr(request, "LANGUAGE_CODE", ""),
-            generation,
-        )
+        return page_key(request, generation)
 
     def get(self, key):
         """The value stored under `key`, or None."""
