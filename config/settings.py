@@ -31,8 +31,16 @@ def env_list(name, default=""):
 TESTING = "pytest" in sys.modules
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 
+# Commands that only read and write the project's source, never serve or touch data: they
+# run with the development defaults, so that `manage.py makemigrations --check` works in a
+# fresh clone without production settings.
+SOURCE_COMMANDS = {"makemigrations", "makemessages"}
+SOURCE_COMMAND = (
+    Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 and sys.argv[1] in SOURCE_COMMANDS
+)
+
 # Production: debug off outside the test suite. Refuse to start on a guessed default.
-PRODUCTION = not (DEBUG or TESTING)
+PRODUCTION = not (DEBUG or TESTING or SOURCE_COMMAND)
 REQUIRED_IN_PRODUCTION = [
     "DJANGO_SECRET_KEY",
     "DJANGO_ALLOWED_HOSTS",

@@ -147,6 +147,20 @@ def test_production_refuses_sqlite():
     assert "DATABASE_URL must point at PostgreSQL in production." in result.stderr
 
 
+def test_source_commands_run_without_production_settings():
+    env = {k: v for k, v in production_env().items() if not k.startswith("DJANGO_")}
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env.pop("DATABASE_URL")
+
+    migrations = run_django(["makemigrations", "--check", "--dry-run"], env)
+    serving = run_django(["check"], env)
+
+    assert migrations.returncode == 0, migrations.stderr
+    assert "No changes detected" in migrations.stdout
+    assert serving.returncode != 0
+    assert "must be set when DJANGO_DEBUG is off" in serving.stderr
+
+
 def test_debug_runs_without_production_settings():
     env = {k: v for k, v in production_env().items() if not k.startswith("DJANGO_")}
     env.update({"DJANGO_DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings"})
