@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config import fastinsert
 from events.calendar import event_calendar
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def queue(registration_pk, kind):
 
     if kind not in SUBJECTS:
         raise ValueError(f"Unknown e-mail kind {kind!r}")
-    queued = QueuedEmail.objects.create(registration_id=registration_pk, kind=kind)
+    [queued] = fastinsert.insert([QueuedEmail(registration_id=registration_pk, kind=kind)])
     if settings.EMAIL_DELIVERY == "immediate":
 
         def deliver():

@@ -1,3 +1,5 @@
+import copy
+
 from django import forms
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -38,12 +40,28 @@ def offering_label(offering, *, seat_slot=False):
     )
 
 
-class RoundChoicesMixin:
-    """One required radio group per round: a session, or explicitly none."""
+class KeptChoiceField(forms.ChoiceField):
+    """A choice field whose choices are shared by its copies: the choices of kept round
+    fields are never changed, and copying their labels cost more than the rest."""
 
-    def add_round_fields(self, rounds, *, initial=None, seat_slots=False):
-        initial = initial or {}
-        self.round_fields = []
+    def __deepcopy__(self, memo):
+        result = forms.Field.__deepcopy__(self, memo)
+        result._choices = self._choices
+        return result
+
+
+class RoundFields:
+    """The radio groups of a programme's rounds: one required choice per round, a session
+    or explicitly none.
+
+    Building them (labels with leaders, error messages) costs more than the rest of a
+    form, so the registration form keeps them per programme and language and copies
+    them into each form (``RoundChoicesMixin.add_round_fields(..., prepared=...)``).
+    """
+
+    def __init__(self, rounds, *, seat_slots=False):
+        self.fields = {}
+        self.round_pks = {}
         self.session_by_offering = {}
         for round_ in rounds:
             name = f"round_{round_.pk}"
@@ -59,11 +77,10 @@ class RoundChoicesMixin:
             times = round_.starts_at.strftime("%H:%M")
             if round_.ends_at:
                 times += f"–{round_.ends_at:%H:%M}"
-            self.fields[name] = forms.ChoiceField(
+            self.fields[name] = KeptChoiceField(
                 label=format_html('{} <span class="legend__time">{}</span>', round_.title, times),
                 choices=choices,
                 widget=forms.RadioSelect,
-                initial=initial.get(round_.pk),
                 error_messages={
                     "required": _("Choose a session for %(round)s, or 'no session'.")
                     % {"round": round_.title},
@@ -71,7 +88,23 @@ class RoundChoicesMixin:
                     % {"round": round_.title},
                 },
             )
-            self.round_fields.append(name)
+            self.round_pks[name] = round_.pk
+
+
+class RoundChoicesMixin:
+    """One required radio group per round: a session, or explicitly none."""
+
+    def add_round_fields(self, rounds, *, initial=None, seat_slots=False, prepared=None):
+        """Add the rounds' radio groups; `prepared` (RoundFields of the same rounds)
+        saves building them."""
+        initial = initial or {}
+        prepared = prepared or RoundFields(rounds, seat_slots=seat_slots)
+        self.round_fields = list(prepared.fields)
+        self.session_by_offering = prepared.session_by_offering
+        for name, field in prepared.fields.items():
+            field = copy.deepcopy(field)
+            field.initial = initial.get(prepared.round_pks[name])
+            self.fields[name] = field
 
     @property
     def round_bound_fields(self):
@@ -206,13 +239,13 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
             "question": forms.Textarea(attrs={"rows": 4}),
         }
 
-    def __init__(self, *args, event, rounds, seat_slots=False, **kwargs):
+    def __init__(self, *args, event, rounds, seat_slots=False, round_fields=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.event = event
         self.fields["role"].choices = [
             (value, capfirst(label)) for value, label in Registration.Role.choices
         ]
-        self.add_round_fields(rounds, seat_slots=seat_slots)
+        self.add_round_fields(rounds, seat_slots=seat_slots, prepared=round_fields)
         self.order_fields(
             ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]
         )
@@ -243,6 +276,14 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
     def validate_unique(self):
         # Registering twice is handled by the service without revealing the address.
         pass
+
+    def _get_validation_exclusions(self):
+        # The model's checks of the address (a valid e-mail address, lower case) would
+        # repeat clean_email() with a query for the lower-case constraint, on the
+        # busiest POST of the site; the database enforces that constraint on save.
+        exclude = super()._get_validation_exclusions()
+        exclude.add("email")
+        return exclude
 
 
 class ChangeChoicesForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):

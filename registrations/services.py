@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import fastinsert
 from events.models import Event, SessionOffering
 
 from . import allocation, emails
@@ -47,7 +48,17 @@ class Outcome:
 
 
 def _lock_event(event):
-    return Event.objects.select_for_update().get(pk=event.pk)
+    """The event, read afresh under its row lock (``SELECT ... FOR UPDATE``)."""
+    # Written out: every registration waits for this lock, and the ORM's query
+    # building cost more than the query.
+    table = connection.ops.quote_name(Event._meta.db_table)
+    sql = f"SELECT * FROM {table} WHERE id = %s"  # noqa: S608 - our table name
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    locked = list(Event.objects.raw(sql, [event.pk]))
+    if not locked:
+        raise Event.DoesNotExist(f"Event {event.pk} no longer exists.")
+    return locked[0]
 
 
 def check_registration_open(event, *, now=None):
@@ -81,12 +92,40 @@ def _check_preferences_open(event, *, now=None):
         )
 
 
-def _validated_offerings(event, offering_ids):
-    """The chosen offerings, checked: this event's, one per round, no session twice."""
+@dataclass(frozen=True)
+class Programme:
+    """What registering needs of an event besides its seats: its offerings by pk and its
+    seat reservations. Callers that keep the programme (the registration form does, per
+    app server until the programme changes) pass it to spare the queries."""
+
+    offerings: dict
+    reservations: list
+
+    @classmethod
+    def of(cls, event, rounds):
+        return cls(
+            offerings={
+                offering.pk: offering for round_ in rounds for offering in round_.offerings.all()
+            },
+            reservations=list(event.seat_reservations.all()),
+        )
+
+
+def _validated_offerings(event, offering_ids, known=None):
+    """The chosen offerings, checked: this event's, one per round, no session twice.
+
+    `known` ({pk: offering}, e.g. as the registration form keeps them) saves the query
+    when it holds every chosen offering.
+    """
     ids = [offering_id for offering_id in offering_ids if offering_id]
-    offerings = list(
-        SessionOffering.objects.filter(event=event, pk__in=ids).select_related("session", "round")
-    )
+    if known is not None and all(pk in known for pk in ids):
+        offerings = [known[pk] for pk in set(ids) if known[pk].event_id == event.pk]
+    else:
+        offerings = list(
+            SessionOffering.objects.filter(event=event, pk__in=ids).select_related(
+                "session", "round"
+            )
+        )
     if len(offerings) != len(set(ids)) or len(ids) != len(set(ids)):
         raise ValidationError(_("Choose sessions of this event only."), code="invalid_choice")
     rounds = [offering.round_id for offering in offerings]
@@ -197,12 +236,15 @@ def _add_choices(registration, offerings, book):
                 status=Status.CONFIRMED if confirmed else Status.WAITING,
             )
         )
-    return SessionChoice.objects.bulk_create(choices)
+    return fastinsert.insert(choices)
 
 
 @transaction.atomic
-def register_attendee(event, *, person, offering_ids=(), now=None):
+def register_attendee(event, *, person, offering_ids=(), now=None, programme=None):
     """Register `person` for `event` with one offering per round.
+
+    `programme` (a Programme of the event, optional) spares looking up the chosen
+    offerings and the seat reservations.
 
     Returns an Outcome; ``created`` is False when the address already has an active
     registration, which is then left untouched (the caller mails its link).
@@ -213,30 +255,49 @@ def register_attendee(event, *, person, offering_ids=(), now=None):
     one's lock: what can be checked before it (the choices) is, and the locked part
     takes a fixed handful of queries.
     """
-    offerings = _validated_offerings(event, offering_ids)
+    offerings = _validated_offerings(
+        event, offering_ids, known=programme.offerings if programme else None
+    )
+    email = person.email.strip().lower()
+    # Filled in and validated before the lock; only the seat decisions wait for it.
+    registration = _filled_in(Registration(event=event, email=email), person)
     event = _lock_event(event)
     _check_first_come(event, now=now)
-    email = person.email.strip().lower()
 
-    registration = Registration.objects.filter(event=event, email=email).first()
-    if registration and registration.is_active:
-        emails.queue(registration.pk, "link")
-        return Outcome(registration=registration, created=False)
+    existing = _registration_for_address(event, email)
+    if existing and existing.is_active:
+        emails.queue(existing.pk, "link")
+        return Outcome(registration=existing, created=False)
 
-    reservations = list(event.seat_reservations.all())
+    if programme is None:
+        reservations = list(event.seat_reservations.all())
+    else:
+        reservations = programme.reservations
     _serve_queue_after_release(event, now=now, reservations=reservations)
     book = SeatBook.for_event(event, now=now, offerings=offerings, reservations=reservations)
-    registration = _save_registration(event, registration, email=email, person=person, book=book)
+    registration = _save_registration(event, existing or registration, person=person, book=book)
     _add_choices(registration, offerings, book)
 
     emails.queue(registration.pk, "confirmation")
     return Outcome(registration=registration, created=True)
 
 
-def _save_registration(event, registration, *, email, person, book):
-    """Create or reactivate the registration, with an event seat if one is free."""
-    reactivated = registration is not None
-    registration = registration or Registration(event=event, email=email)
+def _registration_for_address(event, email):
+    """The event's registration for `email` (cancelled or not), or None."""
+    table = connection.ops.quote_name(Registration._meta.db_table)
+    with connection.cursor() as cursor:
+        # Written out, as under the lock every statement's building is waited for.
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE event_id = %s AND email = %s",  # noqa: S608
+            [event.pk, email],
+        )
+        row = cursor.fetchone()
+    return Registration.objects.get(pk=row[0]) if row else None
+
+
+def _filled_in(registration, person):
+    """`registration` with the person's details, validated (the database checks the
+    constraints: one registration per address, a lower-case address)."""
     registration.name = person.name
     registration.organisation = person.organisation
     registration.function = person.function
@@ -245,21 +306,31 @@ def _save_registration(event, registration, *, email, person, book):
     registration.language = person.language
     registration.consented_at = timezone.now()
     registration.cancelled_at = None
-    registration.created_at = timezone.now()  # a reactivated registration queues anew
-    if book.has_seat(None, event.capacity, person.role):
+    registration.full_clean(
+        exclude=["token", "event", "status"], validate_unique=False, validate_constraints=False
+    )
+    return registration
+
+
+def _save_registration(event, registration, *, person, book):
+    """Create, or reactivate a cancelled registration, with an event seat if one is free.
+
+    A new registration must have been filled in (``_filled_in``).
+    """
+    reactivated = not registration._state.adding
+    if book.has_seat(None, event.capacity, registration.role):
         registration.status = Status.CONFIRMED
-        book.take(None, person.role)
+        book.take(None, registration.role)
     else:
         registration.status = Status.WAITING
-    # The database checks the constraints (one registration per address, lower-case
-    # address) on save; checking them here too would cost queries under the lock.
-    registration.full_clean(
-        exclude=["token", "event"], validate_unique=False, validate_constraints=False
-    )
+    if not reactivated:
+        fastinsert.insert([registration])  # created_at: now, under the lock
+        return registration
+    _filled_in(registration, person)
+    registration.created_at = timezone.now()  # a reactivated registration queues anew
     registration.save()
-    if reactivated:
-        registration.choices.all().delete()
-        registration.preferences.all().delete()
+    registration.choices.all().delete()
+    registration.preferences.all().delete()
     return registration
 
 
@@ -453,12 +524,13 @@ def register_preferences(event, *, person, preferences, now=None):
     _check_preferences_open(event, now=now)
     preferences = _validated_preferences(event, preferences)
     email = person.email.strip().lower()
-    registration = Registration.objects.filter(event=event, email=email).first()
-    if registration and registration.is_active:
-        emails.queue(registration.pk, "link")
-        return Outcome(registration=registration, created=False)
+    existing = _registration_for_address(event, email)
+    if existing and existing.is_active:
+        emails.queue(existing.pk, "link")
+        return Outcome(registration=existing, created=False)
     book = SeatBook.for_event(event, now=now)
-    registration = _save_registration(event, registration, email=email, person=person, book=book)
+    registration = existing or _filled_in(Registration(event=event, email=email), person)
+    registration = _save_registration(event, registration, person=person, book=book)
     _save_preferences(registration, preferences)
     emails.queue(registration.pk, "confirmation")
     return Outcome(registration=registration, created=True)

@@ -25,6 +25,7 @@ from .forms import (
     ChangePreferencesForm,
     PreferenceForm,
     RegistrationForm,
+    RoundFields,
     SeriesRegistrationForm,
     seats_label,
 )
@@ -112,7 +113,7 @@ def register(request, slug):
     cached = PROGRAMMES.get(key)
     if cached is not None:
         return _form_response(request, *cached, status=200, cache="hit")
-    event, rounds = _registration_programme(slug, generation)
+    event, rounds, programme = _registration_programme(slug, generation)
     state = event.registration_state(count_seats=False)
     if state not in {"open", "preferences"}:
         return render(
@@ -123,7 +124,13 @@ def register(request, slug):
         )
     if state == "preferences":
         return _register_preferences(request, event, rounds, key)
-    form = RegistrationForm(request.POST or None, event=event, rounds=rounds, seat_slots=True)
+    form = RegistrationForm(
+        request.POST or None,
+        event=event,
+        rounds=rounds,
+        seat_slots=True,
+        round_fields=_round_fields(slug, generation, rounds),
+    )
     if request.method == "POST" and form.is_valid() and form.is_spam():
         # The same answer as a registration, so the bot learns nothing; nothing is stored.
         return _to_done_page(
@@ -132,7 +139,10 @@ def register(request, slug):
     if request.method == "POST" and form.is_valid():
         try:
             services.register_attendee(
-                event, person=_person(form), offering_ids=form.chosen_offering_ids()
+                event,
+                person=_person(form),
+                offering_ids=form.chosen_offering_ids(),
+                programme=programme,
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -144,14 +154,26 @@ def register(request, slug):
 
 
 def _registration_programme(slug, generation):
-    """The event and its rounds, without seat counts (the form shows them in slots)."""
+    """The event, its rounds and what registering needs of them (services.Programme),
+    without seat counts (the form shows them in slots)."""
     key = ("registration", slug, generation) if generation else None
     cached = PROGRAMMES.get(key)
     if cached is None:
         event = _open_event(slug, seats=False)
-        cached = (event, list(_rounds(event, seats=False)))
+        rounds = list(_rounds(event, seats=False))
+        cached = (event, rounds, services.Programme.of(event, rounds))
         PROGRAMMES.put(key, cached, until=event.registration_state_changes_at())
     return cached
+
+
+def _round_fields(slug, generation, rounds):
+    """The form's radio groups for these rounds, kept per programme and language."""
+    key = ("round-fields", slug, get_language(), generation) if generation else None
+    fields = PROGRAMMES.get(key)
+    if fields is None:
+        fields = RoundFields(rounds, seat_slots=True)
+        PROGRAMMES.put(key, fields, until=None)
+    return fields
 
 
 def _register_preferences(request, event, rounds, key):

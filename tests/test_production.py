@@ -33,7 +33,14 @@ from django.views import defaults
 from config import views as site_views
 from config.log_filters import RedactPersonalData
 from registrations import services
-from tests.factories import SeriesFactory, SpeakerFactory, build_programme, offerings_by_round
+from registrations.models import Registration, SeatReservation
+from tests.factories import (
+    SeriesFactory,
+    SpeakerFactory,
+    build_programme,
+    offerings_by_round,
+    registration_form_data,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -689,6 +696,46 @@ def test_programme_changes_renew_the_cached_form(client, page_cache, open_event)
 
     assert response["X-Page-Cache"] == "miss"
     assert "Een nieuwe titel" in html
+
+
+def post_form(client, event, **data):
+    url = reverse("registrations:create", args=[event.slug])
+    response = client.post(url, registration_form_data(event, **data))
+    assert response.status_code == 302
+    return Registration.objects.get(event=event, email=data["email"])
+
+
+def test_registration_keeps_to_a_capacity_set_after_the_programme_was_kept(
+    client, page_cache, open_event
+):
+    """A POST takes the chosen offerings from the programme kept per app server; a
+    change of the programme renews it, so the next registration keeps to it."""
+    get_form(client, open_event)  # keeps the programme
+    offering = offerings_by_round(open_event)[0][0]
+    type(offering).objects.filter(pk=offering.pk).update(capacity=1)
+
+    anna = post_form(client, open_event, email="anna@example.nl")
+    bert = post_form(client, open_event, email="bert@example.nl")
+
+    assert anna.choices.get(offering=offering).status == "confirmed"
+    assert bert.choices.get(offering=offering).status == "waiting"
+
+
+def test_registration_keeps_to_a_reservation_made_after_the_programme_was_kept(
+    client, page_cache, open_event
+):
+    """The seat reservations also come with the kept programme, and renew it."""
+    get_form(client, open_event)
+    SeatReservation.objects.create(
+        event=open_event,
+        role="resident",
+        share=100,
+        released_at=timezone.now() + datetime.timedelta(days=1),
+    )
+
+    anna = post_form(client, open_event, email="anna@example.nl", role="civil_servant")
+
+    assert anna.status == "waiting"  # every event seat is kept for residents
 
 
 def test_cached_form_is_left_when_registration_closes(client, page_cache, open_event, monkeypatch):

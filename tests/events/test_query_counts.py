@@ -98,10 +98,11 @@ def test_registration_form_and_post_queries_are_constant(
     with django_assert_num_queries(1):
         assert client.get(url)["X-Page-Cache"] == "hit"
 
-    # The address constraint; then in the registration's transaction the choices, the
-    # event lock, the address, the reservations, the seats and three inserts
-    # (registration, choices, outbox). Savepoints: the test runs in a transaction.
+    # In the registration's transaction: the event lock, the address, the seats and
+    # three inserts (registration, choices, outbox). The chosen offerings and the seat
+    # reservations come with the kept programme. Savepoints: the test runs in a
+    # transaction.
     data = registration_form_data(event)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(8):
         response = client.post(url, data)
     assert response.status_code == 302

@@ -282,3 +282,31 @@ def test_seats_taken_counts_confirmed_seats_per_holder_and_role(event, person_fa
     only = services.seats_taken(event.pk, [full.pk])
     assert set(only) == {None, full.pk}
     assert set(services.seats_taken(event.pk, [])) == {None}
+
+
+def test_a_kept_programme_spares_no_check_of_the_choices(event, person_factory):
+    """Offerings the programme does not hold are looked up, and refused when they are
+    another event's; a programme of another event is no way around that either."""
+    other = build_programme(sessions=2, rounds=2, capacity=10)
+    rounds = list(event.rounds.prefetch_related("offerings"))
+    programme = services.Programme.of(event, rounds)
+    foreign = offerings_by_round(other)[0][0]
+
+    with pytest.raises(ValidationError) as refused:
+        services.register_attendee(
+            event, person=person_factory(), offering_ids=[foreign.pk], programme=programme
+        )
+    assert refused.value.code == "invalid_choice"
+
+    other_programme = services.Programme.of(other, list(other.rounds.all()))
+    with pytest.raises(ValidationError) as refused:
+        services.register_attendee(
+            event, person=person_factory(), offering_ids=[foreign.pk], programme=other_programme
+        )
+    assert refused.value.code == "invalid_choice"
+
+    own = offerings_by_round(event)[0][0]
+    outcome = services.register_attendee(
+        event, person=person_factory(), offering_ids=[own.pk], programme=programme
+    )
+    assert statuses(outcome.registration) == [(own.pk, "confirmed")]

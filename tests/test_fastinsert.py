@@ -1,0 +1,110 @@
+"""config.fastinsert: new rows as Model.save() and bulk_create() would write them."""
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config import fastinsert, pagecache
+from registrations.models import QueuedEmail, Registration, SessionChoice
+from tests.factories import build_programme, offerings_by_round
+
+pytestmark = pytest.mark.django_db
+
+
+def stored(instance, *, skip=()):
+    """The row as the database has it, field by field."""
+    fields = [f.attname for f in type(instance)._meta.concrete_fields if f.attname not in skip]
+    return type(instance).objects.filter(pk=instance.pk).values(*fields).get()
+
+
+def new_registration(event, email):
+    return Registration(
+        event=event,
+        email=email,
+        name="Anna de Vries",
+        role="resident",
+        organisation="Buurtvereniging",
+        question="Hoe werkt een buurtbudget?",
+        consented_at=timezone.now(),
+    )
+
+
+def test_a_row_is_stored_as_save_stores_it():
+    event = build_programme(sessions=1, rounds=1, capacity=10)
+    saved = new_registration(event, "saved@example.nl")
+    saved.save()
+    before = timezone.now()
+
+    [inserted] = fastinsert.insert([new_registration(event, "inserted@example.nl")])
+
+    assert inserted.pk is not None and inserted.pk != saved.pk
+    assert inserted._state.adding is False
+    assert inserted._state.db == "default"
+    row = stored(inserted)
+    # auto_now_add and auto_now are filled in at the insert, as save() does.
+    assert row["created_at"] >= before and row["updated_at"] >= before
+    assert row["token"] == inserted.token and len(row["token"]) >= 43
+    assert row.pop("email") == "inserted@example.nl"
+    expected = stored(saved)
+    assert expected.pop("email") == "saved@example.nl"
+    for varying in ("id", "token", "created_at", "updated_at", "consented_at"):
+        row.pop(varying), expected.pop(varying)
+    assert row == expected  # every other column, defaults included (status, language)
+
+
+def test_several_rows_get_their_own_primary_keys_in_order():
+    event = build_programme(sessions=3, rounds=3, capacity=10)
+    registration = new_registration(event, "anna@example.nl")
+    registration.save()
+    # One per round, each another session.
+    offerings = [offerings[index] for index, offerings in enumerate(offerings_by_round(event))]
+    assert len({offering.session_id for offering in offerings}) == 3
+    choices = [
+        SessionChoice(
+            registration=registration,
+            offering=offering,
+            round_id=offering.round_id,
+            session_id=offering.session_id,
+            status="confirmed" if index else "waiting",
+        )
+        for index, offering in enumerate(offerings)
+    ]
+
+    fastinsert.insert(choices)
+
+    assert len({choice.pk for choice in choices}) == 3
+    for choice, offering in zip(choices, offerings, strict=True):
+        row = stored(choice)
+        assert row["offering_id"] == offering.pk
+        assert row["status"] == choice.status
+
+
+def test_nothing_to_insert_is_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert fastinsert.insert([]) == []
+
+
+def test_the_database_constraints_still_hold():
+    event = build_programme(sessions=1, rounds=1, capacity=10)
+    fastinsert.insert([new_registration(event, "anna@example.nl")])
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fastinsert.insert([new_registration(event, "anna@example.nl")])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fastinsert.insert([new_registration(event, "Upper@Example.nl")])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_is_noticed_by_the_page_cache(settings):
+    """A write to the seat tables renews the page generation when it commits, the
+    programme generation stays (config.pagecache.WriteWatcher)."""
+    settings.PAGE_CACHE_SECONDS = 60
+    event = build_programme(sessions=1, rounds=1, capacity=10)
+    before = pagecache.current_generation(pagecache.GENERATION_KEY)
+    programme = pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY)
+    with transaction.atomic():
+        [registration] = fastinsert.insert([new_registration(event, "anna@example.nl")])
+        fastinsert.insert([QueuedEmail(registration=registration, kind="confirmation")])
+
+    assert pagecache.current_generation(pagecache.GENERATION_KEY) != before
+    assert pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY) == programme
