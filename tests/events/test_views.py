@@ -292,3 +292,21 @@ def test_role_affiliation_overrides_speaker_organisation_on_cards(client):
 
     assert f"{role.speaker.name}</a>, Gemeente Den Haag" in content
     assert role.speaker.organisation.name not in content
+
+
+@pytest.mark.parametrize(
+    ("day", "offset"),
+    [(datetime.date(2027, 6, 10), "+02:00"), (datetime.date(2027, 1, 14), "+01:00")],
+)
+def test_event_ics_time_zone_gives_the_event_its_offset(client, day, offset):
+    """The VTIMEZONE holds only the rules around the event, and those are right: a
+    calendar that reads them (not the zone's name) puts the event at the same moment."""
+    event = EventFactory(start_date=day, start_time=datetime.time(13, 0))
+
+    response = client.get(reverse("events:event_ics", args=[event.slug]))
+
+    calendar = Calendar.from_ical(response.content)
+    [zone] = calendar.walk("VTIMEZONE")
+    local = datetime.datetime.combine(day, datetime.time(13, 0))
+    assert local.replace(tzinfo=zone.to_tz()).isoformat() == f"{day}T13:00:00{offset}"
+    assert len(response.content) < 2000
