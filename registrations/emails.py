@@ -27,27 +27,28 @@ from events.calendar import event_calendar
 logger = logging.getLogger(__name__)
 
 
-def _load(registration_pk):
+def _registrations():
+    """Registrations with what their e-mails show."""
     from .models import Preference, Registration, SessionChoice
 
-    return (
-        Registration.objects.select_related("event__venue", "event__series")
-        .prefetch_related(
-            Prefetch(
-                "choices",
-                queryset=SessionChoice.objects.active()
-                .select_related("offering__session", "offering__round")
-                .order_by("round__day", "round__starts_at"),
-            ),
-            Prefetch(
-                "preferences",
-                queryset=Preference.objects.select_related(
-                    "offering__session", "offering__round"
-                ).order_by("offering__round__starts_at", "rank"),
-            ),
-        )
-        .get(pk=registration_pk)
+    return Registration.objects.select_related("event__venue", "event__series").prefetch_related(
+        Prefetch(
+            "choices",
+            queryset=SessionChoice.objects.active()
+            .select_related("offering__session", "offering__round")
+            .order_by("round__day", "round__starts_at"),
+        ),
+        Prefetch(
+            "preferences",
+            queryset=Preference.objects.select_related(
+                "offering__session", "offering__round"
+            ).order_by("offering__round__starts_at", "rank"),
+        ),
     )
+
+
+def _load(registration_pk):
+    return _registrations().get(pk=registration_pk)
 
 
 def _choice_lines(registration):
@@ -116,6 +117,8 @@ SUBJECTS = {
 WITH_CALENDAR = {"confirmation", "changed", "allocation", "promotion"}
 # A message the mail server refused this often is left for a person to look at.
 MAX_ATTEMPTS = 10
+# How many queued e-mails' registrations send_queued() reads at a time.
+LOAD_BATCH = 25
 
 
 def queue(registration_pk, kind):
@@ -142,8 +145,8 @@ def send_queued(pks=None, *, limit=None):
     """Deliver queued e-mails, oldest first; returns (sent, failed).
 
     Each e-mail is locked (workers skip rows another one holds), rendered from the
-    current state and marked sent in a transaction of its own, and sent once that has
-    committed. A database that fails on the way therefore leaves the e-mail queued,
+    state of its registration (read with those of the next e-mails in the queue) and
+    marked sent in a transaction of its own, and sent once that has committed. A database that fails on the way therefore leaves the e-mail queued,
     never sent twice. A mail server that refuses it puts it back in the queue, with
     the count and its exception's name (no personal data), to be retried after a
     growing pause, up to MAX_ATTEMPTS times. Only when the database also fails at that
@@ -153,6 +156,10 @@ def send_queued(pks=None, *, limit=None):
 
     sent = failed = 0
     tried = set()
+    # The registrations of the next e-mails in the queue, read together (three queries
+    # for a batch instead of for each e-mail). Each is used once, for the e-mail it was
+    # read for, and is at most a batch old.
+    loaded = {}
     connection = get_connection()
     try:
         while limit is None or sent + failed < limit:
@@ -175,7 +182,16 @@ def send_queued(pks=None, *, limit=None):
                     # A savepoint: a failed query while rendering must not abort the
                     # transaction that records the failure.
                     with transaction.atomic():
-                        message = _queued_message(queued, connection=connection)
+                        if queued.registration_id not in loaded:
+                            upcoming = pending.order_by("created_at", "pk").values_list(
+                                "registration_id", flat=True
+                            )[:LOAD_BATCH]
+                            loaded = _registrations().in_bulk({queued.registration_id, *upcoming})
+                        message = _queued_message(
+                            queued,
+                            registration=loaded.pop(queued.registration_id, None),
+                            connection=connection,
+                        )
                 except Exception as error:
                     message = None
                     _note_failure(queued, error)
@@ -218,8 +234,8 @@ def _note_failure(queued, error):
     )
 
 
-def _queued_message(queued, *, connection=None):
-    registration = _load(queued.registration_id)
+def _queued_message(queued, *, registration=None, connection=None):
+    registration = registration or _load(queued.registration_id)
     return _message(
         registration,
         kind=queued.kind,

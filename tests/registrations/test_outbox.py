@@ -9,6 +9,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import OperationalError, transaction
 from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from registrations import emails, services
@@ -216,7 +217,7 @@ def test_failed_query_while_rendering_is_recorded_not_raised(
     settings.EMAIL_DELIVERY = "queue"
     register(event, person_factory)
 
-    def broken(queued, *, connection=None):
+    def broken(queued, **kwargs):
         with db_connection.cursor() as cursor:
             cursor.execute("SELECT * FROM no_such_table")
 
@@ -227,3 +228,24 @@ def test_failed_query_while_rendering_is_recorded_not_raised(
     assert (queued.sent_at, queued.attempts) == (None, 1)
     assert queued.last_error in {"OperationalError", "ProgrammingError"}
     assert mailoutbox == []
+
+
+def test_worker_reads_the_registrations_of_a_batch_together(
+    event, person_factory, settings, mailoutbox
+):
+    settings.EMAIL_DELIVERY = "queue"
+    addresses = [f"deelnemer{number}@example.nl" for number in range(12)]
+    for address in addresses:
+        register(event, person_factory, email=address)
+
+    with CaptureQueriesContext(db_connection) as queries:
+        assert emails.send_queued() == (12, 0)
+
+    registration_reads = [
+        query["sql"]
+        for query in queries
+        if query["sql"].startswith("SELECT") and 'FROM "registrations_registration"' in query["sql"]
+    ]
+    assert len(registration_reads) == 1
+    assert [message.to for message in mailoutbox] == [[address] for address in addresses]
+    assert all("Beste Deelnemer" in message.body for message in mailoutbox)
