@@ -14,6 +14,7 @@ address in the server's log.
 
     python bench/registration_rush.py [--participants 1000] [--clients 120] [--time-limit 300]
                                       [--rate 20] [--workers N --threads N]
+                                      [--mail-worker alongside|after]
 
 Without --rate each client registers one participant after the other as fast as the server
 answers (the server's capacity); with --rate participants arrive at that rate, and the
@@ -262,6 +263,14 @@ def main():
     )
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: config)")
     parser.add_argument("--threads", type=int, help="gunicorn threads (default: config)")
+    parser.add_argument(
+        "--mail-worker",
+        choices=["alongside", "after"],
+        default="alongside",
+        help="run the outbox worker during the rush (at idle CPU priority, on the same "
+        "cores), or start it when the rush is over, as a worker on a machine of its own "
+        "would leave the app server's cores alone (default: alongside)",
+    )
     args = parser.parse_args()
 
     with common.stack(
@@ -270,7 +279,9 @@ def main():
         DJANGO_REGISTRATION_RATE_LIMIT="1000000/1m",
         DJANGO_EMAIL_DELIVERY="queue",
     ) as (postgres, server, workdir):
-        mail_worker = common.MailWorker(server.env, workdir).start()
+        mail_worker = common.MailWorker(server.env, workdir)
+        if args.mail_worker == "alongside":
+            mail_worker.start()
         try:
             return measure(args, postgres, server, workdir, mail_worker)
         finally:
@@ -304,6 +315,8 @@ def measure(args, postgres, server, workdir, mail_worker):
     with common.OtherLoad(postgres) as load:
         results, elapsed = rush(server, participants, args.clients, args.time_limit, args.rate)
     client_cpu = time.process_time() - client_cpu
+    if args.mail_worker == "after":
+        mail_worker.start()
     mail_wait = mail_worker.wait_until_sent(postgres)
     done = [r for r in results if r["post"] == 302]
     per_registration = [r["finished"] - r["started"] for r in done]
@@ -314,8 +327,12 @@ def measure(args, postgres, server, workdir, mail_worker):
     print(f"registrations per second: {len(done) / elapsed:.1f}")
     print(load.summary())
     print(f"the load generator itself (this process) used {client_cpu:.1f} CPU-s")
+    worker = {
+        "alongside": "outbox worker alongside, at idle CPU priority",
+        "after": "outbox worker started after the rush",
+    }[args.mail_worker]
     print(
-        "confirmation e-mails (outbox worker at idle CPU priority): all sent "
+        f"confirmation e-mails ({worker}): all sent "
         + (f"{mail_wait:.1f} s after the rush" if mail_wait is not None else "NOT within 300 s")
     )
     for name, values in [

@@ -146,8 +146,9 @@ def send_queued(pks=None, *, limit=None):
 
     Each e-mail is locked (workers skip rows another one holds), rendered from the
     state of its registration (read with those of the next e-mails in the queue) and
-    marked sent in a transaction of its own, and sent once that has committed. A database that fails on the way therefore leaves the e-mail queued,
-    never sent twice. A mail server that refuses it puts it back in the queue, with
+    marked sent in a transaction of its own, and sent once that has committed. A
+    database that fails on the way therefore leaves the e-mail queued, never sent
+    twice. A mail server that refuses it puts it back in the queue, with
     the count and its exception's name (no personal data), to be retried after a
     growing pause, up to MAX_ATTEMPTS times. Only when the database also fails at that
     very moment is the e-mail lost (it stays marked sent).

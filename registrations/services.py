@@ -318,6 +318,9 @@ def _save_registration(event, registration, *, person, book):
     A new registration must have been filled in (``_filled_in``).
     """
     reactivated = not registration._state.adding
+    if reactivated:
+        _filled_in(registration, person)
+        registration.created_at = timezone.now()  # a reactivated registration queues anew
     if book.has_seat(None, event.capacity, registration.role):
         registration.status = Status.CONFIRMED
         book.take(None, registration.role)
@@ -326,8 +329,6 @@ def _save_registration(event, registration, *, person, book):
     if not reactivated:
         fastinsert.insert([registration])  # created_at: now, under the lock
         return registration
-    _filled_in(registration, person)
-    registration.created_at = timezone.now()  # a reactivated registration queues anew
     registration.save()
     registration.choices.all().delete()
     registration.preferences.all().delete()

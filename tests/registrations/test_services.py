@@ -209,6 +209,24 @@ def test_register_again_after_cancel_reactivates_at_back_of_queue(event, person_
     assert again.registration.cancelled_at is None
 
 
+def test_register_again_takes_the_new_role_for_the_seat(event, person_factory):
+    """Someone who registers again in another role gets a seat as that role: here
+    every event seat is kept for residents."""
+    outcome = services.register_attendee(
+        event, person=person_factory(email="terug@example.nl", role="civil_servant")
+    )
+    services.cancel_registration(outcome.registration)
+    event.seat_reservations.create(
+        role="resident", share=100, released_at=timezone.now() + datetime.timedelta(days=1)
+    )
+
+    again = services.register_attendee(
+        event, person=person_factory(email="terug@example.nl", role="resident")
+    )
+
+    assert (again.registration.role, again.registration.status) == ("resident", "confirmed")
+
+
 def test_change_choice_frees_old_seat_for_waiting_person(event, person_factory):
     first_round, _ = offerings_by_round(event)
     full, other = first_round[0], first_round[1]
