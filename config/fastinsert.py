@@ -1,10 +1,13 @@
-"""New rows written with an INSERT built once, for the registration's locked part.
+"""New rows written with INSERTs built once, for the registration's locked part.
 
 A registration holds its event's row lock from the seat count to the commit, and every
 other registration for that event waits for it. ``Model.save()`` and ``bulk_create()``
 spent most of that time in Python, building the INSERT; ``insert()`` writes the same rows
 with a statement built once per model and number of rows, and reads the new primary keys
-back with ``RETURNING`` (PostgreSQL, and SQLite from 3.35).
+back with ``RETURNING`` (PostgreSQL, and SQLite from 3.35). On PostgreSQL ``insert_all()``
+sends the INSERTs of several models in one round trip, which is what the lock waits for
+most under load; ``reserve_pk()`` gives a new row its key before the lock, so that the
+rows pointing at it can go in the same round trip.
 
 It does what saving a new, validated instance does for the models it is used with, and
 no more: fields' ``pre_save`` (``auto_now``, ``auto_now_add``) and database preparation,
@@ -21,35 +24,95 @@ def insert(objs, *, using="default"):
     """INSERT the new instances `objs` (of one model) in one statement; sets their pks."""
     if not objs:
         return objs
-    model = type(objs[0])
     connection = connections[using]
     if not connection.features.can_return_rows_from_bulk_insert:
-        return model._base_manager.db_manager(using).bulk_create(objs)
-    fields = _fields(model)
+        return type(objs[0])._base_manager.db_manager(using).bulk_create(objs)
+    sql, params = _statement(objs, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        _set_pks(objs, cursor.fetchall(), using)
+    return objs
+
+
+def insert_all(*groups, using="default"):
+    """INSERT several groups of new instances (a list of one model each), in this order:
+    in one round trip on PostgreSQL, one statement per group elsewhere. Rows that point
+    at a row of an earlier group need its pk already (``reserve_pk``)."""
+    groups = [objs for objs in groups if objs]
+    connection = connections[using]
+    if len(groups) < 2 or not _several_statements_at_once(connection):
+        for objs in groups:
+            insert(objs, using=using)
+        return groups
+    statements, params = [], []
+    for objs in groups:
+        sql, group_params = _statement(objs, connection)
+        statements.append(sql)
+        params.extend(group_params)
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), params)
+        for index, objs in enumerate(groups):
+            if index:
+                cursor.nextset()
+            _set_pks(objs, cursor.fetchall(), using)
+    return groups
+
+
+def reserve_pk(obj, *, using="default"):
+    """Give the new instance `obj` its primary key from its table's sequence now, where
+    ``insert_all`` sends several INSERTs at once (PostgreSQL); elsewhere the key comes
+    with the insert, as usual."""
+    connection = connections[using]
+    if obj.pk is None and _several_statements_at_once(connection):
+        opts = obj._meta
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s))",
+                [connection.ops.quote_name(opts.db_table), opts.pk.column],
+            )
+            obj.pk = cursor.fetchone()[0]
+    return obj
+
+
+def _several_statements_at_once(connection):
+    """psycopg 3 with client-side binding (Django's default) sends a query with several
+    statements as it is, and reads their results one after the other."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3 and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+
+
+def _statement(objs, connection):
+    model = type(objs[0])
+    with_pk = objs[0].pk is not None
+    fields = _fields(model, with_pk)
     params = [
         field.get_db_prep_save(field.pre_save(obj, add=True), connection)
         for obj in objs
         for field in fields
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(model, len(objs), connection.alias), params)
-        pks = [row[0] for row in cursor.fetchall()]
-    for obj, pk in zip(objs, pks, strict=True):
+    return _sql(model, len(objs), with_pk, connection.alias), params
+
+
+def _set_pks(objs, rows, using):
+    for obj, (pk, *_rest) in zip(objs, rows, strict=True):
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = using
-    return objs
 
 
-def _fields(model):
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
+def _fields(model, with_pk):
+    return [field for field in model._meta.concrete_fields if with_pk or not field.primary_key]
 
 
 @functools.cache
-def _sql(model, rows, alias):
+def _sql(model, rows, with_pk, alias):
     quote = connections[alias].ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _fields(model))
-    row = "(" + ", ".join(["%s"] * len(_fields(model))) + ")"
+    fields = _fields(model, with_pk)
+    columns = ", ".join(quote(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names only
         f"VALUES {', '.join([row] * rows)} RETURNING {quote(model._meta.pk.column)}"

@@ -121,13 +121,18 @@ MAX_ATTEMPTS = 10
 LOAD_BATCH = 25
 
 
-def queue(registration_pk, kind):
-    """Put a `kind` e-mail for the registration in the outbox, in the current transaction."""
+def queue(registration_pk, kind, *, along_with=()):
+    """Put a `kind` e-mail for the registration in the outbox, in the current transaction.
+
+    `along_with`: groups of new rows (lists of instances of one model) to insert first,
+    in the same round trip where the database allows (config.fastinsert.insert_all).
+    """
     from .models import QueuedEmail
 
     if kind not in SUBJECTS:
         raise ValueError(f"Unknown e-mail kind {kind!r}")
-    [queued] = fastinsert.insert([QueuedEmail(registration_id=registration_pk, kind=kind)])
+    queued = QueuedEmail(registration_id=registration_pk, kind=kind)
+    fastinsert.insert_all(*along_with, [queued])
     if settings.EMAIL_DELIVERY == "immediate":
 
         def deliver():

@@ -147,6 +147,13 @@ def seats_taken(event_pk, offering_pks=None):
     view of the registration form, and the ORM took ten times longer to build it than
     PostgreSQL to answer it.
     """
+    sql, params = _seats_sql(event_pk, offering_pks)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _seat_counts(cursor.fetchall())
+
+
+def _seats_sql(event_pk, offering_pks):
     registrations = connection.ops.quote_name(Registration._meta.db_table)
     choices = connection.ops.quote_name(SessionChoice._meta.db_table)
     offerings = connection.ops.quote_name(SessionOffering._meta.db_table)
@@ -166,13 +173,32 @@ def seats_taken(event_pk, offering_pks=None):
         f"JOIN {registrations} r ON r.id = c.registration_id "
         f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id, r.role"
     )
+    confirmed = Status.CONFIRMED.value
+    return sql, [event_pk, confirmed, confirmed, *which_params]
+
+
+def _seat_counts(rows):
     counts = defaultdict(Counter)
-    with connection.cursor() as cursor:
-        confirmed = Status.CONFIRMED.value
-        cursor.execute(sql, [event_pk, confirmed, confirmed, *which_params])
-        for holder, role, n in cursor.fetchall():
-            counts[holder][role] += n
+    for holder, role, n in rows:
+        counts[holder][role] += n
     return counts
+
+
+def _address_and_seats(event, email, offerings):
+    """Under the lock, in one statement: the pk of the event's registration for `email`
+    (or None) and the seats taken of the event and `offerings` (see seats_taken)."""
+    seats_sql, params = _seats_sql(event.pk, [offering.pk for offering in offerings])
+    registrations = connection.ops.quote_name(Registration._meta.db_table)
+    sql = (
+        f"SELECT 0, NULL, NULL, id FROM {registrations} "  # noqa: S608 - table name
+        "WHERE event_id = %s AND email = %s "
+        f"UNION ALL SELECT 1, seats.* FROM ({seats_sql}) seats"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event.pk, email, *params])
+        rows = cursor.fetchall()
+    address = next((row[3] for row in rows if row[0] == 0), None)
+    return address, _seat_counts(row[1:] for row in rows if row[0] == 1)
 
 
 @dataclass
@@ -189,9 +215,10 @@ class SeatBook:
     counts: dict
 
     @classmethod
-    def for_event(cls, event, *, now=None, offerings=None, reservations=None):
+    def for_event(cls, event, *, now=None, offerings=None, reservations=None, counts=None):
         """The seats of `event`; of its own and of `offerings` only, when given
-        (a registration needs no other counts)."""
+        (a registration needs no other counts). `counts`: seats_taken() of the same,
+        when the caller has just read them under the lock."""
         now = now or timezone.now()
         if reservations is None:
             reservations = list(event.seat_reservations.all())
@@ -199,9 +226,10 @@ class SeatBook:
         for reservation in reservations:
             if reservation.released_at > now:
                 active.setdefault(reservation.offering_id, []).append(reservation)
-        counts = seats_taken(
-            event.pk, None if offerings is None else [offering.pk for offering in offerings]
-        )
+        if counts is None:
+            counts = seats_taken(
+                event.pk, None if offerings is None else [offering.pk for offering in offerings]
+            )
         return cls(reservations=active, counts=counts)
 
     def has_seat(self, holder, capacity, role):
@@ -220,6 +248,12 @@ class SeatBook:
 
 
 def _add_choices(registration, offerings, book):
+    return fastinsert.insert(_new_choices(registration, offerings, book))
+
+
+def _new_choices(registration, offerings, book):
+    """The registration's choices of `offerings`, with a seat where one is free (taken
+    from `book`); not yet stored."""
     choices = []
     for offering in offerings:
         confirmed = registration.status == Status.CONFIRMED and book.has_seat(
@@ -236,7 +270,7 @@ def _add_choices(registration, offerings, book):
                 status=Status.CONFIRMED if confirmed else Status.WAITING,
             )
         )
-    return fastinsert.insert(choices)
+    return choices
 
 
 @transaction.atomic
@@ -259,12 +293,15 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
         event, offering_ids, known=programme.offerings if programme else None
     )
     email = person.email.strip().lower()
-    # Filled in and validated before the lock; only the seat decisions wait for it.
+    # Filled in, validated and given its pk before the lock; under it, one statement
+    # reads the address and the seats, and one round trip stores the rows.
     registration = _filled_in(Registration(event=event, email=email), person)
+    fastinsert.reserve_pk(registration)
     event = _lock_event(event)
     _check_first_come(event, now=now)
 
-    existing = _registration_for_address(event, email)
+    existing_pk, taken = _address_and_seats(event, email, offerings)
+    existing = Registration.objects.get(pk=existing_pk) if existing_pk else None
     if existing and existing.is_active:
         emails.queue(existing.pk, "link")
         return Outcome(registration=existing, created=False)
@@ -273,12 +310,17 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
         reservations = list(event.seat_reservations.all())
     else:
         reservations = programme.reservations
-    _serve_queue_after_release(event, now=now, reservations=reservations)
-    book = SeatBook.for_event(event, now=now, offerings=offerings, reservations=reservations)
+    if _serve_queue_after_release(event, now=now, reservations=reservations):
+        taken = None  # people moved up: count again
+    book = SeatBook.for_event(
+        event, now=now, offerings=offerings, reservations=reservations, counts=taken
+    )
     registration = _save_registration(event, existing or registration, person=person, book=book)
-    _add_choices(registration, offerings, book)
-
-    emails.queue(registration.pk, "confirmation")
+    if registration._state.adding and registration.pk is None:
+        fastinsert.insert([registration])  # No key reserved (not PostgreSQL): store it first.
+    new_rows = [[registration]] if registration._state.adding else []
+    new_rows.append(_new_choices(registration, offerings, book))
+    emails.queue(registration.pk, "confirmation", along_with=new_rows)
     return Outcome(registration=registration, created=True)
 
 
@@ -313,10 +355,9 @@ def _filled_in(registration, person):
 
 
 def _save_registration(event, registration, *, person, book):
-    """Create, or reactivate a cancelled registration, with an event seat if one is free.
-
-    A new registration must have been filled in (``_filled_in``).
-    """
+    """Reactivate a cancelled registration, or prepare a new one (filled in with
+    ``_filled_in``), with an event seat if one is free. A new one is not stored: the
+    caller inserts it (and its rows) with ``config.fastinsert``."""
     reactivated = not registration._state.adding
     if reactivated:
         _filled_in(registration, person)
@@ -327,8 +368,7 @@ def _save_registration(event, registration, *, person, book):
     else:
         registration.status = Status.WAITING
     if not reactivated:
-        fastinsert.insert([registration])  # created_at: now, under the lock
-        return registration
+        return registration  # created_at: when inserted, under the lock
     registration.save()
     registration.choices.all().delete()
     registration.preferences.all().delete()
@@ -532,6 +572,8 @@ def register_preferences(event, *, person, preferences, now=None):
     book = SeatBook.for_event(event, now=now)
     registration = existing or _filled_in(Registration(event=event, email=email), person)
     registration = _save_registration(event, registration, person=person, book=book)
+    if registration._state.adding:
+        fastinsert.insert([registration])
     _save_preferences(registration, preferences)
     emails.queue(registration.pk, "confirmation")
     return Outcome(registration=registration, created=True)

@@ -1,7 +1,7 @@
 """config.fastinsert: new rows as Model.save() and bulk_create() would write them."""
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config import fastinsert, pagecache
@@ -108,3 +108,38 @@ def test_an_insert_is_noticed_by_the_page_cache(settings):
 
     assert pagecache.current_generation(pagecache.GENERATION_KEY) != before
     assert pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY) == programme
+
+
+def test_rows_of_several_models_go_in_one_round_trip_on_postgresql(django_assert_num_queries):
+    event = build_programme(sessions=1, rounds=1, capacity=10)
+    [offering] = offerings_by_round(event)[0]
+    registration = new_registration(event, "anna@example.nl")
+    fastinsert.reserve_pk(registration)
+    on_postgresql = connection.vendor == "postgresql"
+    assert (registration.pk is not None) == on_postgresql
+    if not on_postgresql:
+        fastinsert.insert([registration])  # the key comes with the insert there
+    reserved = registration.pk
+    choice = SessionChoice(
+        registration=registration,
+        offering=offering,
+        round_id=offering.round_id,
+        session_id=offering.session_id,
+        status="confirmed",
+    )
+    queued = QueuedEmail(registration_id=registration.pk, kind="confirmation")
+    groups = [[choice], [queued]]
+    if on_postgresql:
+        groups.insert(0, [registration])
+
+    with django_assert_num_queries(1 if on_postgresql else 2):
+        fastinsert.insert_all(*groups)
+
+    assert registration.pk == reserved
+    assert stored(registration)["email"] == "anna@example.nl"
+    assert stored(choice)["registration_id"] == reserved
+    assert stored(queued)["registration_id"] == reserved
+    # The sequence goes on after the reserved key: the next row gets another one.
+    later = new_registration(event, "bert@example.nl")
+    later.save()
+    assert later.pk != reserved
