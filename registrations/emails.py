@@ -129,21 +129,28 @@ def queue(registration_pk, kind, *, along_with=()):
     """
     from .models import QueuedEmail
 
-    if kind not in SUBJECTS:
+    if kind not in SUBJECTS:  # A mailing has its own subject: queue_mailing().
         raise ValueError(f"Unknown e-mail kind {kind!r}")
     queued = QueuedEmail(registration_id=registration_pk, kind=kind)
     fastinsert.insert_all(*along_with, [queued])
-    if settings.EMAIL_DELIVERY == "immediate":
-
-        def deliver():
-            send_queued([queued.pk])
-
-        # Robust: a failure (mail server or database) leaves the e-mail queued for the
-        # next send_queued_email run and does not turn the committed change into an
-        # error. (A named function: Django's log line for a failed robust callback
-        # needs its __qualname__, which functools.partial lacks.)
-        transaction.on_commit(deliver, robust=True)
+    _deliver_after_commit([queued.pk])
     return queued
+
+
+def _deliver_after_commit(pks):
+    """With immediate delivery, send the queued e-mails `pks` once the transaction
+    commits; otherwise they wait for the worker (send_queued_email)."""
+    if settings.EMAIL_DELIVERY != "immediate":
+        return
+
+    def deliver():
+        send_queued(pks)
+
+    # Robust: a failure (mail server or database) leaves the e-mails queued for the next
+    # send_queued_email run and does not turn the committed change into an error. (A
+    # named function: Django's log line for a failed robust callback needs its
+    # __qualname__, which functools.partial lacks.)
+    transaction.on_commit(deliver, robust=True)
 
 
 def send_queued(pks=None, *, limit=None):
@@ -178,7 +185,10 @@ def send_queued(pks=None, *, limit=None):
                 if pks is not None:
                     pending = pending.filter(pk__in=pks)
                 queued = (
-                    pending.select_for_update(skip_locked=True).order_by("created_at", "pk").first()
+                    pending.select_related("mailing")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .order_by("created_at", "pk")
+                    .first()
                 )
                 if queued is None:
                     break
@@ -242,6 +252,14 @@ def _note_failure(queued, error):
 
 def _queued_message(queued, *, registration=None, connection=None):
     registration = registration or _load(queued.registration_id)
+    if queued.kind == queued.Kind.MAILING:
+        return EmailMessage(
+            subject=queued.mailing.subject,
+            body=render_mailing(queued.mailing, registration),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[registration.email],
+            connection=connection,
+        )
     return _message(
         registration,
         kind=queued.kind,
@@ -266,32 +284,18 @@ def render_mailing(mailing, registration):
     return "\n".join(lines) + "\n"
 
 
-def send_mailing(mailing_pk, registration_pks):
-    """Mail each registration its own copy, so no one sees another's address.
+def queue_mailing(mailing, registration_pks):
+    """Put a copy of `mailing` for each registration in the outbox, in the current
+    transaction: each participant gets their own e-mail, so nobody sees another's
+    address, and one that the mail server refuses is tried again like any other."""
+    from .models import QueuedEmail
 
-    One failed address does not stop the others; failures are logged by id.
-    """
-    from .models import Mailing, Registration
-
-    mailing = Mailing.objects.get(pk=mailing_pk)
-    registrations = Registration.objects.filter(pk__in=registration_pks).order_by("pk")
-    sent = 0
-    with get_connection() as connection:
-        for registration in registrations:
-            message = EmailMessage(
-                subject=mailing.subject,
-                body=render_mailing(mailing, registration),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[registration.email],
-                connection=connection,
-            )
-            try:
-                message.send()
-            except Exception:
-                logger.exception(
-                    "Mailing %s failed for registration %s", mailing.pk, registration.pk
-                )
-            else:
-                sent += 1
-    # Ids and counts only: no personal data in logs.
-    logger.info("Mailing %s delivered %s of %s e-mails", mailing.pk, sent, len(registration_pks))
+    queued = QueuedEmail.objects.bulk_create(
+        [
+            QueuedEmail(registration_id=pk, kind=QueuedEmail.Kind.MAILING, mailing=mailing)
+            for pk in registration_pks
+        ],
+        batch_size=500,
+    )
+    _deliver_after_commit([row.pk for row in queued])
+    return queued

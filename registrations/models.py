@@ -363,6 +363,7 @@ class QueuedEmail(models.Model):
         LINK = "link", _("personal link")
         PROMOTION = "promotion", _("place from the waiting list")
         CANCELLATION = "cancellation", _("cancellation")
+        MAILING = "mailing", _("mailing")
 
     registration = models.ForeignKey(
         Registration,
@@ -371,6 +372,15 @@ class QueuedEmail(models.Model):
         related_name="queued_emails",
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    mailing = models.ForeignKey(
+        Mailing,
+        verbose_name=_("mailing"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="queued_emails",
+        help_text=_("For the kind 'mailing': the organisers' message this is a copy of."),
+    )
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -385,6 +395,13 @@ class QueuedEmail(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at"], name="queued_email_pending", condition=Q(sent_at=None)
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="mailing", mailing__isnull=False)
+                | (~Q(kind="mailing") & Q(mailing__isnull=True)),
+                name="queued_email_mailing_with_its_kind",
             )
         ]
 

@@ -796,7 +796,8 @@ def mailing_recipients(mailing):
 
 @transaction.atomic
 def send_mailing(mailing, *, user):
-    """Send `mailing` once, to each confirmed recipient in a separate e-mail after commit.
+    """Send `mailing` once, to each confirmed recipient in a separate e-mail, through the
+    outbox (written in this transaction, sent after it commits or by the worker).
 
     Returns the number of recipients. A mailing that was sent already is left alone
     (returns its stored count), so repeating the call never mails anyone twice.
@@ -815,13 +816,7 @@ def send_mailing(mailing, *, user):
     mailing.sent_at = timezone.now()
     mailing.recipient_count = len(recipient_ids)
     mailing.save(update_fields=["sent_at", "recipient_count"])
-
-    def deliver():
-        emails.send_mailing(mailing.pk, recipient_ids)
-
-    # Robust: a mail server failure is logged and does not turn the committed send into an
-    # error. (A named function: Django logs a failed robust callback by its __qualname__.)
-    transaction.on_commit(deliver, robust=True)
+    emails.queue_mailing(mailing, recipient_ids)
     # Ids and counts only: no personal data in logs.
     logger.info(
         "Mailing %s queued by user %s for %s recipients", mailing.pk, user.pk, len(recipient_ids)

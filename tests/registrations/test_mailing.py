@@ -1,11 +1,11 @@
 import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from registrations import services
-from registrations.models import Mailing
+from registrations import emails, services
+from registrations.models import Mailing, QueuedEmail
 from tests.factories import build_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +286,55 @@ def test_staff_without_permissions_cannot_open_or_send_a_mailing(
     assert mailoutbox == []
     mailing.refresh_from_db()
     assert mailing.sent_at is None
+
+
+def test_mailing_goes_through_the_outbox(participants, mailing, admin_user, settings, mailoutbox):
+    """Queued with the send, in the same transaction; the worker sends each copy."""
+    settings.EMAIL_DELIVERY = "queue"
+    registration_emails = QueuedEmail.objects.count()
+
+    services.send_mailing(mailing, user=admin_user)
+
+    copies = QueuedEmail.objects.filter(kind="mailing")
+    assert sorted(copies.values_list("registration__email", flat=True)) == [
+        "anna@example.nl",
+        "ben@example.nl",
+    ]
+    assert set(copies.values_list("mailing", flat=True)) == {mailing.pk}
+    mailoutbox.clear()
+
+    # The participants' own confirmations wait in the outbox too (the test's
+    # transaction never commits): send the copies of the mailing.
+    assert emails.send_queued(list(copies.values_list("pk", flat=True))) == (2, 0)
+
+    assert QueuedEmail.objects.count() == registration_emails + 2
+    by_address = {message.to[0]: message for message in mailoutbox}
+    assert sorted(by_address) == ["anna@example.nl", "ben@example.nl"]
+    assert by_address["anna@example.nl"].subject == "Nieuwe zaal"
+    assert by_address["anna@example.nl"].body.startswith("Beste Anna,\n\nDe zaal is verplaatst")
+    assert by_address["ben@example.nl"].body.startswith("Dear Ben,")
+
+
+def test_mailing_refused_by_the_mail_server_is_sent_later(
+    participants, mailing, admin_user, settings, mailoutbox
+):
+    """A mail server that is down no longer loses the mailing: its copies stay queued."""
+    settings.EMAIL_DELIVERY = "queue"
+    services.send_mailing(mailing, user=admin_user)
+    mailoutbox.clear()
+    settings.EMAIL_BACKEND = "tests.registrations.test_outbox.RefusingBackend"
+    copies = QueuedEmail.objects.filter(kind="mailing")
+    pks = list(copies.values_list("pk", flat=True))
+
+    assert emails.send_queued(pks) == (0, 2)
+    assert {(row.sent_at, row.attempts) for row in copies} == {(None, 1)}
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    copies.update(retry_after=None)
+    assert emails.send_queued(pks) == (2, 0)
+    assert sorted(message.to[0] for message in mailoutbox) == ["anna@example.nl", "ben@example.nl"]
+
+
+def test_a_mailing_copy_needs_its_mailing(participants):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        QueuedEmail.objects.create(registration=participants["anna"], kind="mailing")
