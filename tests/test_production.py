@@ -738,6 +738,24 @@ def test_registration_keeps_to_a_reservation_made_after_the_programme_was_kept(
     assert anna.status == "waiting"  # every event seat is kept for residents
 
 
+def test_kept_round_fields_speak_the_visitors_language(client, page_cache, open_event):
+    """The round fields are kept per programme and language: the messages next to them
+    follow each visitor's language."""
+    url = reverse("registrations:create", args=[open_event.slug])
+    [first_round, _second] = offerings_by_round(open_event)
+    field = f"round_{first_round[0].round_id}"
+    data = registration_form_data(open_event)
+    del data[field]
+
+    dutch = client.post(url, data, HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    english = client.post(url, data, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    dutch_again = client.post(url, data, HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+
+    assert "Kies een sessie voor" in dutch and "Choose a session for" not in dutch
+    assert "Choose a session for" in english and "Kies een sessie voor" not in english
+    assert "Kies een sessie voor" in dutch_again
+
+
 def test_cached_form_is_left_when_registration_closes(client, page_cache, open_event, monkeypatch):
     closes = timezone.now() + datetime.timedelta(minutes=10)
     type(open_event).objects.filter(pk=open_event.pk).update(registration_closes_at=closes)
