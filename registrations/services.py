@@ -286,8 +286,9 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
     breaks the rules.
 
     When many register at once, every registration for the event waits for this
-    one's lock: what can be checked before it (the choices) is, and the locked part
-    takes a fixed handful of queries.
+    one's lock: what can be done before it (checking the choices and the person's
+    details, taking the registration's key) is, and the locked part takes four round
+    trips on PostgreSQL (lock, address and seats, inserts, commit).
     """
     offerings = _validated_offerings(
         event, offering_ids, known=programme.offerings if programme else None
