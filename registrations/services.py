@@ -185,8 +185,9 @@ def _seat_counts(rows):
 
 
 def _address_and_seats(event, email, offerings):
-    """Under the lock, in one statement: the pk of the event's registration for `email`
-    (or None) and the seats taken of the event and `offerings` (see seats_taken)."""
+    """Under the lock, in one statement: the event's registration for `email`, cancelled
+    or not (or None), and the seats taken of the event and `offerings` (see
+    seats_taken)."""
     seats_sql, params = _seats_sql(event.pk, [offering.pk for offering in offerings])
     registrations = connection.ops.quote_name(Registration._meta.db_table)
     sql = (
@@ -198,7 +199,8 @@ def _address_and_seats(event, email, offerings):
         cursor.execute(sql, [event.pk, email, *params])
         rows = cursor.fetchall()
     address = next((row[3] for row in rows if row[0] == 0), None)
-    return address, _seat_counts(row[1:] for row in rows if row[0] == 1)
+    existing = Registration.objects.get(pk=address) if address else None
+    return existing, _seat_counts(row[1:] for row in rows if row[0] == 1)
 
 
 @dataclass
@@ -301,8 +303,7 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
     event = _lock_event(event)
     _check_first_come(event, now=now)
 
-    existing_pk, taken = _address_and_seats(event, email, offerings)
-    existing = Registration.objects.get(pk=existing_pk) if existing_pk else None
+    existing, taken = _address_and_seats(event, email, offerings)
     if existing and existing.is_active:
         emails.queue(existing.pk, "link")
         return Outcome(registration=existing, created=False)
@@ -323,19 +324,6 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
     new_rows.append(_new_choices(registration, offerings, book))
     emails.queue(registration.pk, "confirmation", along_with=new_rows)
     return Outcome(registration=registration, created=True)
-
-
-def _registration_for_address(event, email):
-    """The event's registration for `email` (cancelled or not), or None."""
-    table = connection.ops.quote_name(Registration._meta.db_table)
-    with connection.cursor() as cursor:
-        # Written out, as under the lock every statement's building is waited for.
-        cursor.execute(
-            f"SELECT id FROM {table} WHERE event_id = %s AND email = %s",  # noqa: S608
-            [event.pk, email],
-        )
-        row = cursor.fetchone()
-    return Registration.objects.get(pk=row[0]) if row else None
 
 
 def _filled_in(registration, person):
@@ -566,11 +554,12 @@ def register_preferences(event, *, person, preferences, now=None):
     _check_preferences_open(event, now=now)
     preferences = _validated_preferences(event, preferences)
     email = person.email.strip().lower()
-    existing = _registration_for_address(event, email)
+    # No session seat is claimed here: only the event's seats are counted.
+    existing, taken = _address_and_seats(event, email, [])
     if existing and existing.is_active:
         emails.queue(existing.pk, "link")
         return Outcome(registration=existing, created=False)
-    book = SeatBook.for_event(event, now=now)
+    book = SeatBook.for_event(event, now=now, offerings=[], counts=taken)
     registration = existing or _filled_in(Registration(event=event, email=email), person)
     registration = _save_registration(event, registration, person=person, book=book)
     if registration._state.adding:
