@@ -203,6 +203,15 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
         ),
         error_messages={"required": _("Agree to the privacy statement to register.")},
     )
+    role = KeptChoiceField(
+        label=_("I take part as"),
+        choices=[(value, capfirst(label)) for value, label in Registration.Role.choices],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose how you take part."),
+            "invalid_choice": _("Choose how you take part."),
+        },
+    )
 
     class Meta:
         model = Registration
@@ -212,7 +221,6 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
             "email": _("E-mail address"),
             "organisation": _("Organisation (optional)"),
             "function": _("Function (optional)"),
-            "role": _("I take part as"),
             "question": _("Question or practical example for the session leader (optional)"),
         }
         help_texts = {
@@ -225,26 +233,18 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
                 "required": _("Enter your e-mail address."),
                 "invalid": _("Enter an e-mail address like name@example.nl."),
             },
-            "role": {
-                "required": _("Choose how you take part."),
-                "invalid_choice": _("Choose how you take part."),
-            },
         }
         widgets = {
             "name": forms.TextInput(attrs={"autocomplete": "name"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
             "organisation": forms.TextInput(attrs={"autocomplete": "organization"}),
             "function": forms.TextInput(attrs={"autocomplete": "organization-title"}),
-            "role": forms.RadioSelect,
             "question": forms.Textarea(attrs={"rows": 4}),
         }
 
     def __init__(self, *args, event, rounds, seat_slots=False, round_fields=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.event = event
-        self.fields["role"].choices = [
-            (value, capfirst(label)) for value, label in Registration.Role.choices
-        ]
         self.add_round_fields(rounds, seat_slots=seat_slots, prepared=round_fields)
         self.order_fields(
             ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]

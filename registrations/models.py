@@ -92,6 +92,15 @@ class Registration(models.Model):
     def get_absolute_url(self):
         return reverse("registrations:manage", kwargs={"token": self.token})
 
+    def validate_constraints(self, exclude=None):
+        # Both constraints concern the address. With it excluded (the registration form
+        # checks it itself) there is nothing to validate, but Django would still build
+        # and compile a query for the lower-case check before finding the field missing:
+        # a tenth of the registration POST's time.
+        if exclude and "email" in exclude:
+            return
+        super().validate_constraints(exclude=exclude)
+
     @property
     def is_active(self):
         return self.status != Status.CANCELLED

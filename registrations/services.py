@@ -49,16 +49,12 @@ class Outcome:
 
 def _lock_event(event):
     """The event, read afresh under its row lock (``SELECT ... FOR UPDATE``)."""
-    # Written out: every registration waits for this lock, and the ORM's query
-    # building cost more than the query.
-    table = connection.ops.quote_name(Event._meta.db_table)
-    sql = f"SELECT * FROM {table} WHERE id = %s"  # noqa: S608 - our table name
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    locked = list(Event.objects.raw(sql, [event.pk]))
-    if not locked:
+    # Written out (config.fastinsert): every registration waits for this lock, and the
+    # ORM's query building cost more than the query.
+    locked = fastinsert.lock(Event, event.pk)
+    if locked is None:
         raise Event.DoesNotExist(f"Event {event.pk} no longer exists.")
-    return locked[0]
+    return locked
 
 
 def check_registration_open(event, *, now=None):

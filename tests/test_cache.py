@@ -56,6 +56,21 @@ def test_a_write_is_one_statement_on_postgresql(db_cache, django_assert_num_quer
     assert db_cache.get("stamp") == "two"
 
 
+def test_a_missing_key_gives_the_default(db_cache):
+    assert db_cache.get("missing") is None
+    assert db_cache.get("missing", "fallback") == "fallback"
+    db_cache.set("kept", {"seats": [1, 2]}, timeout=600)
+    assert db_cache.get("kept", "fallback") == {"seats": [1, 2]}
+
+
+@pytest.mark.postgres
+def test_a_read_is_one_statement_on_postgresql(db_cache, django_assert_num_queries):
+    db_cache.set("stamp", "one", timeout=None)
+    with django_assert_num_queries(1) as captured:
+        assert db_cache.get("stamp") == "one"
+    assert "expires >" in captured.captured_queries[0]["sql"]
+
+
 @pytest.mark.postgres
 def test_the_table_is_culled_now_and_then(db_cache, monkeypatch):
     monkeypatch.setattr(type(db_cache), "cull_every", 1)  # count on every write

@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config import fastinsert, pagecache
+from events.models import Event
 from registrations.models import QueuedEmail, Registration, SessionChoice
 from tests.factories import build_programme, offerings_by_round
 
@@ -143,3 +144,36 @@ def test_rows_of_several_models_go_in_one_round_trip_on_postgresql(django_assert
     later = new_registration(event, "bert@example.nl")
     later.save()
     assert later.pk != reserved
+
+
+def test_a_locked_row_reads_as_the_orm_reads_it(django_assert_num_queries):
+    event = build_programme(
+        sessions=1,
+        rounds=1,
+        capacity=40,
+        registration_opens_at=timezone.now() - timezone.timedelta(days=1),
+    )
+    expected = Event.objects.get(pk=event.pk)
+
+    with transaction.atomic(), django_assert_num_queries(1) as queries:
+        locked = fastinsert.lock(Event, event.pk)
+
+    if connection.vendor == "postgresql":
+        assert queries.captured_queries[0]["sql"].endswith("FOR UPDATE")
+    assert isinstance(locked, Event) and locked._state.adding is False
+    assert locked._state.db == "default"
+    fields = [field.attname for field in Event._meta.concrete_fields]
+    # Dates, times, booleans and decimals converted as the ORM converts them (SQLite).
+    assert {name: getattr(locked, name) for name in fields} == {
+        name: getattr(expected, name) for name in fields
+    }
+    assert locked.registration_opens_at.tzinfo is not None
+
+
+def test_locking_a_row_that_is_gone_gives_none():
+    event = build_programme(sessions=1, rounds=1)
+    gone = event.pk
+    event.delete()
+
+    with transaction.atomic():
+        assert fastinsert.lock(Event, gone) is None

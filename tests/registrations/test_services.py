@@ -328,3 +328,21 @@ def test_a_kept_programme_spares_no_check_of_the_choices(event, person_factory):
         event, person=person_factory(), offering_ids=[own.pk], programme=programme
     )
     assert statuses(outcome.registration) == [(own.pk, "confirmed")]
+
+
+def test_registration_constraints_are_validated_unless_the_address_is_excluded(
+    event, django_assert_num_queries
+):
+    # Registration.validate_constraints skips everything when `email` is excluded,
+    # which is right only while every constraint of the model concerns the address.
+    for constraint in Registration._meta.constraints:
+        assert "email" in str(getattr(constraint, "condition", None)) or "email" in getattr(
+            constraint, "fields", ()
+        ), constraint.name
+    registration = Registration(event=event, name="Anna", email="Anna@Example.NL", role="resident")
+
+    with django_assert_num_queries(0):
+        registration.validate_constraints(exclude={"email"})
+    with pytest.raises(ValidationError) as raised:
+        registration.validate_constraints()
+    assert "registration_email_lower_case" in str(raised.value)
