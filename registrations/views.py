@@ -1,4 +1,5 @@
 import datetime
+import functools
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,7 +10,7 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -241,11 +242,19 @@ def _form_response(request, page, seats, *, status, cache=None):
         "submit": _("Join the waiting list") if event_full else _("Register"),
     }
     for offering_pk, offering_capacity in seats["offerings"].items():
-        values[f"seats:{offering_pk}"] = seats_label(offering_capacity, taken.get(offering_pk, 0))
+        left = max(offering_capacity - taken.get(offering_pk, 0), 0)
+        values[f"seats:{offering_pk}"] = _seats_left_html(left, get_language())
     response = HttpResponse(page.fill(values), status=status)
     if cache:
         response["X-Page-Cache"] = cache
     return response
+
+
+@functools.lru_cache(maxsize=1024)
+def _seats_left_html(left, language):
+    """seats_label(), escaped, per number of seats left and language: the form page
+    fills in one for each offering on every view."""
+    return conditional_escape(seats_label(left, 0))
 
 
 def _preference_summary(form, event):

@@ -756,6 +756,19 @@ def test_kept_round_fields_speak_the_visitors_language(client, page_cache, open_
     assert "Kies een sessie voor" in dutch_again
 
 
+def test_seats_on_the_cached_form_speak_the_visitors_language(client, page_cache, open_event):
+    url = reverse("registrations:create", args=[open_event.slug])
+
+    dutch = client.get(url, HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    dutch_again = client.get(url, HTTP_ACCEPT_LANGUAGE="nl")
+
+    assert seats_shown(dutch) == ["nog 12 plekken vrij"] * 4
+    assert seats_shown(english) == ["12 seats left"] * 4
+    assert dutch_again["X-Page-Cache"] == "hit"
+    assert seats_shown(dutch_again.content.decode()) == ["nog 12 plekken vrij"] * 4
+
+
 def test_cached_form_is_left_when_registration_closes(client, page_cache, open_event, monkeypatch):
     closes = timezone.now() + datetime.timedelta(minutes=10)
     type(open_event).objects.filter(pk=open_event.pk).update(registration_closes_at=closes)
