@@ -135,21 +135,25 @@ def _validated_offerings(event, offering_ids, known=None):
     return sorted(offerings, key=lambda offering: offering.pk)
 
 
-def seats_taken(event_pk, offering_pks=None):
+def seats_taken(event_pk, offering_pks=None, *, by_role=True):
     """{None: Counter(role: seats), offering pk: Counter(role: seats)} of confirmed seats:
     the event's own and those of its offerings (only `offering_pks`, when given).
+
+    Without `by_role` each Counter holds the total under the role None: enough to show
+    the seats left, and to hand out seats where none is reserved for a group, and
+    cheaper, as the offerings' counts then need no join with the registrations.
 
     One query, written out: it runs under the event lock when registering and on every
     view of the registration form, and the ORM took ten times longer to build it than
     PostgreSQL to answer it.
     """
-    sql, params = _seats_sql(event_pk, offering_pks)
+    sql, params = _seats_sql(event_pk, offering_pks, by_role=by_role)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return _seat_counts(cursor.fetchall())
 
 
-def _seats_sql(event_pk, offering_pks):
+def _seats_sql(event_pk, offering_pks, *, by_role=True):
     registrations = connection.ops.quote_name(Registration._meta.db_table)
     choices = connection.ops.quote_name(SessionChoice._meta.db_table)
     offerings = connection.ops.quote_name(SessionOffering._meta.db_table)
@@ -161,14 +165,23 @@ def _seats_sql(event_pk, offering_pks):
         which_params = list(offering_pks)
     else:
         which, which_params = "IS NULL", []  # no offerings asked for: none match
-    sql = (
-        f"SELECT NULL, r.role, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
-        "WHERE r.event_id = %s AND r.status = %s GROUP BY r.role "
-        "UNION ALL "
-        f"SELECT c.offering_id, r.role, COUNT(*) FROM {choices} c "
-        f"JOIN {registrations} r ON r.id = c.registration_id "
-        f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id, r.role"
-    )
+    if by_role:
+        sql = (
+            f"SELECT NULL, r.role, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
+            "WHERE r.event_id = %s AND r.status = %s GROUP BY r.role "
+            "UNION ALL "
+            f"SELECT c.offering_id, r.role, COUNT(*) FROM {choices} c "
+            f"JOIN {registrations} r ON r.id = c.registration_id "
+            f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id, r.role"
+        )
+    else:
+        sql = (
+            f"SELECT NULL, NULL, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
+            "WHERE r.event_id = %s AND r.status = %s "
+            "UNION ALL "
+            f"SELECT c.offering_id, NULL, COUNT(*) FROM {choices} c "
+            f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id"
+        )
     confirmed = Status.CONFIRMED.value
     return sql, [event_pk, confirmed, confirmed, *which_params]
 
@@ -180,11 +193,13 @@ def _seat_counts(rows):
     return counts
 
 
-def _address_and_seats(event, email, offerings):
+def _address_and_seats(event, email, offerings, *, by_role=True):
     """Under the lock, in one statement: the event's registration for `email`, cancelled
     or not (or None), and the seats taken of the event and `offerings` (see
     seats_taken)."""
-    seats_sql, params = _seats_sql(event.pk, [offering.pk for offering in offerings])
+    seats_sql, params = _seats_sql(
+        event.pk, [offering.pk for offering in offerings], by_role=by_role
+    )
     registrations = connection.ops.quote_name(Registration._meta.db_table)
     sql = (
         f"SELECT 0, NULL, NULL, id FROM {registrations} "  # noqa: S608 - table name
@@ -299,15 +314,15 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
     event = _lock_event(event)
     _check_first_come(event, now=now)
 
-    existing, taken = _address_and_seats(event, email, offerings)
-    if existing and existing.is_active:
-        emails.queue(existing.pk, "link")
-        return Outcome(registration=existing, created=False)
-
     if programme is None:
         reservations = list(event.seat_reservations.all())
     else:
         reservations = programme.reservations
+    # Seats per role matter only where some are reserved for a group.
+    existing, taken = _address_and_seats(event, email, offerings, by_role=bool(reservations))
+    if existing and existing.is_active:
+        emails.queue(existing.pk, "link")
+        return Outcome(registration=existing, created=False)
     if _serve_queue_after_release(event, now=now, reservations=reservations):
         taken = None  # people moved up: count again
     book = SeatBook.for_event(

@@ -225,7 +225,9 @@ def _form_response(request, page, seats, *, status, cache=None):
     if capacity is not None or seats["offerings"]:
         taken = {
             holder: sum(roles.values())
-            for holder, roles in services.seats_taken(event_pk, list(seats["offerings"])).items()
+            for holder, roles in services.seats_taken(
+                event_pk, list(seats["offerings"]), by_role=False
+            ).items()
         }
     event_full = capacity is not None and taken.get(None, 0) >= capacity
     values = {

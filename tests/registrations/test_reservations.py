@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from registrations import services
@@ -128,3 +129,30 @@ def test_event_level_reservation_applies_to_event_seats():
     ]
 
     assert statuses == ["confirmed"] * 3 + ["waiting"]
+
+
+def test_the_registration_form_counts_the_groups_seats(offering, client):
+    """Through the form (with the programme kept by the view): seats the group already
+    holds count towards its reservation, so the others may take the rest."""
+    url = reverse("registrations:create", args=[offering.event.slug])
+
+    def post(number, role):
+        data = {
+            "name": f"P{number}",
+            "email": f"form{number}@example.nl",
+            "role": role,
+            f"round_{offering.round_id}": str(offering.pk),
+            "consent": "on",
+            "website": "",
+        }
+        assert client.post(url, data).status_code == 302
+
+    for number in range(4):
+        post(number, "resident")
+    for number in range(100, 108):
+        post(number, "civil_servant")
+
+    statuses = SessionChoice.objects.filter(
+        offering=offering, registration__role="civil_servant"
+    ).order_by("registration__created_at", "pk")
+    assert list(statuses.values_list("status", flat=True)) == ["confirmed"] * 6 + ["waiting"] * 2

@@ -301,6 +301,15 @@ def test_seats_taken_counts_confirmed_seats_per_holder_and_role(event, person_fa
     assert set(only) == {None, full.pk}
     assert set(services.seats_taken(event.pk, [])) == {None}
 
+    # Totals only: the same seats, under the role None.
+    totals = services.seats_taken(event.pk, by_role=False)
+    assert totals[None] == {None: 4}
+    assert totals[full.pk] == {None: 1}
+    assert totals[second_round[1].pk] == {None: 3}
+    assert totals[second_round[2].pk] == {None: 1}
+    assert totals[second_round[0].pk] == {}  # nobody chose it
+    assert dict(services.seats_taken(event.pk, [], by_role=False)) == {None: {None: 4}}
+
 
 def test_a_kept_programme_spares_no_check_of_the_choices(event, person_factory):
     """Offerings the programme does not hold are looked up, and refused when they are
