@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.core.cache import caches
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import override_settings
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +81,63 @@ def test_the_table_is_culled_now_and_then(db_cache, monkeypatch):
         cursor.execute(f"SELECT COUNT(*) FROM {TABLE}")
         assert cursor.fetchone()[0] <= 11
     assert db_cache.get("key29") == 29
+
+
+@pytest.fixture
+def kept_connection_cache(transactional_db):
+    """The database cache on a connection kept from an earlier request (outside a
+    transaction), as a production app server has it at the start of a request."""
+    with override_settings(
+        CACHES={"default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": TABLE}}
+    ):
+        call_command("createcachetable", verbosity=0)
+        cache = caches["default"]
+        cache.set("stamp", "one", timeout=None)
+        health_checks = connection.health_check_enabled
+        connection.health_check_enabled = True
+        connection.health_check_done = False  # as close_if_unusable_or_obsolete() leaves it
+        yield cache
+        connection.health_check_enabled = health_checks
+        connection.close()  # a test may have left it broken
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {TABLE}")
+
+
+def terminate_backend():
+    """Kill the server side of Django's connection, as a PostgreSQL restart does."""
+    import psycopg
+
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    return pid
+
+
+@pytest.mark.postgres
+def test_the_first_read_of_a_request_is_the_health_check(kept_connection_cache, monkeypatch):
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+
+    assert kept_connection_cache.get("stamp") == "one"
+
+    assert checks == []  # no SELECT 1 of its own
+    assert connection.health_check_done is True
+
+
+@pytest.mark.postgres
+def test_a_broken_kept_connection_is_replaced_and_read_again(kept_connection_cache):
+    old_pid = terminate_backend()
+
+    assert kept_connection_cache.get("stamp") == "one"
+
+    assert connection.connection.info.backend_pid != old_pid
+
+
+@pytest.mark.postgres
+def test_later_reads_of_a_request_are_not_retried(kept_connection_cache):
+    assert kept_connection_cache.get("stamp") == "one"  # the check, done
+    terminate_backend()
+
+    with pytest.raises(OperationalError):
+        kept_connection_cache.get("stamp")
