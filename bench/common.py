@@ -12,6 +12,7 @@ import http.client
 import os
 import platform
 import re
+import runpy
 import secrets
 import shutil
 import signal
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -204,6 +206,7 @@ class Gunicorn(Background):
             self.env["GUNICORN_WORKERS"] = str(workers)
         if threads:
             self.env["GUNICORN_THREADS"] = str(threads)
+        self._workers = None
 
     def start(self):
         self.spawn([GUNICORN, "-c", "config/gunicorn.conf.py", "config.wsgi"], self.env)
@@ -219,7 +222,11 @@ class Gunicorn(Background):
         raise RuntimeError("gunicorn did not answer /healthz within 30 s")
 
     def workers(self):
-        return int(self.env.get("GUNICORN_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
+        """The number of workers config/gunicorn.conf.py starts with this environment."""
+        if self._workers is None:
+            with mock.patch.dict(os.environ, self.env, clear=True):
+                self._workers = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))["workers"]
+        return self._workers
 
     def worker_pids(self):
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")

@@ -19,11 +19,16 @@ def _int(name, default):
 
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# Workers are processes (one per core and a bit, for the time spent waiting on
-# PostgreSQL); threads serve several requests per process. Every thread holds one
-# persistent database connection: workers x threads per app server.
-workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", (os.cpu_count() or 1) * 2 + 1))
-threads = _int("GUNICORN_THREADS", 4)
+# Workers are processes: one per core, and one more for the moments a request waits for
+# PostgreSQL. More only queue for the cores: on 2 cores, 3 workers x 2 threads took a
+# registration rush at 117 per second where 5 x 4 took 105, as the request holding an
+# event's lock waited for a core behind the others (docs/benchmarks.md).
+workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
+# Threads serve several requests per process, covering what a request waits for:
+# PostgreSQL, and with immediate e-mail delivery (the default) the mail server. Every
+# thread holds one persistent database connection: workers x threads per app server.
+_immediate = os.environ.get("DJANGO_EMAIL_DELIVERY", "immediate").strip().lower() == "immediate"
+threads = _int("GUNICORN_THREADS", 4 if _immediate else 2)
 worker_class = "gthread"
 # A request that takes longer than this is killed with its worker; a healthy one takes
 # well under a second, and PostgreSQL connects time out after 5 s (DJANGO_DB_CONNECT_TIMEOUT).

@@ -196,6 +196,22 @@ def test_gunicorn_config_reads_workers_threads_and_timeout_from_the_environment(
     assert (handler["stream"], handler["filters"]) == ("ext://sys.stdout", ["redact_personal_data"])
 
 
+def test_gunicorn_defaults_follow_the_cores_and_the_e_mail_delivery(monkeypatch):
+    for name in ["GUNICORN_WORKERS", "WEB_CONCURRENCY", "GUNICORN_THREADS"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    path = str(ROOT / "config" / "gunicorn.conf.py")
+
+    monkeypatch.delenv("DJANGO_EMAIL_DELIVERY", raising=False)
+    immediate = runpy.run_path(path)
+    monkeypatch.setenv("DJANGO_EMAIL_DELIVERY", "queue")
+    queued = runpy.run_path(path)
+
+    # Requests that wait for the mail server get more threads.
+    assert (immediate["workers"], immediate["threads"]) == (3, 4)
+    assert (queued["workers"], queued["threads"]) == (3, 2)
+
+
 def results(completed):
     """The lines a subprocess printed with print("RESULT", ...), not its log lines."""
     return [line[7:] for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
