@@ -322,8 +322,18 @@ def _cpu_times():
     return times
 
 
+def _steal_ticks():
+    """CPU time the hypervisor gave to other machines while ours wanted it (/proc/stat)."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("cpu "):
+                return int(line.split()[8])
+    return 0
+
+
 class OtherLoad:
-    """CPU used by processes outside the benchmark (other people's jobs on a shared machine).
+    """CPU used by processes outside the benchmark (other people's jobs on a shared machine),
+    and CPU time the virtual machine's host kept for others ("steal").
 
     The benchmark is this script, its children (gunicorn, wrk) and the PostgreSQL server.
     """
@@ -348,6 +358,7 @@ class OtherLoad:
     def __enter__(self):
         self.start = time.monotonic()
         self.before = _cpu_times()
+        self.steal_before = _steal_ticks()
         return self
 
     def __exit__(self, *exc):
@@ -361,12 +372,14 @@ class OtherLoad:
         self.seconds = time.monotonic() - self.start
         self.cpu = ticks / os.sysconf("SC_CLK_TCK")
         self.share = self.cpu / (self.seconds * (os.cpu_count() or 1))
+        self.steal = (_steal_ticks() - self.steal_before) / os.sysconf("SC_CLK_TCK")
         return False
 
     def summary(self):
         return (
             f"other processes on the machine used {self.cpu:.1f} CPU-s during these "
-            f"{self.seconds:.0f} s ({self.share:.0%} of all cores)"
+            f"{self.seconds:.0f} s ({self.share:.0%} of all cores); the host kept "
+            f"{self.steal:.1f} CPU-s from this virtual machine (steal)"
         )
 
 
