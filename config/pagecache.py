@@ -10,9 +10,9 @@ visible on the very next page view. Pages also expire after ``PAGE_CACHE_SECONDS
 bounds how late time-based changes show (registration opening or closing).
 
 Only anonymous requests are served from the cache: no session cookie and no messages
-cookie. The CSRF tokens in a cached page (``{% csrf_token %}``, in the header's language
-switch) are replaced by a fresh one for each visitor, so no two visitors share a token; a
-cached view must not put the token anywhere else.
+cookie. The CSRF tokens in a cached page (``{% csrf_token %}``, in a form of the page)
+are replaced by a fresh one for each visitor, so no two visitors share a token; a cached
+view must not put the token anywhere else. (The header's language switch needs none.)
 
 A page that changes with every registration, such as the registration form with its
 seats left, cannot wait for a new generation. ``ProgrammeCache`` keeps such a page
