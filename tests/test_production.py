@@ -584,12 +584,15 @@ def seats_shown(html):
 
 
 def test_second_anonymous_view_comes_from_the_cache(client, page_cache, open_event):
-    first, _html = get_page(client, open_event)
+    open_event.title = "Café-avond – wijkdemocratie"  # kept encoded: non-ASCII must survive
+    open_event.save()
+    first, first_html = get_page(client, open_event)
 
     second, html = get_page(client, open_event)
 
     assert (first["X-Page-Cache"], second["X-Page-Cache"]) == ("miss", "hit")
     assert "10 plekken vrij" in html
+    assert second.content == first.content and "Café-avond – wijkdemocratie" in html
 
 
 def test_cached_form_gets_each_visitor_their_own_csrf_token(client, page_cache, open_event):
