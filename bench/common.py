@@ -247,8 +247,9 @@ class Gunicorn(Background):
 class MailWorker(Background):
     """``manage.py send_queued_email --loop``: the outbox worker of DJANGO_EMAIL_DELIVERY=queue.
 
-    Runs at idle CPU priority (``chrt --idle``): on this one machine it takes only the CPU
-    the app server and PostgreSQL leave, as a worker on a machine of its own would.
+    Runs at idle CPU priority (``chrt --idle``), and while e-mails are being queued it
+    works only DJANGO_EMAIL_WORKER_BUSY_SHARE of the time (default 0.2), leaving the rest
+    to the app server and PostgreSQL on this one machine.
     """
 
     def __init__(self, env, workdir):

@@ -268,7 +268,8 @@ def main():
         choices=["alongside", "after"],
         default="alongside",
         help="run the outbox worker during the rush (at idle CPU priority, on the same "
-        "cores), or start it when the rush is over, as a worker on a machine of its own "
+        "cores, pausing while e-mails are queued: DJANGO_EMAIL_WORKER_BUSY_SHARE), "
+        "or start it when the rush is over, as a worker on a machine of its own "
         "would leave the app server's cores alone (default: alongside)",
     )
     args = parser.parse_args()
@@ -328,7 +329,8 @@ def measure(args, postgres, server, workdir, mail_worker):
     print(load.summary())
     print(f"the load generator itself (this process) used {client_cpu:.1f} CPU-s")
     worker = {
-        "alongside": "outbox worker alongside, at idle CPU priority",
+        "alongside": "outbox worker alongside, at idle CPU priority, busy share "
+        + server.env.get("DJANGO_EMAIL_WORKER_BUSY_SHARE", "as configured (default 0.2)"),
         "after": "outbox worker started after the rush",
     }[args.mail_worker]
     print(

@@ -11,6 +11,7 @@ mail server refused.
 
 import datetime
 import logging
+import time
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
@@ -153,8 +154,11 @@ def _deliver_after_commit(pks):
     transaction.on_commit(deliver, robust=True)
 
 
-def send_queued(pks=None, *, limit=None):
+def send_queued(pks=None, *, limit=None, pace=None):
     """Deliver queued e-mails, oldest first; returns (sent, failed).
+
+    ``pace``, if given, is called after each e-mail with the seconds it took, and may
+    pause the worker (see ``send_queued_email``).
 
     Each e-mail is locked (workers skip rows another one holds), rendered from the
     state of its registration (read with those of the next e-mails in the queue) and
@@ -176,6 +180,7 @@ def send_queued(pks=None, *, limit=None):
     connection = get_connection()
     try:
         while limit is None or sent + failed < limit:
+            started = time.monotonic()
             with transaction.atomic():
                 pending = (
                     QueuedEmail.objects.filter(sent_at=None, attempts__lt=MAX_ATTEMPTS)
@@ -217,20 +222,22 @@ def send_queued(pks=None, *, limit=None):
                 queued.save(update_fields=["attempts", "sent_at", "last_error", "retry_after"])
             if message is None:
                 failed += 1
-                continue
-            try:
-                message.send()
-            except Exception as error:
-                _note_failure(queued, error)
-                queued.sent_at = None
-                queued.save(update_fields=["sent_at", "last_error", "retry_after"])
-                failed += 1
             else:
-                # Ids only: no personal data in logs.
-                logger.info(
-                    "Sent %s e-mail for registration %s", queued.kind, queued.registration_id
-                )
-                sent += 1
+                try:
+                    message.send()
+                except Exception as error:
+                    _note_failure(queued, error)
+                    queued.sent_at = None
+                    queued.save(update_fields=["sent_at", "last_error", "retry_after"])
+                    failed += 1
+                else:
+                    # Ids only: no personal data in logs.
+                    logger.info(
+                        "Sent %s e-mail for registration %s", queued.kind, queued.registration_id
+                    )
+                    sent += 1
+            if pace is not None:
+                pace(time.monotonic() - started)
     finally:
         connection.close()
     return sent, failed

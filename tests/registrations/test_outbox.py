@@ -6,13 +6,14 @@ from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import OperationalError, transaction
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from registrations import emails, services
+from registrations.management.commands.send_queued_email import Pacer
 from registrations.models import QueuedEmail
 from tests.factories import offerings_by_round
 
@@ -249,3 +250,78 @@ def test_worker_reads_the_registrations_of_a_batch_together(
     assert len(registration_reads) == 1
     assert [message.to for message in mailoutbox] == [[address] for address in addresses]
     assert all("Beste Deelnemer" in message.body for message in mailoutbox)
+
+
+class Sleeps(list):
+    """Records the pauses a Pacer asks for instead of taking them."""
+
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+def test_worker_pauses_while_emails_are_being_queued(event, person_factory, settings):
+    settings.EMAIL_DELIVERY = "queue"
+    register(event, person_factory)  # queued just now, not sent: a rush may be on
+    sleeps = Sleeps()
+    pace = Pacer(0.2, sleep=sleeps)
+
+    pace(0.010)
+
+    # 10 ms of work at a share of 0.2: 40 ms of rest.
+    assert sleeps == [pytest.approx(0.040)]
+
+
+def test_worker_runs_at_full_speed_when_nothing_new_is_waiting(event, person_factory, settings):
+    settings.EMAIL_DELIVERY = "queue"
+    first, second = register(event, person_factory), register(event, person_factory)
+    # One e-mail sent, the other queued two seconds ago: no rush going on.
+    first.queued_emails.update(sent_at=timezone.now())
+    second.queued_emails.update(created_at=timezone.now() - datetime.timedelta(seconds=2))
+    sleeps = Sleeps()
+
+    Pacer(0.2, sleep=sleeps)(0.010)
+
+    assert sleeps == []
+
+
+def test_worker_looks_at_the_queue_at_most_twice_a_second(
+    event, person_factory, settings, django_assert_num_queries
+):
+    settings.EMAIL_DELIVERY = "queue"
+    register(event, person_factory)
+    sleeps = Sleeps()
+    pace = Pacer(0.5, sleep=sleeps)
+
+    with django_assert_num_queries(1):
+        for _ in range(20):
+            pace(0.001)
+
+    assert sleeps == [pytest.approx(0.001)] * 20
+
+
+def test_paced_worker_sends_everything_and_paces_each_email(
+    event, person_factory, settings, mailoutbox
+):
+    settings.EMAIL_DELIVERY = "queue"
+    for _ in range(3):
+        register(event, person_factory)
+    sleeps, took = Sleeps(), []
+    pacer = Pacer(0.25, sleep=sleeps)
+
+    def pace(seconds):
+        took.append(seconds)
+        pacer(seconds)
+
+    sent, failed = emails.send_queued(pace=pace)
+
+    assert (sent, failed) == (3, 0)
+    assert len(mailoutbox) == 3
+    # Each e-mail was followed by three times the time it took.
+    assert len(took) == 3 and all(seconds > 0 for seconds in took)
+    assert sleeps == [pytest.approx(3 * seconds) for seconds in took]
+
+
+@pytest.mark.parametrize("share", ["0", "-0.5", "1.5"])
+def test_worker_refuses_a_share_outside_zero_to_one(share):
+    with pytest.raises(CommandError, match="--busy-share"):
+        call_command("send_queued_email", f"--busy-share={share}")
