@@ -232,6 +232,15 @@ class Gunicorn(Background):
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
 
+    def worker_cpu(self):
+        """{pid: CPU seconds used so far} per worker."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = {}
+        for pid in self.worker_pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return cpu
+
     def worker_memory(self):
         """(pid, RSS MiB, PSS MiB) per worker. PSS shares the preloaded code fairly."""
         rows = []

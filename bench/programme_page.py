@@ -64,6 +64,11 @@ def wrk(url, *, duration, connections, headers=()):
     }
 
 
+def spread(before, after):
+    """CPU seconds each worker used between two readings, busiest first."""
+    return sorted((after[pid] - before.get(pid, 0) for pid in after), reverse=True)
+
+
 def _ms(value):
     number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
@@ -129,9 +134,11 @@ def main():
                     ("registration form, anonymous (seat slots)", page + "aanmelden/", ()),
                 ]:
                     common.log(f"wrk {args.duration}s, {args.connections} connections: {name}")
+                    cpu_before = server.worker_cpu()
                     results[name] = wrk(
                         url, duration=args.duration, connections=args.connections, headers=headers
                     )
+                    results[name]["spread"] = spread(cpu_before, server.worker_cpu())
                     common.print_worker_memory(server, name)
             common.log(f"attempt {attempt}: {load.summary()}")
             if best is None or load.share < best[1].share:
@@ -145,13 +152,18 @@ def main():
         print(f"quietest attempt: {load.summary()}")
         print(
             f"{'':45} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'non-2xx':>8} "
-            f"{'timeouts':>8}"
+            f"{'timeouts':>8}  CPU-s per worker"
         )
         for name, result in results.items():
             print(
                 f"{name:45} {result['rps']:9.0f} {result['p50']:8.2f} {result['p99']:8.2f} "
-                f"{result['rps'] / ceiling:6.0%} {result['non_2xx']:8d} {result['timeouts']:8d}"
+                f"{result['rps'] / ceiling:6.0%} {result['non_2xx']:8d} {result['timeouts']:8d}  "
+                + " ".join(f"{seconds:.1f}" for seconds in result["spread"])
             )
+        print(
+            "(wrk opens its connections at once and keeps them: when most land on one worker, "
+            "that line runs on one core, as CPU-s per worker show.)"
+        )
         print()
 
         common.log("seats exact after a registration?")
