@@ -10,6 +10,11 @@ and prints requests per second, p50/p99 and the ratio to the ceiling. Afterwards
 registers one participant through the form and checks that the very next view of the
 event page and of the form shows exactly the seats left that the database holds.
 
+wrk opens all its connections at once and keeps them; which worker accepts each is a race,
+and sometimes one worker takes nearly all, so that the line runs on one core. The script
+prints the CPU time of each worker per line, and repeats an attempt (up to --attempts) in
+which that happened or other processes loaded the machine; every attempt is logged.
+
     python bench/programme_page.py [--duration 10] [--connections 32]
 """
 
@@ -25,6 +30,8 @@ from bench import common  # noqa: E402
 from bench.client import Browser  # noqa: E402
 
 SEATS = re.compile(r"(\d+) plek(?:ken)? vrij")
+CEILING = "ceiling (bare Django view)"
+PAGE = "event page, anonymous (page cache)"
 
 
 def wrk(url, *, duration, connections, headers=()):
@@ -69,6 +76,11 @@ def spread(before, after):
     return sorted((after[pid] - before.get(pid, 0) for pid in after), reverse=True)
 
 
+def one_worker(spread):
+    """Whether one worker did more than three quarters of a line's work."""
+    return sum(spread) > 0 and spread[0] > 0.75 * sum(spread)
+
+
 def _ms(value):
     number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
@@ -103,7 +115,10 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
-        "--attempts", type=int, default=3, help="repeat while other processes load the machine"
+        "--attempts",
+        type=int,
+        default=3,
+        help="repeat while other processes load the machine, or a line ran on one worker",
     )
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: config)")
     parser.add_argument("--threads", type=int, help="gunicorn threads (default: config)")
@@ -124,8 +139,8 @@ def main():
             results = {}
             with common.OtherLoad(postgres) as load:
                 for name, url, headers in [
-                    ("ceiling (bare Django view)", server.url + "/_bench/ceiling", ()),
-                    ("event page, anonymous (page cache)", page, ()),
+                    (CEILING, server.url + "/_bench/ceiling", ()),
+                    (PAGE, page, ()),
                     (
                         "event page, with session cookie (rendered)",
                         page,
@@ -140,16 +155,24 @@ def main():
                     )
                     results[name]["spread"] = spread(cpu_before, server.worker_cpu())
                     common.print_worker_memory(server, name)
-            common.log(f"attempt {attempt}: {load.summary()}")
-            if best is None or load.share < best[1].share:
-                best = (results, load)
-            if load.share < 0.05:
+            lopsided = [name for name, result in results.items() if one_worker(result["spread"])]
+            ratio = results[PAGE]["rps"] / results[CEILING]["rps"]
+            common.log(
+                f"attempt {attempt}: event page {ratio:.0%} of the ceiling; lines that ran on "
+                f"one worker: {', '.join(lopsided) or 'none'}; {load.summary()}"
+            )
+            # Rather an attempt without foreign load, then one whose lines spread over
+            # the workers, as clients that connect one by one do.
+            rank = (load.share >= 0.05, bool(lopsided), load.share)
+            if best is None or rank < best[0]:
+                best = (rank, results, load)
+            if rank[:2] == (False, False):
                 break
-        results, load = best
+        _rank, results, load = best
 
-        ceiling = results["ceiling (bare Django view)"]["rps"]
+        ceiling = results[CEILING]["rps"]
         print()
-        print(f"quietest attempt: {load.summary()}")
+        print(f"chosen attempt: {load.summary()}")
         print(
             f"{'':45} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'non-2xx':>8} "
             f"{'timeouts':>8}  CPU-s per worker"
@@ -162,7 +185,7 @@ def main():
             )
         print(
             "(wrk opens its connections at once and keeps them: when most land on one worker, "
-            "that line runs on one core, as CPU-s per worker show.)"
+            "that line runs on one core, as CPU-s per worker show; such an attempt is repeated.)"
         )
         print()
 
