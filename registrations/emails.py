@@ -154,11 +154,13 @@ def _deliver_after_commit(pks):
     transaction.on_commit(deliver, robust=True)
 
 
-def send_queued(pks=None, *, limit=None, pace=None):
+def send_queued(pks=None, *, limit=None, pace=None, stop=None):
     """Deliver queued e-mails, oldest first; returns (sent, failed).
 
-    ``pace``, if given, is called after each e-mail with the seconds it took, and may
-    pause the worker (see ``send_queued_email``).
+    ``pace``, if given, is called after each e-mail with the seconds spent on it before
+    it went to the mail server (the database and rendering, not the wait for the mail
+    server), and may pause the worker (see ``send_queued_email``). ``stop``, if given, is
+    asked before each e-mail whether to stop.
 
     Each e-mail is locked (workers skip rows another one holds), rendered from the
     state of its registration (read with those of the next e-mails in the queue) and
@@ -179,7 +181,7 @@ def send_queued(pks=None, *, limit=None, pace=None):
     loaded = {}
     connection = get_connection()
     try:
-        while limit is None or sent + failed < limit:
+        while (limit is None or sent + failed < limit) and not (stop and stop()):
             started = time.monotonic()
             with transaction.atomic():
                 pending = (
@@ -220,6 +222,7 @@ def send_queued(pks=None, *, limit=None, pace=None):
                     queued.sent_at = timezone.now()
                     queued.last_error = ""
                 queued.save(update_fields=["attempts", "sent_at", "last_error", "retry_after"])
+            worked = time.monotonic() - started
             if message is None:
                 failed += 1
             else:
@@ -237,7 +240,7 @@ def send_queued(pks=None, *, limit=None, pace=None):
                     )
                     sent += 1
             if pace is not None:
-                pace(time.monotonic() - started)
+                pace(worked)
     finally:
         connection.close()
     return sent, failed

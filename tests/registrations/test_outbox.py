@@ -2,6 +2,7 @@
 
 import datetime
 import smtplib
+import time
 from io import StringIO
 
 import pytest
@@ -325,3 +326,46 @@ def test_paced_worker_sends_everything_and_paces_each_email(
 def test_worker_refuses_a_share_outside_zero_to_one(share):
     with pytest.raises(CommandError, match="--busy-share"):
         call_command("send_queued_email", f"--busy-share={share}")
+
+
+def test_worker_stops_after_the_email_in_hand(event, person_factory, settings, mailoutbox):
+    settings.EMAIL_DELIVERY = "queue"
+    for _ in range(3):
+        register(event, person_factory)
+
+    # As when TERM arrives while the first e-mail is being sent.
+    sent, failed = emails.send_queued(stop=lambda: len(mailoutbox) >= 1)
+
+    assert (sent, failed) == (1, 0)
+    assert QueuedEmail.objects.filter(sent_at=None).count() == 2
+
+
+class SlowMailServer:
+    """A mail server that takes half a second to accept a message."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        time.sleep(0.5)
+        return len(messages)
+
+
+def test_time_waiting_for_the_mail_server_is_not_paced(event, person_factory, settings):
+    settings.EMAIL_DELIVERY = "queue"
+    settings.EMAIL_BACKEND = f"{__name__}.SlowMailServer"
+    register(event, person_factory)
+    took = []
+
+    started = time.monotonic()
+    assert emails.send_queued(pace=took.append) == (1, 0)
+    total = time.monotonic() - started
+
+    # What was paced is the whole but for the half second the mail server took.
+    assert len(took) == 1 and 0 < took[0] <= total - 0.5

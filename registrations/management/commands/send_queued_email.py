@@ -54,7 +54,7 @@ class Command(BaseCommand):
         total_sent = total_failed = 0
         while True:
             try:
-                sent, failed = emails.send_queued(pace=pace)
+                sent, failed = emails.send_queued(pace=pace, stop=lambda: self.stopping)
             except DatabaseError as error:
                 if not options["loop"]:
                     raise
@@ -95,7 +95,8 @@ class Pacer:
     rush takes CPU (its own and PostgreSQL's) from the requests. While an e-mail has been
     queued within the last ``window`` seconds and is not sent yet, the worker pauses
     after each e-mail so that it works ``share`` of the time: with 0.2, an e-mail that
-    took 10 ms is followed by 40 ms of rest. E-mails then go out a little later during
+    took 10 ms to read and render is followed by 40 ms of rest (the wait for the mail
+    server costs this machine nothing and does not count). E-mails then go out a little later during
     the rush, and at full speed once it is over. Whether the rush goes on is read from
     the database at most every ``check_every`` seconds.
     """
