@@ -257,16 +257,19 @@ class MailWorker(Background):
     """``manage.py send_queued_email --loop``: the outbox worker of DJANGO_EMAIL_DELIVERY=queue.
 
     Runs at idle CPU priority (``chrt --idle``), and while e-mails are being queued it
-    works only DJANGO_EMAIL_WORKER_BUSY_SHARE of the time (default 0.2), leaving the rest
+    works only `busy_share` of the time (default: the setting's, 0.2), leaving the rest
     to the app server and PostgreSQL on this one machine.
     """
 
-    def __init__(self, env, workdir):
+    def __init__(self, env, workdir, *, busy_share=None):
         self.env = env
         self.log_path = Path(workdir) / "mail-worker.log"
+        self.busy_share = busy_share
 
     def start(self):
         command = ["chrt", "--idle", "0", PYTHON, "manage.py", "send_queued_email", "--loop"]
+        if self.busy_share is not None:
+            command.append(f"--busy-share={self.busy_share}")
         self.spawn([*command, "--interval", "0.5"], self.env)
         return self
 
