@@ -28,7 +28,7 @@ import re
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -36,6 +36,7 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.utils import translation
 from django.utils.html import conditional_escape
 from django.utils.module_loading import import_string
 
@@ -131,7 +132,13 @@ def install_write_watcher(sender, connection, **kwargs):
 class PageCacheMiddleware:
     """Serves the views in ``PAGE_CACHE_VIEWS`` from memory (see the module docstring).
 
-    Goes after CsrfViewMiddleware, AuthenticationMiddleware and MessageMiddleware.
+    Goes right after SecurityHeadersMiddleware, before the session, locale, CSRF,
+    authentication and message middleware. A page kept whole is answered before those
+    run, with the headers they had added to it when it was rendered (its languages in
+    ``Vary`` and ``Content-Language``, ``X-Frame-Options``): for an anonymous visitor they
+    would add nothing else, and they took more time than the rest of the answer. A page
+    with a CSRF token is answered in ``process_view``, after them, to get the visitor's
+    own token and cookie.
     """
 
     max_pages = 200
@@ -139,9 +146,13 @@ class PageCacheMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.pages = OrderedDict()
+        self.paths = Counter()  # the paths of the kept pages: others skip the early look
         self.lock = threading.Lock()
 
     def __call__(self, request):
+        response = self.serve_early(request)
+        if response is not None:
+            return response
         response = self.get_response(request)
         key = getattr(request, "_page_cache_key", None)
         if key is not None and self.can_store(request, response):
@@ -149,25 +160,60 @@ class PageCacheMiddleware:
             response["X-Page-Cache"] = "miss"
         return response
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        if not self.can_serve(request):
+    def serve_early(self, request):
+        """The kept page for this request if it is kept whole, else None."""
+        if not (
+            settings.PAGE_CACHE_SECONDS > 0
+            and request.method == "GET"
+            and anonymous(request)
+            and self.paths[request.get_full_path()]
+        ):
             return None
         try:
             generation = current_generation()
         except Exception:
-            # The cache is an optimisation: without it the view renders (or answers 503).
+            return None  # The view renders (or answers 503).
+        request._page_cache_generation = generation  # for process_view on a miss
+        # The language as LocaleMiddleware will set it (no language prefixes in the URLs).
+        language = translation.get_language_from_request(request)
+        entry = self.entry(page_key(request, generation, language))
+        if entry is None or entry[1].names:
             return None
+        _expires, page, _content_type, headers = entry
+        body = page.fill({})
+        response = HttpResponse(body, headers=headers)
+        response["Content-Length"] = str(len(body))
+        response["X-Page-Cache"] = "hit"
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not self.can_serve(request):
+            return None
+        generation = getattr(request, "_page_cache_generation", None)
+        if generation is None:
+            try:
+                generation = current_generation()
+            except Exception:
+                # The cache is an optimisation: without it the view renders (or answers 503).
+                return None
         key = page_key(request, generation)
-        with self.lock:
-            entry = self.pages.get(key)
-        if entry is not None and entry[0] > time.monotonic():
-            _expires, page, content_type = entry
+        entry = self.entry(key)
+        if entry is not None:
+            _expires, page, content_type, _headers = entry
             values = {"csrf": get_token(request)} if "csrf" in page.names else {}
             response = HttpResponse(page.fill(values), content_type=content_type)
             response["X-Page-Cache"] = "hit"
             return response
         request._page_cache_key = key
         return None
+
+    def entry(self, key):
+        """(expires, page, content type, headers) kept under `key` and not expired, or None."""
+        with self.lock:
+            entry = self.pages.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry
 
     def can_serve(self, request):
         return (
@@ -194,23 +240,39 @@ class PageCacheMiddleware:
     def store(self, key, response):
         # Kept as the text around the CSRF tokens, filled with a fresh token per visitor.
         page = SlottedPage(response.content.decode(response.charset), response.charset)
+        # The headers the middleware inside this one added, for answering early; the
+        # cookie (a CSRF token's) is never replayed, and the length is the body's.
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.lower() not in {"content-length", "x-page-cache"}
+        }
         expires = time.monotonic() + settings.PAGE_CACHE_SECONDS
         with self.lock:
             # Pages of older generations are never read again: drop them.
             for old in [k for k in self.pages if k[-1] != key[-1]]:
-                del self.pages[old]
-            self.pages[key] = (expires, page, response["Content-Type"])
+                self._drop(old)
+            if key in self.pages:
+                self._drop(key)
+            self.pages[key] = (expires, page, response["Content-Type"], headers)
+            self.paths[key[2]] += 1
             while len(self.pages) > self.max_pages:
-                self.pages.popitem(last=False)
+                self._drop(next(iter(self.pages)))
+
+    def _drop(self, key):
+        del self.pages[key]
+        self.paths[key[2]] -= 1
+        if not self.paths[key[2]]:
+            del self.paths[key[2]]
 
 
-def page_key(request, generation):
+def page_key(request, generation, language=None):
     """What a kept page depends on for an anonymous visitor: URL, language, generation."""
     return (
         request.get_host(),
         request.is_secure(),
         request.get_full_path(),
-        getattr(request, "LANGUAGE_CODE", ""),
+        getattr(request, "LANGUAGE_CODE", "") if language is None else language,
         generation,
     )
 

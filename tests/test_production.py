@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.views import defaults
 
+from config import pagecache
 from config import views as site_views
 from config.log_filters import RedactPersonalData
 from registrations import services
@@ -593,6 +594,58 @@ def test_second_anonymous_view_comes_from_the_cache(client, page_cache, open_eve
     assert (first["X-Page-Cache"], second["X-Page-Cache"]) == ("miss", "hit")
     assert "10 plekken vrij" in html
     assert second.content == first.content and "Café-avond – wijkdemocratie" in html
+
+
+def test_a_page_kept_whole_is_answered_with_the_headers_it_was_rendered_with(
+    client, page_cache, open_event
+):
+    miss, _html = get_page(client, open_event)
+
+    hit, _html = get_page(client, open_event)
+
+    assert (miss["X-Page-Cache"], hit["X-Page-Cache"]) == ("miss", "hit")
+    # Answered before the session and locale middleware ran: they left no trace on it.
+    assert hasattr(miss.wsgi_request, "session") and hasattr(miss.wsgi_request, "LANGUAGE_CODE")
+    assert not hasattr(hit.wsgi_request, "session")
+    assert not hasattr(hit.wsgi_request, "LANGUAGE_CODE")
+    headers = {name for name in miss.headers if name != "X-Page-Cache"}
+    assert headers == {name for name in hit.headers if name != "X-Page-Cache"}
+    for name in ["Content-Type", "Content-Language", "Vary", "X-Frame-Options"]:
+        assert hit[name] == miss[name], name
+    assert "Accept-Language" in hit["Vary"]
+    assert hit["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY
+    assert int(hit["Content-Length"]) == len(hit.content)
+
+
+def test_a_kept_page_speaks_each_visitors_language(client, page_cache, open_event):
+    for language in ["nl", "en"]:
+        client.get(open_event.get_absolute_url(), HTTP_ACCEPT_LANGUAGE=language)
+
+    english = client.get(open_event.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en")
+    dutch = client.get(open_event.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="nl")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    chosen = client.get(open_event.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="nl")
+
+    assert [english["X-Page-Cache"], dutch["X-Page-Cache"], chosen["X-Page-Cache"]] == ["hit"] * 3
+    assert (english["Content-Language"], dutch["Content-Language"]) == ("en", "nl")
+    assert 'lang="en"' in english.content.decode() and 'lang="nl"' in dutch.content.decode()
+    assert chosen["Content-Language"] == "en", "the language cookie goes before the browser's"
+
+
+def test_pages_not_kept_cost_no_early_look_in_the_cache(
+    client, page_cache, open_event, monkeypatch
+):
+    get_page(client, open_event)  # a kept page: the early look is on for its path only
+    reads = []
+    read = pagecache.current_generation
+    monkeypatch.setattr(pagecache, "current_generation", lambda *a: reads.append(a) or read(*a))
+
+    response = client.get(reverse("login"))
+    assert response.status_code == 200 and "X-Page-Cache" not in response
+    assert reads == [], "the stamp is read for the paths of kept pages only"
+
+    hit, _html = get_page(client, open_event)
+    assert hit["X-Page-Cache"] == "hit" and len(reads) == 1
 
 
 def test_cached_form_gets_each_visitor_their_own_csrf_token(client, page_cache, open_event):
