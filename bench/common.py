@@ -344,9 +344,27 @@ def _steal_ticks():
     return 0
 
 
+def cpu_probe():
+    """Milliseconds of CPU a fixed pure-Python loop takes now (best of three).
+
+    The host can slow this virtual machine down without reporting steal (busy sibling
+    hyperthreads, shared caches); the probe shows how fast the machine was around a run.
+    """
+    best = None
+    for _ in range(3):
+        start = time.process_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i
+        took = (time.process_time() - start) * 1000
+        best = took if best is None else min(best, took)
+    return best
+
+
 class OtherLoad:
     """CPU used by processes outside the benchmark (other people's jobs on a shared machine),
-    and CPU time the virtual machine's host kept for others ("steal").
+    CPU time the virtual machine's host kept for others ("steal"), and the CPU probe before
+    and after.
 
     The benchmark is this script, its children (gunicorn, wrk) and the PostgreSQL server.
     """
@@ -369,6 +387,7 @@ class OtherLoad:
         return ours
 
     def __enter__(self):
+        self.probe_before = cpu_probe()
         self.start = time.monotonic()
         self.before = _cpu_times()
         self.steal_before = _steal_ticks()
@@ -386,13 +405,15 @@ class OtherLoad:
         self.cpu = ticks / os.sysconf("SC_CLK_TCK")
         self.share = self.cpu / (self.seconds * (os.cpu_count() or 1))
         self.steal = (_steal_ticks() - self.steal_before) / os.sysconf("SC_CLK_TCK")
+        self.probe_after = cpu_probe()
         return False
 
     def summary(self):
         return (
             f"other processes on the machine used {self.cpu:.1f} CPU-s during these "
             f"{self.seconds:.0f} s ({self.share:.0%} of all cores); the host kept "
-            f"{self.steal:.1f} CPU-s from this virtual machine (steal)"
+            f"{self.steal:.1f} CPU-s from this virtual machine (steal); CPU probe "
+            f"{self.probe_before:.0f} ms before, {self.probe_after:.0f} ms after (lower is faster)"
         )
 
 
