@@ -246,7 +246,7 @@ if EMAIL_DELIVERY not in {"immediate", "queue"}:
     raise ImproperlyConfigured("DJANGO_EMAIL_DELIVERY must be 'immediate' or 'queue'.")
 # While e-mails are being queued (a rush), the worker works at most this share of the
 # time and leaves the rest to the site on the same machine (1: no pauses).
-EMAIL_WORKER_BUSY_SHARE = float(os.environ.get("DJANGO_EMAIL_WORKER_BUSY_SHARE", "0.2"))
+EMAIL_WORKER_BUSY_SHARE = float(os.environ.get("DJANGO_EMAIL_WORKER_BUSY_SHARE") or "0.2")
 EMAIL_FILE_PATH = os.environ.get("DJANGO_EMAIL_FILE_PATH")  # file-based backend (benchmarks)
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "587"))
