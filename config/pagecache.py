@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter, OrderedDict
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -162,12 +163,7 @@ class PageCacheMiddleware:
 
     def serve_early(self, request):
         """The kept page for this request if it is kept whole, else None."""
-        if not (
-            settings.PAGE_CACHE_SECONDS > 0
-            and request.method == "GET"
-            and anonymous(request)
-            and self.paths[request.get_full_path()]
-        ):
+        if not (anonymous_get(request) and self.paths[request.get_full_path()]):
             return None
         try:
             generation = current_generation()
@@ -176,12 +172,11 @@ class PageCacheMiddleware:
         request._page_cache_generation = generation  # for process_view on a miss
         # The language as LocaleMiddleware will set it (no language prefixes in the URLs).
         language = translation.get_language_from_request(request)
-        entry = self.entry(page_key(request, generation, language))
-        if entry is None or entry[1].names:
+        kept = self.kept(page_key(request, generation, language))
+        if kept is None or kept.page.names:
             return None
-        _expires, page, _content_type, headers = entry
-        body = page.fill({})
-        response = HttpResponse(body, headers=headers)
+        body = kept.page.fill({})
+        response = HttpResponse(body, headers=kept.headers)
         response["Content-Length"] = str(len(body))
         response["X-Page-Cache"] = "hit"
         return response
@@ -197,31 +192,30 @@ class PageCacheMiddleware:
                 # The cache is an optimisation: without it the view renders (or answers 503).
                 return None
         key = page_key(request, generation)
-        entry = self.entry(key)
-        if entry is not None:
-            _expires, page, content_type, _headers = entry
-            values = {"csrf": get_token(request)} if "csrf" in page.names else {}
-            response = HttpResponse(page.fill(values), content_type=content_type)
+        kept = self.kept(key)
+        if kept is not None:
+            values = {"csrf": get_token(request)} if "csrf" in kept.page.names else {}
+            response = HttpResponse(
+                kept.page.fill(values), content_type=kept.headers["Content-Type"]
+            )
             response["X-Page-Cache"] = "hit"
             return response
         request._page_cache_key = key
         return None
 
-    def entry(self, key):
-        """(expires, page, content type, headers) kept under `key` and not expired, or None."""
+    def kept(self, key):
+        """The KeptPage under `key` if it has not expired, else None."""
         with self.lock:
-            entry = self.pages.get(key)
-        if entry is None or entry[0] <= time.monotonic():
+            kept = self.pages.get(key)
+        if kept is None or kept.expires <= time.monotonic():
             return None
-        return entry
+        return kept
 
     def can_serve(self, request):
         return (
-            settings.PAGE_CACHE_SECONDS > 0
-            and request.method == "GET"
+            anonymous_get(request)
             and request.resolver_match is not None
             and request.resolver_match.view_name in settings.PAGE_CACHE_VIEWS
-            and anonymous(request)
         )
 
     def can_store(self, request, response):
@@ -254,7 +248,7 @@ class PageCacheMiddleware:
                 self._drop(old)
             if key in self.pages:
                 self._drop(key)
-            self.pages[key] = (expires, page, response["Content-Type"], headers)
+            self.pages[key] = KeptPage(expires, page, headers)
             self.paths[key[2]] += 1
             while len(self.pages) > self.max_pages:
                 self._drop(next(iter(self.pages)))
@@ -264,6 +258,17 @@ class PageCacheMiddleware:
         self.paths[key[2]] -= 1
         if not self.paths[key[2]]:
             del self.paths[key[2]]
+
+
+class KeptPage(NamedTuple):
+    expires: float  # time.monotonic()
+    page: "SlottedPage"
+    headers: dict  # as the middleware inside PageCacheMiddleware left them
+
+
+def anonymous_get(request):
+    """A GET the page cache may answer: on, and nothing in it depends on the visitor."""
+    return settings.PAGE_CACHE_SECONDS > 0 and request.method == "GET" and anonymous(request)
 
 
 def page_key(request, generation, language=None):
