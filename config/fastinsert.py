@@ -83,7 +83,7 @@ def lock(model, pk, *, using="default"):
     end of the transaction (where the database supports ``FOR UPDATE``); None when
     there is no such row."""
     connection = connections[using]
-    sql, converters = _lock_sql(model, using)
+    sql, attnames, converters = _lock_sql(model, using)
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
@@ -93,7 +93,7 @@ def lock(model, pk, *, using="default"):
     for index, expression, field_converters in converters:
         for converter in field_converters:
             values[index] = converter(values[index], expression, connection)
-    return model.from_db(using, [field.attname for field in model._meta.concrete_fields], values)
+    return model.from_db(using, attnames, values)
 
 
 @functools.cache
@@ -113,7 +113,7 @@ def _lock_sql(model, alias):
         found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
         if found:
             converters.append((index, column, found))
-    return sql, converters
+    return sql, [field.attname for field in fields], converters
 
 
 def _several_statements_at_once(connection):

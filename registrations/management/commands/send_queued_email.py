@@ -96,9 +96,9 @@ class Pacer:
     queued within the last ``window`` seconds and is not sent yet, the worker pauses
     after each e-mail so that it works ``share`` of the time: with 0.2, an e-mail that
     took 10 ms to read and render is followed by 40 ms of rest (the wait for the mail
-    server costs this machine nothing and does not count). E-mails then go out a little later during
-    the rush, and at full speed once it is over. Whether the rush goes on is read from
-    the database at most every ``check_every`` seconds.
+    server costs this machine nothing and does not count). E-mails then go out a little
+    later during the rush, and at full speed once it is over. Whether the rush goes on
+    is read from the database at most every ``check_every`` seconds.
     """
 
     window = 1.0
