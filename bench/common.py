@@ -361,10 +361,35 @@ def cpu_probe():
     return best
 
 
+def sync_probe(directory, writes=100, budget=1.0):
+    """Median microseconds to write 8 KB and flush it to disk (fdatasync), as PostgreSQL
+    does for every commit, in `directory` (on the database's disk).
+
+    Each registration commits while it holds its event's lock, so a slower disk slows
+    the rush even when the CPU probe does not show it. At most `budget` seconds.
+    """
+    block = os.urandom(8192)
+    took = []
+    descriptor, path = tempfile.mkstemp(prefix="sync-probe-", dir=directory)
+    try:
+        deadline = time.monotonic() + budget
+        for _ in range(writes):
+            start = time.perf_counter()
+            os.pwrite(descriptor, block, 0)
+            os.fdatasync(descriptor)
+            took.append((time.perf_counter() - start) * 1e6)
+            if time.monotonic() > deadline:
+                break
+    finally:
+        os.close(descriptor)
+        os.unlink(path)
+    return percentile(took, 0.5)
+
+
 class OtherLoad:
     """CPU used by processes outside the benchmark (other people's jobs on a shared machine),
-    CPU time the virtual machine's host kept for others ("steal"), and the CPU probe before
-    and after.
+    CPU time the virtual machine's host kept for others ("steal"), and the CPU and disk
+    probes before and after.
 
     The benchmark is this script, its children (gunicorn, wrk) and the PostgreSQL server.
     """
@@ -387,6 +412,7 @@ class OtherLoad:
         return ours
 
     def __enter__(self):
+        self.sync_before = sync_probe(self.postgres.dir)
         self.probe_before = cpu_probe()
         self.start = time.monotonic()
         self.before = _cpu_times()
@@ -406,6 +432,7 @@ class OtherLoad:
         self.share = self.cpu / (self.seconds * (os.cpu_count() or 1))
         self.steal = (_steal_ticks() - self.steal_before) / os.sysconf("SC_CLK_TCK")
         self.probe_after = cpu_probe()
+        self.sync_after = sync_probe(self.postgres.dir)
         return False
 
     def summary(self):
@@ -413,7 +440,10 @@ class OtherLoad:
             f"other processes on the machine used {self.cpu:.1f} CPU-s during these "
             f"{self.seconds:.0f} s ({self.share:.0%} of all cores); the host kept "
             f"{self.steal:.1f} CPU-s from this virtual machine (steal); CPU probe "
-            f"{self.probe_before:.0f} ms before, {self.probe_after:.0f} ms after (lower is faster)"
+            f"{self.probe_before:.0f} ms before, {self.probe_after:.0f} ms after (lower is "
+            "faster); "
+            f"disk sync probe (8 KB + fdatasync, median) {self.sync_before:.0f} µs before, "
+            f"{self.sync_after:.0f} µs after"
         )
 
 
