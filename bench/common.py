@@ -447,6 +447,45 @@ class OtherLoad:
         )
 
 
+class BusyLoops:
+    """`count` busy Python loops at normal priority while the block runs: a stand-in for
+    other people's jobs on a shared machine, or for a slower hour of the host.
+
+    ``seconds`` (CPU-s the loops used) and ``share`` (of all cores) are set on exit.
+    """
+
+    LOOP = "while True:\n    sum(range(10000))"
+
+    def __init__(self, count):
+        self.count = count
+        self.processes = []
+        self.seconds = self.share = 0.0
+
+    def __enter__(self):
+        self.start = time.monotonic()
+        self.processes = [subprocess.Popen([PYTHON, "-c", self.LOOP]) for _ in range(self.count)]
+        return self
+
+    def __exit__(self, *exc):
+        ticks = 0
+        for process in self.processes:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            process.kill()
+            process.wait()
+        wall = time.monotonic() - self.start
+        self.seconds = ticks / os.sysconf("SC_CLK_TCK")
+        self.share = self.seconds / (wall * (os.cpu_count() or 1)) if wall else 0.0
+        return False
+
+    def summary(self):
+        return (
+            f"{self.count} busy loop(s) alongside used {self.seconds:.1f} CPU-s "
+            f"({self.share:.0%} of all cores)"
+        )
+
+
 def machine_facts(postgres=None):
     import django
     import gunicorn

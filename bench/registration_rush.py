@@ -279,6 +279,13 @@ def main():
         help="share of the time the outbox worker works while e-mails are being queued "
         "(send_queued_email --busy-share; default: 0.2, the production default)",
     )
+    parser.add_argument(
+        "--busy-loops",
+        type=int,
+        default=0,
+        help="busy Python loops at normal priority during the rush, standing in for a "
+        "shared or slower machine (default: none)",
+    )
     args = parser.parse_args()
 
     with common.stack(
@@ -320,7 +327,7 @@ def measure(args, postgres, server, workdir, mail_worker):
         f"rush: {args.participants} participants, {args.clients} concurrent clients{arrivals}"
     )
     client_cpu = time.process_time()
-    with common.OtherLoad(postgres) as load:
+    with common.OtherLoad(postgres) as load, common.BusyLoops(args.busy_loops) as busy:
         results, elapsed = rush(server, participants, args.clients, args.time_limit, args.rate)
     client_cpu = time.process_time() - client_cpu
     if args.mail_worker == "after":
@@ -334,6 +341,8 @@ def measure(args, postgres, server, workdir, mail_worker):
     print(f"registrations completed: {len(done)} of {args.participants} in {elapsed:.1f} s")
     print(f"registrations per second: {len(done) / elapsed:.1f}")
     print(load.summary())
+    if args.busy_loops:
+        print(busy.summary())
     print(f"the load generator itself (this process) used {client_cpu:.1f} CPU-s")
     worker = {
         "alongside": "outbox worker alongside, at idle CPU priority, busy share "
