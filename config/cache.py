@@ -4,7 +4,9 @@ Every registration writes the cache twice: its address's count for the rate limi
 page-cache stamp. Django's ``DatabaseCache.set`` counts the whole table, then selects and
 updates (or inserts) the row in a transaction of its own: five statements and a commit for
 each write. On PostgreSQL this backend writes with one upsert instead, and counts the table
-for culling on about one write in ``cull_every``.
+for culling on about one write in ``cull_every``. ``set_statement`` gives that upsert to a
+caller that sends it in its own transaction (the page-cache stamp, with a registration's
+rows).
 
 Reads of one key (``get``), three per registration, select only a row that has not
 expired, with a statement built once; Django's own converted every row's expiry date in
@@ -66,6 +68,28 @@ class DatabaseCache(DjangoDatabaseCache):
         connection = connections[db]
         if connection.vendor != "postgresql":
             return super().set(key, value, timeout, version)
+        sql, params = self._upsert(connection, key, value, timeout, version)
+        with connection.cursor() as cursor:
+            if random.randrange(self.cull_every) == 0:  # noqa: S311 - not for security
+                table = connection.ops.quote_name(self._table)
+                cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our table name
+                count = cursor.fetchone()[0]
+                if count > self._max_entries:
+                    self._cull(db, cursor, now().replace(microsecond=0), count)
+            cursor.execute(sql, params)
+
+    def set_statement(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, *, using):
+        """The statement (sql, params) that does ``set()``, for the caller to send on the
+        connection `using`, inside its transaction and with its other statements; None
+        unless this cache writes to that database and it is PostgreSQL."""
+        if router.db_for_write(self.cache_model_class) != using:
+            return None
+        connection = connections[using]
+        if connection.vendor != "postgresql":
+            return None
+        return self._upsert(connection, key, value, timeout, version)
+
+    def _upsert(self, connection, key, value, timeout, version):
         key = self.make_and_validate_key(key, version=version)
         timeout = self.get_backend_timeout(timeout)
         # As Django's own set(): whole seconds, a far future for "never".
@@ -76,18 +100,12 @@ class DatabaseCache(DjangoDatabaseCache):
         expires = connection.ops.adapt_datetimefield_value(expires.replace(microsecond=0))
         pickled = base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
         table = connection.ops.quote_name(self._table)
-        with connection.cursor() as cursor:
-            if random.randrange(self.cull_every) == 0:  # noqa: S311 - not for security
-                cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our table name
-                count = cursor.fetchone()[0]
-                if count > self._max_entries:
-                    self._cull(db, cursor, now().replace(microsecond=0), count)
-            cursor.execute(
-                f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s) "  # noqa: S608
-                "ON CONFLICT (cache_key) DO UPDATE "
-                "SET value = EXCLUDED.value, expires = EXCLUDED.expires",
-                [key, pickled, expires],
-            )
+        return (
+            f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (cache_key) DO UPDATE "
+            "SET value = EXCLUDED.value, expires = EXCLUDED.expires",
+            [key, pickled, expires],
+        )
 
 
 def _stands_in_for_health_check(connection):

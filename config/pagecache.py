@@ -6,8 +6,11 @@ memory, keyed by URL, language and a *generation* stamp kept in the shared cache
 (database or Redis). Every committed write to the database, except to the session and
 cache tables, replaces the stamp (``WriteWatcher``, installed on every connection by
 ``config.apps``), so the next request on any app server renders afresh: a registration is
-visible on the very next page view. Pages also expire after ``PAGE_CACHE_SECONDS``, which
-bounds how late time-based changes show (registration opening or closing).
+visible on the very next page view. The stamp is written when the write has committed; a
+registration writes it in its own last round trip instead, where the stamp lives in the
+same PostgreSQL database (``new_generation_statement``), so that it commits with the
+seats. Pages also expire after ``PAGE_CACHE_SECONDS``, which bounds how late time-based
+changes show (registration opening or closing).
 
 Only anonymous requests are served from the cache: no session cookie and no messages
 cookie. The CSRF tokens in a cached page (``{% csrf_token %}``, in a form of the page)
@@ -34,7 +37,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.db import DatabaseCache
-from django.db import transaction
+from django.db import connections, transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import translation
@@ -79,6 +82,31 @@ def new_programme_generation():
     _renew([GENERATION_KEY, PROGRAMME_GENERATION_KEY])
 
 
+def _renewed_in_transaction():
+    """Marks, among a transaction's on-commit callbacks, that it renews the page
+    generation itself (``new_generation_statement``)."""
+
+
+def new_generation_statement(using="default"):
+    """The statement (sql, params) that renews the page generation as part of the current
+    transaction on `using`: for its caller to send with its own last statements, so that
+    the new generation commits with the seats it stands for, without a write of its own
+    after the commit. Seat writes of this transaction then renew nothing more on commit.
+
+    None, and nothing changes, unless pages are cached, a transaction is open, and the
+    cache is the database cache on that database (``config.cache``); the caller must
+    send the statement before the transaction ends.
+    """
+    connection = connections[using]
+    statement = getattr(cache, "set_statement", None)
+    if not settings.PAGE_CACHE_SECONDS or not connection.in_atomic_block or statement is None:
+        return None
+    sql_and_params = statement(GENERATION_KEY, uuid.uuid4().hex, timeout=None, using=using)
+    if sql_and_params is not None:
+        transaction.on_commit(_renewed_in_transaction, using=using)
+    return sql_and_params
+
+
 def ignored_tables():
     """Tables whose writes change no page: sessions, database caches and
     PAGE_CACHE_IGNORED_TABLES."""
@@ -119,6 +147,8 @@ class WriteWatcher:
             return
         pending = [entry[1] for entry in getattr(connection, "run_on_commit", [])]
         if new_programme_generation in pending or renew in pending:
+            return
+        if not programme and _renewed_in_transaction in pending:
             return
         transaction.on_commit(renew, using=connection.alias)
 

@@ -122,18 +122,19 @@ MAX_ATTEMPTS = 10
 LOAD_BATCH = 25
 
 
-def queue(registration_pk, kind, *, along_with=()):
+def queue(registration_pk, kind, *, along_with=(), then=()):
     """Put a `kind` e-mail for the registration in the outbox, in the current transaction.
 
     `along_with`: groups of new rows (lists of instances of one model) to insert first,
-    in the same round trip where the database allows (config.fastinsert.insert_all).
+    and `then`, statements to send after them, all in the same round trip where the
+    database allows (config.fastinsert.insert_all).
     """
     from .models import QueuedEmail
 
     if kind not in SUBJECTS:  # A mailing has its own subject: queue_mailing().
         raise ValueError(f"Unknown e-mail kind {kind!r}")
     queued = QueuedEmail(registration_id=registration_pk, kind=kind)
-    fastinsert.insert_all(*along_with, [queued])
+    fastinsert.insert_all(*along_with, [queued], then=then)
     _deliver_after_commit([queued.pk])
     return queued
 

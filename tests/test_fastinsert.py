@@ -177,3 +177,19 @@ def test_locking_a_row_that_is_gone_gives_none():
 
     with transaction.atomic():
         assert fastinsert.lock(Event, gone) is None
+
+
+def test_statements_after_the_rows_go_in_the_same_round_trip_on_postgresql(
+    django_assert_num_queries,
+):
+    event = build_programme(sessions=1, rounds=1, capacity=10)
+    registration = new_registration(event, "anna@example.nl")
+    update = (f"UPDATE {Event._meta.db_table} SET capacity = %s WHERE id = %s", [7, event.pk])
+    on_postgresql = connection.vendor == "postgresql"
+
+    with django_assert_num_queries(1 if on_postgresql else 2):
+        fastinsert.insert_all([registration], then=[update, None])
+
+    assert stored(registration)["email"] == "anna@example.nl"
+    event.refresh_from_db()
+    assert event.capacity == 7

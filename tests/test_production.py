@@ -23,9 +23,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.db import OperationalError, connection, transaction
 from django.middleware.csrf import _does_token_match
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views import defaults
@@ -899,6 +901,82 @@ def test_page_cache_is_off_unless_configured(client, open_event):
 
     assert settings.PAGE_CACHE_SECONDS == 0
     assert "X-Page-Cache" not in response
+
+
+@pytest.fixture
+def db_page_cache(page_cache, open_event):
+    """The page cache with its stamps in the database cache, as in production."""
+    caches_setting = {
+        "default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": "test_page_cache"}
+    }
+    watchers = [w for w in connection.execute_wrappers if isinstance(w, pagecache.WriteWatcher)]
+    with override_settings(CACHES=caches_setting):
+        call_command("createcachetable", verbosity=0)
+        for watcher in watchers:  # the cache table's writes change no page
+            watcher.ignored = pagecache.ignored_tables()
+        yield
+    for watcher in watchers:
+        watcher.ignored = pagecache.ignored_tables()
+
+
+def generations():
+    return (
+        pagecache.current_generation(pagecache.GENERATION_KEY),
+        pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY),
+    )
+
+
+def test_a_registration_renews_pages_kept_with_the_database_cache(
+    client, db_page_cache, open_event
+):
+    get_page(client, open_event)
+    assert get_page(client, open_event)[0]["X-Page-Cache"] == "hit"
+    page, programme = generations()
+
+    register_anna(open_event)
+    response, html = get_page(client, open_event)
+
+    assert response["X-Page-Cache"] == "miss"
+    assert "9 plekken vrij" in html and "11 plekken vrij" in html
+    assert generations()[0] != page
+    assert generations()[1] == programme  # the kept registration form stays
+
+
+@pytest.mark.postgres
+def test_a_registration_commits_the_new_page_generation_with_its_rows(db_page_cache, open_event):
+    """One round trip fewer, and no moment in which the seats have changed but the pages
+    kept have not: the new stamp is written with the rows, in their transaction."""
+    page, _programme = generations()
+    with CaptureQueriesContext(connection) as captured:
+        register_anna(open_event)
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert statements[-1] == "COMMIT"  # nothing written after it
+    [with_stamp] = [sql for sql in statements if pagecache.GENERATION_KEY in sql]
+    assert with_stamp.startswith('INSERT INTO "registrations_registration"')
+    assert generations()[0] != page
+
+
+def test_a_registration_rolled_back_keeps_the_pages(client, db_page_cache, open_event):
+    get_page(client, open_event)
+    before = generations()
+
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        register_anna(open_event)
+        raise RuntimeError("roll back")
+
+    assert generations() == before
+    assert get_page(client, open_event)[0]["X-Page-Cache"] == "hit"
+
+
+def test_a_programme_change_with_a_registration_renews_the_programme_too(db_page_cache, open_event):
+    page, programme = generations()
+
+    with transaction.atomic():
+        register_anna(open_event)
+        type(open_event).objects.filter(pk=open_event.pk).update(capacity=7)
+
+    assert generations()[0] != page and generations()[1] != programme
 
 
 # ------------------------------------------------------------------------------ gunicorn
