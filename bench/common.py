@@ -112,6 +112,18 @@ class Postgres:
             self.pg_ctl("stop")
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def cpu_seconds(self):
+        """CPU time used so far by the server and its processes (backends that are still
+        connected, background workers)."""
+        root = int((self.data / "postmaster.pid").read_text().split()[0])
+        times = _cpu_times()
+        ours, changed = {root}, True
+        while changed:
+            found = {pid for pid, (parent, _ticks) in times.items() if parent in ours} - ours
+            ours |= found
+            changed = bool(found)
+        return sum(times[pid][1] for pid in ours if pid in times) / os.sysconf("SC_CLK_TCK")
+
     def query(self, sql, *params):
         import psycopg
 

@@ -328,7 +328,10 @@ def measure(args, postgres, server, workdir, mail_worker):
     )
     client_cpu = time.process_time()
     with common.OtherLoad(postgres) as load, common.BusyLoops(args.busy_loops) as busy:
+        app_cpu, database_cpu = sum(server.worker_cpu().values()), postgres.cpu_seconds()
         results, elapsed = rush(server, participants, args.clients, args.time_limit, args.rate)
+        app_cpu = sum(server.worker_cpu().values()) - app_cpu
+        database_cpu = postgres.cpu_seconds() - database_cpu
     client_cpu = time.process_time() - client_cpu
     if args.mail_worker == "after":
         mail_worker.start()
@@ -344,6 +347,12 @@ def measure(args, postgres, server, workdir, mail_worker):
     if args.busy_loops:
         print(busy.summary())
     print(f"the load generator itself (this process) used {client_cpu:.1f} CPU-s")
+    if done:
+        print(
+            f"CPU per registration during the rush: gunicorn workers "
+            f"{app_cpu / len(done) * 1000:.1f} ms, PostgreSQL {database_cpu / len(done) * 1000:.1f}"
+            " ms (with the outbox worker's queries when it runs alongside)"
+        )
     worker = {
         "alongside": "outbox worker alongside, at idle CPU priority, busy share "
         f"{args.busy_share:g}",
