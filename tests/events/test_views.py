@@ -310,3 +310,29 @@ def test_event_ics_time_zone_gives_the_event_its_offset(client, day, offset):
     local = datetime.datetime.combine(day, datetime.time(13, 0))
     assert local.replace(tzinfo=zone.to_tz()).isoformat() == f"{day}T13:00:00{offset}"
     assert len(response.content) < 2000
+
+
+def test_a_time_zone_is_worked_out_once_for_every_calendar_around_the_same_dates(monkeypatch):
+    """Every confirmation e-mail carries the event's calendar: its VTIMEZONE is kept."""
+    from events import calendar as calendars
+
+    calendars._timezone.cache_clear()
+    built = []
+    from_tzid = calendars.Timezone.from_tzid
+    monkeypatch.setattr(
+        calendars.Timezone,
+        "from_tzid",
+        lambda *args, **kwargs: built.append(args) or from_tzid(*args, **kwargs),
+    )
+    event = EventFactory(start_date=datetime.date(2027, 6, 10), start_time=datetime.time(13, 0))
+    other_day = EventFactory(start_date=datetime.date(2027, 9, 2), start_time=datetime.time(10, 0))
+
+    first = calendars.event_calendar(event, "https://example.nl", extra_description="Ronde 1: A")
+    second = calendars.event_calendar(event, "https://example.nl", extra_description="Ronde 1: B")
+    calendars.event_calendar(other_day, "https://example.nl")
+
+    assert len(built) == 2  # one per date range, not one per calendar
+    [zone] = Calendar.from_ical(first.to_ical()).walk("VTIMEZONE")
+    [same] = Calendar.from_ical(second.to_ical()).walk("VTIMEZONE")
+    assert zone.to_ical() == same.to_ical() and str(zone["TZID"]) == "Europe/Amsterdam"
+    assert b"Ronde 1: B" in second.to_ical() and b"Ronde 1: A" not in second.to_ical()
