@@ -185,11 +185,12 @@ def send_queued(pks=None, *, limit=None, pace=None, stop=None):
         while (limit is None or sent + failed < limit) and not (stop and stop()):
             started = time.monotonic()
             with transaction.atomic():
-                pending = (
-                    QueuedEmail.objects.filter(sent_at=None, attempts__lt=MAX_ATTEMPTS)
-                    .filter(Q(retry_after=None) | Q(retry_after__lte=timezone.now()))
-                    .exclude(pk__in=tried)
-                )
+                # An e-mail handled in this run leaves these (sent, or to be retried
+                # later); the ids are not excluded in SQL, which grew with every e-mail
+                # of a long queue, but checked below.
+                pending = QueuedEmail.objects.filter(
+                    sent_at=None, attempts__lt=MAX_ATTEMPTS
+                ).filter(Q(retry_after=None) | Q(retry_after__lte=timezone.now()))
                 if pks is not None:
                     pending = pending.filter(pk__in=pks)
                 queued = (
@@ -198,7 +199,7 @@ def send_queued(pks=None, *, limit=None, pace=None, stop=None):
                     .order_by("created_at", "pk")
                     .first()
                 )
-                if queued is None:
+                if queued is None or queued.pk in tried:
                     break
                 tried.add(queued.pk)
                 queued.attempts += 1

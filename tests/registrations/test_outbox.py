@@ -253,6 +253,45 @@ def test_worker_reads_the_registrations_of_a_batch_together(
     assert all("Beste Deelnemer" in message.body for message in mailoutbox)
 
 
+def test_the_queue_query_stays_the_same_size_however_many_emails_went(
+    event, person_factory, settings, mailoutbox
+):
+    """The e-mails sent in a run are not listed in the next query: a queue of thousands
+    after a rush would otherwise cost more for every e-mail sent."""
+    settings.EMAIL_DELIVERY = "queue"
+    for number in range(6):
+        register(event, person_factory, email=f"deelnemer{number}@example.nl")
+
+    with CaptureQueriesContext(db_connection) as queries:
+        assert emails.send_queued() == (6, 0)
+
+    picks = [
+        query["sql"]
+        for query in queries
+        if 'FROM "registrations_queuedemail"' in query["sql"] and "LIMIT 1" in query["sql"]
+    ]
+    assert len(picks) == 7  # one per e-mail, and one that finds the queue empty
+    assert len({len(sql) for sql in picks}) == 1
+
+
+def test_an_email_still_waiting_after_it_was_handled_ends_the_run(
+    event, person_factory, settings, monkeypatch
+):
+    """Should a failure ever leave an e-mail as it was, the run stops instead of trying it
+    again and again; the next run (a second later for the worker) takes it up."""
+    settings.EMAIL_DELIVERY = "queue"
+    register(event, person_factory)
+
+    def note_nothing(queued, error):
+        queued.last_error = type(error).__name__
+
+    monkeypatch.setattr(emails, "_note_failure", note_nothing)
+    monkeypatch.setattr(emails, "_queued_message", lambda *args, **kwargs: 1 / 0)
+
+    assert emails.send_queued() == (0, 1)
+    assert QueuedEmail.objects.get().sent_at is None
+
+
 class Sleeps(list):
     """Records the pauses a Pacer asks for instead of taking them."""
 
