@@ -285,6 +285,13 @@ class MailWorker(Background):
         self.spawn([*command, "--interval", "0.5"], self.env)
         return self
 
+    def cpu_seconds(self):
+        """CPU time the worker has used so far (its queries' is PostgreSQL's)."""
+        if not self.process or self.process.poll() is not None:
+            return 0.0
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def wait_until_sent(self, postgres, *, timeout=300):
         """Seconds until the outbox was empty, or None after `timeout`."""
         start = time.monotonic()

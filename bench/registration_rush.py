@@ -336,6 +336,7 @@ def measure(args, postgres, server, workdir, mail_worker):
     if args.mail_worker == "after":
         mail_worker.start()
     mail_wait = mail_worker.wait_until_sent(postgres)
+    mail_cpu = mail_worker.cpu_seconds()
     done = [r for r in results if r["post"] == 302]
     per_registration = [r["finished"] - r["started"] for r in done]
     gets = [t[3] for r in results for t in r["timings"] if t[0] == "GET"]
@@ -361,6 +362,11 @@ def measure(args, postgres, server, workdir, mail_worker):
     print(
         f"confirmation e-mails ({worker}): all sent "
         + (f"{mail_wait:.1f} s after the rush" if mail_wait is not None else "NOT within 300 s")
+        + (
+            f"; the worker used {mail_cpu / len(done) * 1000:.1f} ms of CPU per e-mail"
+            if done
+            else ""
+        )
     )
     for name, values in [
         ("registration (GET + POST)", per_registration),
