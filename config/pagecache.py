@@ -93,13 +93,16 @@ def new_generation_statement(using="default"):
     the new generation commits with the seats it stands for, without a write of its own
     after the commit. Seat writes of this transaction then renew nothing more on commit.
 
-    None, and nothing changes, unless pages are cached, a transaction is open, and the
-    cache is the database cache on that database (``config.cache``); the caller must
-    send the statement before the transaction ends.
+    None, and nothing changes, unless pages are cached, the caller's transaction is the
+    outermost one, and the cache is the database cache on that database
+    (``config.cache``); the caller must send the statement before the transaction ends.
     """
     connection = connections[using]
     statement = getattr(cache, "set_statement", None)
-    if not settings.PAGE_CACHE_SECONDS or not connection.in_atomic_block or statement is None:
+    # Only in an outermost transaction: the stamp's row is shared by every event, and a
+    # caller that goes on (a series registration locks its next event) would hold it
+    # meanwhile, waiting for a registration that waits for the stamp: a deadlock.
+    if not settings.PAGE_CACHE_SECONDS or len(connection.atomic_blocks) != 1 or statement is None:
         return None
     sql_and_params = statement(GENERATION_KEY, uuid.uuid4().hex, timeout=None, using=using)
     if sql_and_params is not None:

@@ -943,9 +943,12 @@ def test_a_registration_renews_pages_kept_with_the_database_cache(
 
 
 @pytest.mark.postgres
-def test_a_registration_commits_the_new_page_generation_with_its_rows(db_page_cache, open_event):
+def test_a_registration_commits_the_new_page_generation_with_its_rows(
+    db_page_cache, open_event, settings
+):
     """One round trip fewer, and no moment in which the seats have changed but the pages
     kept have not: the new stamp is written with the rows, in their transaction."""
+    settings.EMAIL_DELIVERY = "queue"  # nothing of its own after the commit
     page, _programme = generations()
     with CaptureQueriesContext(connection) as captured:
         register_anna(open_event)
@@ -967,6 +970,23 @@ def test_a_registration_rolled_back_keeps_the_pages(client, db_page_cache, open_
 
     assert generations() == before
     assert get_page(client, open_event)[0]["X-Page-Cache"] == "hit"
+
+
+@pytest.mark.postgres
+def test_a_registration_inside_a_longer_transaction_renews_the_pages_after_it(
+    db_page_cache, open_event, settings
+):
+    """A series registration goes on to lock its next event: it must not hold the stamp's
+    row meanwhile (a registration for that event would wait for it, and it for them)."""
+    settings.EMAIL_DELIVERY = "queue"
+    page, _programme = generations()
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        register_anna(open_event)
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    commit = statements.index("COMMIT")
+    assert not any(pagecache.GENERATION_KEY in sql for sql in statements[:commit])
+    assert generations()[0] != page  # renewed after the commit instead
 
 
 def test_a_programme_change_with_a_registration_renews_the_programme_too(db_page_cache, open_event):
