@@ -117,11 +117,7 @@ class Postgres:
         connected, background workers)."""
         root = int((self.data / "postmaster.pid").read_text().split()[0])
         times = _cpu_times()
-        ours, changed = {root}, True
-        while changed:
-            found = {pid for pid, (parent, _ticks) in times.items() if parent in ours} - ours
-            ours |= found
-            changed = bool(found)
+        ours = _with_descendants({root}, times)
         return sum(times[pid][1] for pid in ours if pid in times) / os.sysconf("SC_CLK_TCK")
 
     def query(self, sql, *params):
@@ -246,12 +242,7 @@ class Gunicorn(Background):
 
     def worker_cpu(self):
         """{pid: CPU seconds used so far} per worker."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu = {}
-        for pid in self.worker_pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-        return cpu
+        return {pid: process_cpu_seconds(pid) for pid in self.worker_pids()}
 
     def worker_memory(self):
         """(pid, RSS MiB, PSS MiB) per worker. PSS shares the preloaded code fairly."""
@@ -289,8 +280,7 @@ class MailWorker(Background):
         """CPU time the worker has used so far (its queries' is PostgreSQL's)."""
         if not self.process or self.process.poll() is not None:
             return 0.0
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def wait_until_sent(self, postgres, *, timeout=300):
         """Seconds until the outbox was empty, or None after `timeout`."""
@@ -340,6 +330,24 @@ def percentile(values, fraction):
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+def process_cpu_seconds(pid):
+    """CPU time (user + system) process `pid` has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _with_descendants(roots, times):
+    """`roots` and every process below them in `times` (as _cpu_times gives it)."""
+    ours, found = set(roots), set(roots)
+    while found:
+        found = {pid for pid, (parent, _ticks) in times.items() if parent in found} - ours
+        ours |= found
+    return ours
 
 
 def _cpu_times():
@@ -420,15 +428,7 @@ class OtherLoad:
         roots = {os.getpid()}
         with contextlib.suppress(OSError, ValueError):
             roots.add(int((self.postgres.data / "postmaster.pid").read_text().split()[0]))
-        ours = set(roots)
-        changed = True
-        while changed:
-            changed = False
-            for pid, (parent, _ticks) in times.items():
-                if parent in ours and pid not in ours:
-                    ours.add(pid)
-                    changed = True
-        return ours
+        return _with_descendants(roots, times)
 
     def __enter__(self):
         self.sync_before = sync_probe(self.postgres.dir)
@@ -486,15 +486,12 @@ class BusyLoops:
         return self
 
     def __exit__(self, *exc):
-        ticks = 0
+        self.seconds = 0.0
         for process in self.processes:
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
+            self.seconds += process_cpu_seconds(process.pid)
             process.kill()
             process.wait()
         wall = time.monotonic() - self.start
-        self.seconds = ticks / os.sysconf("SC_CLK_TCK")
         self.share = self.seconds / (wall * (os.cpu_count() or 1)) if wall else 0.0
         return False
 
