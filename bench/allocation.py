@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registrations.allocation import (  # noqa: E402
+from registrations.allocation import (
     MAX_CHOICES,
     Offering,
     Participant,

@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common  # noqa: E402
-from bench.client import Browser  # noqa: E402
-from bench.registration_rush import choose, programme, read_mail  # noqa: E402
+from bench import common
+from bench.client import Browser
+from bench.registration_rush import choose, programme, read_mail
 
 OUTAGE_PAGE = "Tijdelijk niet beschikbaar"
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common  # noqa: E402
-from bench.client import Browser  # noqa: E402
+from bench import common
+from bench.client import Browser
 
 SEATS = re.compile(r"(\d+) plek(?:ken)? vrij")
 CEILING = "ceiling (bare Django view)"

@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common  # noqa: E402
-from bench.client import Browser  # noqa: E402
+from bench import common
+from bench.client import Browser
 
 DONE_PATH = f"/evenementen/{common.EVENT_SLUG}/aanmelden/ontvangen/"
 

@@ -67,7 +67,7 @@ def _renew(keys):
     try:
         for key in keys:
             cache.set(key, uuid.uuid4().hex, timeout=None)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any cache fault: the write has committed
         # Pages then live until PAGE_CACHE_SECONDS; the write itself has committed.
         logger.warning("Could not invalidate the page cache: %s", type(error).__name__)
 
@@ -200,7 +200,7 @@ class PageCacheMiddleware:
             return None
         try:
             generation = current_generation()
-        except Exception:
+        except Exception:  # noqa: BLE001 - any cache fault: render instead
             return None  # The view renders (or answers 503).
         request._page_cache_generation = generation  # for process_view on a miss
         # The language as LocaleMiddleware will set it (no language prefixes in the URLs).
@@ -221,7 +221,7 @@ class PageCacheMiddleware:
         if generation is None:
             try:
                 generation = current_generation()
-            except Exception:
+            except Exception:  # noqa: BLE001 - any cache fault: render instead
                 # The cache is an optimisation: without it the view renders (or answers 503).
                 return None
         key = page_key(request, generation)
@@ -374,7 +374,7 @@ class ProgrammeCache:
             return None
         try:
             return current_generation(PROGRAMME_GENERATION_KEY)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any cache fault: query instead
             return None  # The cache is an optimisation: without it the view queries.
 
     @staticmethod

@@ -217,7 +217,7 @@ def send_queued(pks=None, *, limit=None, pace=None, stop=None):
                             registration=loaded.pop(queued.registration_id, None),
                             connection=connection,
                         )
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - kept on the row, retried
                     message = None
                     _note_failure(queued, error)
                 else:
@@ -230,7 +230,7 @@ def send_queued(pks=None, *, limit=None, pace=None, stop=None):
             else:
                 try:
                     message.send()
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - kept on the row, retried
                     _note_failure(queued, error)
                     queued.sent_at = None
                     queued.save(update_fields=["sent_at", "last_error", "retry_after"])

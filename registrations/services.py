@@ -158,7 +158,7 @@ def _seats_sql(event_pk, offering_pks, *, by_role=True):
     choices = connection.ops.quote_name(SessionChoice._meta.db_table)
     offerings = connection.ops.quote_name(SessionOffering._meta.db_table)
     if offering_pks is None:
-        which = f"IN (SELECT id FROM {offerings} WHERE event_id = %s)"
+        which = f"IN (SELECT id FROM {offerings} WHERE event_id = %s)"  # noqa: S608 - names
         which_params = [event_pk]
     elif offering_pks:
         which = f"IN ({', '.join(['%s'] * len(offering_pks))})"

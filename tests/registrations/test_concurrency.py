@@ -26,7 +26,7 @@ def _rush(worker, count):
         try:
             barrier.wait(timeout=30)
             worker(number)
-        except Exception as error:  # noqa: BLE001 - reported by the test
+        except Exception as error:
             errors.append(error)
         finally:
             close_old_connections()
