@@ -25,13 +25,13 @@ from django.utils.translation import gettext_lazy
 from config import fastinsert
 from events.calendar import event_calendar
 
+from .models import Preference, QueuedEmail, Registration, SessionChoice
+
 logger = logging.getLogger(__name__)
 
 
 def _registrations():
     """Registrations with what their e-mails show."""
-    from .models import Preference, Registration, SessionChoice
-
     return Registration.objects.select_related("event__venue", "event__series").prefetch_related(
         Prefetch(
             "choices",
@@ -53,12 +53,10 @@ def _load(registration_pk):
 
 
 def _choice_lines(registration):
-    from .services import waiting_position
-
-    lines = []
-    for choice in registration.choices.all():
-        lines.append({"choice": choice, "position": waiting_position(choice)})
-    return lines
+    return [
+        {"choice": choice, "position": SessionChoice.objects.waiting_position(choice)}
+        for choice in registration.choices.all()
+    ]
 
 
 def _message(registration, *, kind, subject, with_calendar, connection=None):
@@ -78,9 +76,7 @@ def _message(registration, *, kind, subject, with_calendar, connection=None):
             "event_url": f"{settings.SITE_URL}{registration.event.get_absolute_url()}",
         }
         if registration.status == registration.Status.WAITING:
-            from .services import waiting_position
-
-            context["event_position"] = waiting_position(registration)
+            context["event_position"] = Registration.objects.waiting_position(registration)
         text = render_to_string("registrations/email/message.txt", context)
         html = render_to_string("registrations/email/message.html", context)
         message = EmailMultiAlternatives(
@@ -129,8 +125,6 @@ def queue(registration_pk, kind, *, along_with=(), then=()):
     and `then`, statements to send after them, all in the same round trip where the
     database allows (config.fastinsert.insert_all).
     """
-    from .models import QueuedEmail
-
     if kind not in SUBJECTS:  # A mailing has its own subject: queue_mailing().
         raise ValueError(f"Unknown e-mail kind {kind!r}")
     queued = QueuedEmail(registration_id=registration_pk, kind=kind)
@@ -172,8 +166,6 @@ def send_queued(pks=None, *, limit=None, pace=None, stop=None):
     growing pause, up to MAX_ATTEMPTS times. Only when the database also fails at that
     very moment is the e-mail lost (it stays marked sent).
     """
-    from .models import QueuedEmail
-
     sent = failed = 0
     tried = set()
     # The registrations of the next e-mails in the queue, read together (three queries
@@ -300,8 +292,6 @@ def queue_mailing(mailing, registration_pks):
     """Put a copy of `mailing` for each registration in the outbox, in the current
     transaction: each participant gets their own e-mail, so nobody sees another's
     address, and one that the mail server refuses is tried again like any other."""
-    from .models import QueuedEmail
-
     queued = QueuedEmail.objects.bulk_create(
         [
             QueuedEmail(registration_id=pk, kind=QueuedEmail.Kind.MAILING, mailing=mailing)

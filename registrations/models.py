@@ -31,6 +31,22 @@ class SeatQuerySet(models.QuerySet):
         """In queue order: first come, first served."""
         return self.filter(status=Status.WAITING).order_by("created_at", "pk")
 
+    def waiting_position(self, item):
+        """`item`'s 1-based place on its waiting list, or None when it is not waiting.
+
+        A registration waits for its event, a session choice for its offering.
+        """
+        if item.status != Status.WAITING:
+            return None
+        ahead = (
+            self.waiting()
+            .filter(**item.queue())
+            .filter(
+                Q(created_at__lt=item.created_at) | Q(created_at=item.created_at, pk__lt=item.pk)
+            )
+        )
+        return ahead.count() + 1
+
 
 class Registration(models.Model):
     """A person's place at one event: confirmed, on the waiting list, or cancelled."""
@@ -105,6 +121,10 @@ class Registration(models.Model):
     def is_active(self):
         return self.status != Status.CANCELLED
 
+    def queue(self):
+        """Who waits in the same line: everyone waiting for this event."""
+        return {"event_id": self.event_id}
+
 
 class SessionChoice(models.Model):
     """The session a registered person picked in one round, with its own seat status."""
@@ -161,6 +181,10 @@ class SessionChoice(models.Model):
 
     def __str__(self):
         return f"{self.registration.name} – {self.offering}"
+
+    def queue(self):
+        """Who waits in the same line: everyone waiting for this offering."""
+        return {"offering_id": self.offering_id}
 
 
 class Mailing(models.Model):

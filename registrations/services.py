@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -770,21 +769,6 @@ def confirm_allocation(run, *, user=None, now=None):
 def _mail_promoted(registrations):
     for registration in registrations:
         emails.queue(registration.pk, "promotion")
-
-
-def waiting_position(choice_or_registration):
-    """1-based place on the waiting list, or None when not waiting."""
-    item = choice_or_registration
-    if item.status != Status.WAITING:
-        return None
-    if isinstance(item, SessionChoice):
-        queue = SessionChoice.objects.waiting().filter(offering_id=item.offering_id)
-    else:
-        queue = Registration.objects.waiting().filter(event_id=item.event_id)
-    before = queue.filter(
-        Q(created_at__lt=item.created_at) | Q(created_at=item.created_at, pk__lt=item.pk)
-    )
-    return before.count() + 1
 
 
 def mailing_recipients(mailing):

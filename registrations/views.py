@@ -407,7 +407,7 @@ def manage(request, token):
     elif request.method == "POST":
         status = 409  # Closed or cancelled: nothing may change any more.
     lines = [
-        {"choice": choice, "position": services.waiting_position(choice)}
+        {"choice": choice, "position": SessionChoice.objects.waiting_position(choice)}
         for choice in registration.choices.all()
     ]
     return render(
@@ -417,7 +417,7 @@ def manage(request, token):
             "registration": registration,
             "event": event,
             "lines": lines,
-            "event_position": services.waiting_position(registration),
+            "event_position": Registration.objects.waiting_position(registration),
             "form": form,
             "can_change": can_change,
             "preferences": list(

@@ -77,7 +77,7 @@ def test_rush_for_last_ten_seats_never_overbooks_and_queues_in_arrival_order():
         "waiting"
     ] * (CONTENDERS - SEATS_LEFT)
     waiting = list(offering.choices.waiting())
-    assert [services.waiting_position(choice) for choice in waiting] == list(
+    assert [SessionChoice.objects.waiting_position(choice) for choice in waiting] == list(
         range(1, CONTENDERS - SEATS_LEFT + 1)
     )
     assert Registration.objects.count() == CONTENDERS + 2

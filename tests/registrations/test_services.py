@@ -55,7 +55,7 @@ def test_full_offering_puts_next_person_on_its_waiting_list(event, person_factor
     [choice] = outcome.registration.choices.all()
     assert outcome.registration.status == "confirmed"
     assert choice.status == "waiting"
-    assert services.waiting_position(choice) == 1
+    assert SessionChoice.objects.waiting_position(choice) == 1
     assert offering.choices.confirmed().count() == 1
 
 
@@ -69,7 +69,7 @@ def test_full_event_puts_registration_and_its_choices_on_waiting_list(event, per
 
     assert outcome.registration.status == "waiting"
     assert statuses(outcome.registration) == [(offering.pk, "waiting")]
-    assert services.waiting_position(outcome.registration) == 1
+    assert Registration.objects.waiting_position(outcome.registration) == 1
 
 
 def test_second_registration_with_same_address_creates_nothing_and_mails_link(
@@ -179,7 +179,7 @@ def test_cancel_frees_seat_and_promotes_first_waiting_with_mail(
     assert outcome.registration.status == "cancelled"
     assert statuses(first.registration) == [(offering.pk, "confirmed")]
     assert statuses(second.registration) == [(offering.pk, "waiting")]
-    assert services.waiting_position(second.registration.choices.get()) == 1
+    assert SessionChoice.objects.waiting_position(second.registration.choices.get()) == 1
     assert sorted(message.to[0] for message in mailoutbox) == [
         "deelnemer0@example.nl",
         "eerste@example.nl",
@@ -256,7 +256,7 @@ def test_change_keeps_unchanged_choice_and_its_queue_place(event, person_factory
 
     choice_after = early.registration.choices.active().get(offering=full)
     assert choice_after.pk == choice_before.pk
-    assert services.waiting_position(choice_after) == 1
+    assert SessionChoice.objects.waiting_position(choice_after) == 1
 
 
 def test_capacity_increase_promotes_in_arrival_order(event, person_factory):
