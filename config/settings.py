@@ -178,7 +178,7 @@ elif PRODUCTION:
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Take the write lock when a transaction starts, so that seat counts read inside
-    # a registration transaction cannot change before its write (see services.py).
+    # a registration transaction cannot change before its write (see registrations/seats.py).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )

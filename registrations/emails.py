@@ -22,7 +22,6 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from config import fastinsert
 from events.calendar import event_calendar
 
 from .models import Preference, QueuedEmail, Registration, SessionChoice
@@ -100,47 +99,51 @@ def _message(registration, *, kind, subject, with_calendar, connection=None):
 
 
 # Subjects are lazy: `_message` formats them inside the participant's language.
+Kind = QueuedEmail.Kind
 SUBJECTS = {
-    "confirmation": gettext_lazy("Your registration for %(event)s"),
-    "changed": gettext_lazy("Changed: your registration for %(event)s"),
-    "allocation": gettext_lazy("Your places at %(event)s"),
-    "link": gettext_lazy("Your registration for %(event)s"),
-    "promotion": gettext_lazy("A place has become available: %(event)s"),
-    "cancellation": gettext_lazy("Cancelled: your registration for %(event)s"),
+    Kind.CONFIRMATION: gettext_lazy("Your registration for %(event)s"),
+    Kind.CHANGED: gettext_lazy("Changed: your registration for %(event)s"),
+    Kind.ALLOCATION: gettext_lazy("Your places at %(event)s"),
+    Kind.LINK: gettext_lazy("Your registration for %(event)s"),
+    Kind.PROMOTION: gettext_lazy("A place has become available: %(event)s"),
+    Kind.CANCELLATION: gettext_lazy("Cancelled: your registration for %(event)s"),
 }
 
 
 # Which kinds carry the calendar invitation (.ics) of the event.
-WITH_CALENDAR = {"confirmation", "changed", "allocation", "promotion"}
+WITH_CALENDAR = {Kind.CONFIRMATION, Kind.CHANGED, Kind.ALLOCATION, Kind.PROMOTION}
 # A message the mail server refused this often is left for a person to look at.
 MAX_ATTEMPTS = 10
 # How many queued e-mails' registrations send_queued() reads at a time.
 LOAD_BATCH = 25
 
 
-def queue(registration_pk, kind, *, along_with=(), then=()):
-    """Put a `kind` e-mail for the registration in the outbox, in the current transaction.
-
-    `along_with`: groups of new rows (lists of instances of one model) to insert first,
-    and `then`, statements to send after them, all in the same round trip where the
-    database allows (config.fastinsert.insert_all).
-    """
+def outbox_row(registration_pk, kind):
+    """A `kind` e-mail for the registration, not yet stored: for the caller to write with
+    its other rows (``EventSeats.write``). Delivered once the transaction commits."""
     if kind not in SUBJECTS:  # A mailing has its own subject: queue_mailing().
         raise ValueError(f"Unknown e-mail kind {kind!r}")
     queued = QueuedEmail(registration_id=registration_pk, kind=kind)
-    fastinsert.insert_all(*along_with, [queued], then=then)
-    _deliver_after_commit([queued.pk])
+    _deliver_after_commit([queued])
     return queued
 
 
-def _deliver_after_commit(pks):
-    """With immediate delivery, send the queued e-mails `pks` once the transaction
-    commits; otherwise they wait for the worker (send_queued_email)."""
+def queue(registration_pk, kind):
+    """Put a `kind` e-mail for the registration in the outbox, in the current transaction."""
+    queued = outbox_row(registration_pk, kind)
+    queued.save()
+    return queued
+
+
+def _deliver_after_commit(rows):
+    """With immediate delivery, send the queued e-mails `rows` once the transaction
+    commits (by then they are stored); otherwise they wait for the worker
+    (send_queued_email)."""
     if settings.EMAIL_DELIVERY != "immediate":
         return
 
     def deliver():
-        send_queued(pks)
+        send_queued([row.pk for row in rows])
 
     # Robust: a failure (mail server or database) leaves the e-mails queued for the next
     # send_queued_email run and does not turn the committed change into an error. (A
@@ -299,5 +302,5 @@ def queue_mailing(mailing, registration_pks):
         ],
         batch_size=500,
     )
-    _deliver_after_commit([row.pk for row in queued])
+    _deliver_after_commit(queued)
     return queued

@@ -31,6 +31,7 @@ from .forms import (
     seats_label,
 )
 from .models import Registration, SessionChoice
+from .seats import Programme, seats_taken
 
 # What the confirmation page shows travels in a signed cookie rather than the session:
 # no database write, and the visitor stays anonymous for the page caches.
@@ -155,14 +156,14 @@ def register(request, slug):
 
 
 def _registration_programme(slug, generation):
-    """The event, its rounds and what registering needs of them (services.Programme),
+    """The event, its rounds and what registering needs of them (seats.Programme),
     without seat counts (the form shows them in slots)."""
     key = ("registration", slug, generation) if generation else None
     cached = PROGRAMMES.get(key)
     if cached is None:
         event = _open_event(slug, seats=False)
         rounds = list(_rounds(event, seats=False))
-        cached = (event, rounds, services.Programme.of(event, rounds))
+        cached = (event, rounds, Programme.of(event, rounds))
         PROGRAMMES.put(key, cached, until=event.registration_state_changes_at())
     return cached
 
@@ -225,7 +226,7 @@ def _form_response(request, page, seats, *, status, cache=None):
     if capacity is not None or seats["offerings"]:
         taken = {
             holder: sum(roles.values())
-            for holder, roles in services.seats_taken(
+            for holder, roles in seats_taken(
                 event_pk, list(seats["offerings"]), by_role=False
             ).items()
         }

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from registrations import services
+from registrations import seats, services
 from registrations.models import Registration, SessionChoice
 from tests.factories import EventFactory, build_programme, offerings_by_round
 
@@ -291,24 +291,24 @@ def test_seats_taken_counts_confirmed_seats_per_holder_and_role(event, person_fa
         )
     services.register_attendee(event, person=person_factory(), offering_ids=[second_round[2].pk])
 
-    everything = services.seats_taken(event.pk)
+    everything = seats.seats_taken(event.pk)
     assert everything[None] == {"resident": 3, "civil_servant": 1}
     assert everything[full.pk] == {"resident": 1}  # the others wait
     assert everything[second_round[1].pk] == {"resident": 2, "civil_servant": 1}
     assert everything[second_round[2].pk] == {"resident": 1}
 
-    only = services.seats_taken(event.pk, [full.pk])
+    only = seats.seats_taken(event.pk, [full.pk])
     assert set(only) == {None, full.pk}
-    assert set(services.seats_taken(event.pk, [])) == {None}
+    assert set(seats.seats_taken(event.pk, [])) == {None}
 
     # Totals only: the same seats, under the role None.
-    totals = services.seats_taken(event.pk, by_role=False)
+    totals = seats.seats_taken(event.pk, by_role=False)
     assert totals[None] == {None: 4}
     assert totals[full.pk] == {None: 1}
     assert totals[second_round[1].pk] == {None: 3}
     assert totals[second_round[2].pk] == {None: 1}
     assert totals[second_round[0].pk] == {}  # nobody chose it
-    assert dict(services.seats_taken(event.pk, [], by_role=False)) == {None: {None: 4}}
+    assert dict(seats.seats_taken(event.pk, [], by_role=False)) == {None: {None: 4}}
 
 
 def test_a_kept_programme_spares_no_check_of_the_choices(event, person_factory):
@@ -316,7 +316,7 @@ def test_a_kept_programme_spares_no_check_of_the_choices(event, person_factory):
     another event's; a programme of another event is no way around that either."""
     other = build_programme(sessions=2, rounds=2, capacity=10)
     rounds = list(event.rounds.prefetch_related("offerings"))
-    programme = services.Programme.of(event, rounds)
+    programme = seats.Programme.of(event, rounds)
     foreign = offerings_by_round(other)[0][0]
 
     with pytest.raises(ValidationError) as refused:
@@ -325,7 +325,7 @@ def test_a_kept_programme_spares_no_check_of_the_choices(event, person_factory):
         )
     assert refused.value.code == "invalid_choice"
 
-    other_programme = services.Programme.of(other, list(other.rounds.all()))
+    other_programme = seats.Programme.of(other, list(other.rounds.all()))
     with pytest.raises(ValidationError) as refused:
         services.register_attendee(
             event, person=person_factory(), offering_ids=[foreign.pk], programme=other_programme

@@ -1,11 +1,12 @@
-"""config.fastinsert: new rows as Model.save() and bulk_create() would write them."""
+"""registrations.seat_store: new rows as Model.save() and bulk_create() would write them."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config import fastinsert, pagecache
+from config import pagecache
 from events.models import Event
+from registrations import seat_store
 from registrations.models import QueuedEmail, Registration, SessionChoice
 from tests.factories import build_programme, offerings_by_round
 
@@ -36,7 +37,7 @@ def test_a_row_is_stored_as_save_stores_it():
     saved.save()
     before = timezone.now()
 
-    [inserted] = fastinsert.insert([new_registration(event, "inserted@example.nl")])
+    [inserted] = seat_store.insert_rows([new_registration(event, "inserted@example.nl")])
 
     assert inserted.pk is not None and inserted.pk != saved.pk
     assert inserted._state.adding is False
@@ -71,7 +72,7 @@ def test_several_rows_get_their_own_primary_keys_in_order():
         for index, offering in enumerate(offerings)
     ]
 
-    fastinsert.insert(choices)
+    seat_store.insert_rows(choices)
 
     assert len({choice.pk for choice in choices}) == 3
     for choice, offering in zip(choices, offerings, strict=True):
@@ -82,17 +83,17 @@ def test_several_rows_get_their_own_primary_keys_in_order():
 
 def test_nothing_to_insert_is_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
-        assert fastinsert.insert([]) == []
+        assert seat_store.insert_rows([]) == []
 
 
 def test_the_database_constraints_still_hold():
     event = build_programme(sessions=1, rounds=1, capacity=10)
-    fastinsert.insert([new_registration(event, "anna@example.nl")])
+    seat_store.insert_rows([new_registration(event, "anna@example.nl")])
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        fastinsert.insert([new_registration(event, "anna@example.nl")])
+        seat_store.insert_rows([new_registration(event, "anna@example.nl")])
     with pytest.raises(IntegrityError), transaction.atomic():
-        fastinsert.insert([new_registration(event, "Upper@Example.nl")])
+        seat_store.insert_rows([new_registration(event, "Upper@Example.nl")])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -104,8 +105,8 @@ def test_an_insert_is_noticed_by_the_page_cache(settings):
     before = pagecache.current_generation(pagecache.GENERATION_KEY)
     programme = pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY)
     with transaction.atomic():
-        [registration] = fastinsert.insert([new_registration(event, "anna@example.nl")])
-        fastinsert.insert([QueuedEmail(registration=registration, kind="confirmation")])
+        [registration] = seat_store.insert_rows([new_registration(event, "anna@example.nl")])
+        seat_store.insert_rows([QueuedEmail(registration=registration, kind="confirmation")])
 
     assert pagecache.current_generation(pagecache.GENERATION_KEY) != before
     assert pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY) == programme
@@ -115,11 +116,11 @@ def test_rows_of_several_models_go_in_one_round_trip_on_postgresql(django_assert
     event = build_programme(sessions=1, rounds=1, capacity=10)
     [offering] = offerings_by_round(event)[0]
     registration = new_registration(event, "anna@example.nl")
-    fastinsert.reserve_pk(registration)
+    seat_store.reserve_key(registration)
     on_postgresql = connection.vendor == "postgresql"
     assert (registration.pk is not None) == on_postgresql
     if not on_postgresql:
-        fastinsert.insert([registration])  # the key comes with the insert there
+        seat_store.insert_rows([registration])  # the key comes with the insert there
     reserved = registration.pk
     choice = SessionChoice(
         registration=registration,
@@ -134,7 +135,7 @@ def test_rows_of_several_models_go_in_one_round_trip_on_postgresql(django_assert
         groups.insert(0, [registration])
 
     with django_assert_num_queries(1 if on_postgresql else 2):
-        fastinsert.insert_all(*groups)
+        seat_store.insert_groups(*groups)
 
     assert registration.pk == reserved
     assert stored(registration)["email"] == "anna@example.nl"
@@ -156,7 +157,7 @@ def test_a_locked_row_reads_as_the_orm_reads_it(django_assert_num_queries):
     expected = Event.objects.get(pk=event.pk)
 
     with transaction.atomic(), django_assert_num_queries(1) as queries:
-        locked = fastinsert.lock(Event, event.pk)
+        locked = seat_store.lock_row(Event, event.pk)
 
     if connection.vendor == "postgresql":
         assert queries.captured_queries[0]["sql"].endswith("FOR UPDATE")
@@ -176,7 +177,7 @@ def test_locking_a_row_that_is_gone_gives_none():
     event.delete()
 
     with transaction.atomic():
-        assert fastinsert.lock(Event, gone) is None
+        assert seat_store.lock_row(Event, gone) is None
 
 
 def test_statements_after_the_rows_go_in_the_same_round_trip_on_postgresql(
@@ -188,7 +189,7 @@ def test_statements_after_the_rows_go_in_the_same_round_trip_on_postgresql(
     on_postgresql = connection.vendor == "postgresql"
 
     with django_assert_num_queries(1 if on_postgresql else 2):
-        fastinsert.insert_all([registration], then=[update, None])
+        seat_store.insert_groups([registration], then=[update, None])
 
     assert stored(registration)["email"] == "anna@example.nl"
     event.refresh_from_db()

@@ -1,0 +1,260 @@
+"""The seat module's persistence: the statements of a registration's locked part.
+
+A registration holds its event's row lock from the seat count to the commit, and every
+other registration for that event waits for it, so this part is written out once per
+model instead of built by the ORM per call (which cost more than the queries). Only
+``registrations.seats`` uses it.
+
+- ``lock_row()`` reads one row afresh with ``SELECT ... FOR UPDATE``.
+- ``address_and_seats()`` reads, in one statement, an address's registration and the
+  confirmed seats and capacities that registering needs; ``seats_taken()`` the seats alone.
+- ``insert_rows()`` writes new instances of one model with an INSERT built once per model
+  and number of rows, reading the new keys back with ``RETURNING`` (PostgreSQL, and SQLite
+  from 3.35); ``insert_groups()`` sends the INSERTs of several models, and further
+  statements, in one round trip on PostgreSQL; ``reserve_key()`` gives a new row its key
+  before the lock, so that the rows pointing at it can go in that round trip.
+
+An insert does what saving a new, validated instance does for the models it is used with,
+and no more: fields' ``pre_save`` (``auto_now``, ``auto_now_add``) and database
+preparation, no signals (nothing in this project listens to them), no validation (call
+``full_clean()`` first), no multi-table inheritance.
+"""
+
+import functools
+from collections import Counter, defaultdict
+
+from django.db import connections
+
+from events.models import SessionOffering
+
+from .models import Registration, SessionChoice, Status
+
+
+def insert_rows(objs, *, using="default"):
+    """INSERT the new instances `objs` (of one model) in one statement; sets their pks."""
+    if not objs:
+        return objs
+    connection = connections[using]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        return type(objs[0])._base_manager.db_manager(using).bulk_create(objs)
+    sql, params = _statement(objs, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        _set_pks(objs, cursor.fetchall(), using)
+    return objs
+
+
+def insert_groups(*groups, using="default", then=()):
+    """INSERT several groups of new instances (a list of one model each), in this order:
+    in one round trip on PostgreSQL, one statement per group elsewhere. Rows that point
+    at a row of an earlier group need its pk already (``reserve_key``).
+
+    `then`: further statements (sql, params) that return no rows, sent after the INSERTs
+    in the same round trip where the database allows (``pagecache.new_generation_statement``).
+    """
+    groups = [objs for objs in groups if objs]
+    then = [statement for statement in then if statement]
+    connection = connections[using]
+    if len(groups) + len(then) < 2 or not _several_statements_at_once(connection):
+        for objs in groups:
+            insert_rows(objs, using=using)
+        if then:
+            with connection.cursor() as cursor:
+                for sql, params in then:
+                    cursor.execute(sql, params)
+        return groups
+    statements, params = [], []
+    for objs in groups:
+        sql, group_params = _statement(objs, connection)
+        statements.append(sql)
+        params.extend(group_params)
+    for sql, statement_params in then:
+        statements.append(sql)
+        params.extend(statement_params)
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), params)
+        for index, objs in enumerate(groups):
+            if index:
+                cursor.nextset()
+            _set_pks(objs, cursor.fetchall(), using)
+    return groups
+
+
+def reserve_key(obj, *, using="default"):
+    """Give the new instance `obj` its primary key from its table's sequence now, where
+    ``insert_groups`` sends several INSERTs at once (PostgreSQL); elsewhere the key comes
+    with the insert, as usual."""
+    connection = connections[using]
+    if obj.pk is None and _several_statements_at_once(connection):
+        opts = obj._meta
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s))",
+                [connection.ops.quote_name(opts.db_table), opts.pk.column],
+            )
+            obj.pk = cursor.fetchone()[0]
+    return obj
+
+
+def lock_row(model, pk, *, using="default"):
+    """The instance of `model` with primary key `pk`, read afresh and locked until the
+    end of the transaction (where the database supports ``FOR UPDATE``); None when
+    there is no such row."""
+    connection = connections[using]
+    sql, attnames, converters = _lock_sql(model, using)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, expression, field_converters in converters:
+        for converter in field_converters:
+            values[index] = converter(values[index], expression, connection)
+    return model.from_db(using, attnames, values)
+
+
+def seats_taken(event_pk, offering_pks=None, *, by_role=True, using="default"):
+    """{None: Counter(role: seats), offering pk: Counter(role: seats)} of confirmed seats:
+    the event's own and those of its offerings (only `offering_pks`, when given).
+
+    Without `by_role` each Counter holds the total under the role None: enough to show
+    the seats left, and cheaper, as the offerings' counts then need no join with the
+    registrations.
+    """
+    sql, params = _seats_sql(event_pk, offering_pks, by_role=by_role, using=using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return _seat_counts(cursor.fetchall())
+
+
+def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="default"):
+    """In one statement: the pk of the event's registration for `email` (cancelled or not,
+    or None), the seats taken of the event and the offerings `offering_pks` (as
+    ``seats_taken``), and those offerings' capacities ({pk: capacity or None})."""
+    quote = connections[using].ops.quote_name
+    seats_sql, seats_params = _seats_sql(event_pk, offering_pks, by_role=by_role, using=using)
+    registrations = quote(Registration._meta.db_table)
+    offerings = quote(SessionOffering._meta.db_table)
+    which, which_params = _offerings_in(offering_pks)
+    sql = (
+        f"SELECT 0, NULL, NULL, id FROM {registrations} "  # noqa: S608 - table names
+        "WHERE event_id = %s AND email = %s "
+        f"UNION ALL SELECT 1, seats.* FROM ({seats_sql}) seats "
+        f"UNION ALL SELECT 2, id, NULL, capacity FROM {offerings} WHERE id {which}"
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [event_pk, email, *seats_params, *which_params])
+        rows = cursor.fetchall()
+    address = next((row[3] for row in rows if row[0] == 0), None)
+    capacities = {row[1]: row[3] for row in rows if row[0] == 2}
+    return address, _seat_counts(row[1:] for row in rows if row[0] == 1), capacities
+
+
+def _offerings_in(offering_pks):
+    if offering_pks:
+        return f"IN ({', '.join(['%s'] * len(offering_pks))})", list(offering_pks)
+    return "IS NULL", []  # no offerings asked for: none match
+
+
+def _seats_sql(event_pk, offering_pks, *, by_role, using):
+    quote = connections[using].ops.quote_name
+    registrations = quote(Registration._meta.db_table)
+    choices = quote(SessionChoice._meta.db_table)
+    offerings = quote(SessionOffering._meta.db_table)
+    if offering_pks is None:
+        which = f"IN (SELECT id FROM {offerings} WHERE event_id = %s)"  # noqa: S608 - names
+        which_params = [event_pk]
+    else:
+        which, which_params = _offerings_in(offering_pks)
+    if by_role:
+        sql = (
+            f"SELECT NULL, r.role, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
+            "WHERE r.event_id = %s AND r.status = %s GROUP BY r.role "
+            "UNION ALL "
+            f"SELECT c.offering_id, r.role, COUNT(*) FROM {choices} c "
+            f"JOIN {registrations} r ON r.id = c.registration_id "
+            f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id, r.role"
+        )
+    else:
+        sql = (
+            f"SELECT NULL, NULL, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
+            "WHERE r.event_id = %s AND r.status = %s "
+            "UNION ALL "
+            f"SELECT c.offering_id, NULL, COUNT(*) FROM {choices} c "
+            f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id"
+        )
+    confirmed = Status.CONFIRMED.value
+    return sql, [event_pk, confirmed, confirmed, *which_params]
+
+
+def _seat_counts(rows):
+    counts = defaultdict(Counter)
+    for holder, role, n in rows:
+        counts[holder][role] += n
+    return counts
+
+
+@functools.cache
+def _lock_sql(model, alias):
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    sql = (
+        f"SELECT {', '.join(quote(field.column) for field in fields)} "  # noqa: S608 - names
+        f"FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if found:
+            converters.append((index, column, found))
+    return sql, [field.attname for field in fields], converters
+
+
+def _several_statements_at_once(connection):
+    """psycopg 3 with client-side binding (Django's default) sends a query with several
+    statements as it is, and reads their results one after the other."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3 and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+
+
+def _statement(objs, connection):
+    model = type(objs[0])
+    with_pk = objs[0].pk is not None
+    fields = _fields(model, with_pk)
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        for obj in objs
+        for field in fields
+    ]
+    return _sql(model, len(objs), with_pk, connection.alias), params
+
+
+def _set_pks(objs, rows, using):
+    for obj, (pk, *_rest) in zip(objs, rows, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = using
+
+
+def _fields(model, with_pk):
+    return [field for field in model._meta.concrete_fields if with_pk or not field.primary_key]
+
+
+@functools.cache
+def _sql(model, rows, with_pk, alias):
+    quote = connections[alias].ops.quote_name
+    fields = _fields(model, with_pk)
+    columns = ", ".join(quote(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names only
+        f"VALUES {', '.join([row] * rows)} RETURNING {quote(model._meta.pk.column)}"
+    )

@@ -1,0 +1,310 @@
+"""The seats of an event: every rule about who holds a seat and who waits lives here.
+
+- **Capacity**: the event and each session offering hold at most their capacity of
+  confirmed places; capacities are read under the event's lock, never from a kept copy.
+- **Choices**: at most one session per round, never the same session twice, only the
+  event's own offerings (``validated_offerings``).
+- **Reservations**: seats kept for a group (``SeatReservation``) count as taken for everyone
+  else until their release date, unless a member of that group holds them.
+- **Waiting lists**: whoever finds no seat waits, first come, first served; a freed seat goes
+  to the first person waiting whom it is meant for (``EventSeats.promote``).
+
+Concurrency: ``EventSeats.open`` locks the event row (``SELECT ... FOR UPDATE``) inside the
+caller's transaction. Every seat of an event is claimed or freed only while holding that
+lock, so two registrations for the same event are serialised and capacities can never be
+exceeded. On SQLite every transaction runs with ``BEGIN IMMEDIATE`` (see settings), which
+serialises writers in the same way.
+
+Usage, inside ``transaction.atomic()``::
+
+    seats = EventSeats.open(event, email=email, offerings=offerings)
+    seats.admit(registration)            # an event seat, or the waiting list
+    seats.claim(registration, offerings) # a seat per offering, or its waiting list
+    seats.write(outbox=[...])            # new rows, e-mails and page stamp: one round trip
+"""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from config import pagecache
+from events.models import Event, SessionOffering
+
+from . import seat_store
+from .models import Registration, SessionChoice, Status
+
+seats_taken = seat_store.seats_taken
+
+
+@dataclass(frozen=True)
+class Programme:
+    """What registering needs of an event besides its seats: its offerings by pk and its
+    seat reservations. Callers that keep the programme (the registration form does, per
+    app server until the programme changes) pass it to spare the queries; the seats and
+    capacities are still read under the lock."""
+
+    offerings: dict
+    reservations: list
+
+    @classmethod
+    def of(cls, event, rounds):
+        return cls(
+            offerings={
+                offering.pk: offering for round_ in rounds for offering in round_.offerings.all()
+            },
+            reservations=list(event.seat_reservations.all()),
+        )
+
+
+def validated_offerings(event, offering_ids, known=None):
+    """The chosen offerings, checked: this event's, one per round, no session twice.
+
+    `known` ({pk: offering}, e.g. as the registration form keeps them) saves the query
+    when it holds every chosen offering.
+    """
+    ids = [offering_id for offering_id in offering_ids if offering_id]
+    if known is not None and all(pk in known for pk in ids):
+        offerings = [known[pk] for pk in set(ids) if known[pk].event_id == event.pk]
+    else:
+        offerings = list(
+            SessionOffering.objects.filter(event=event, pk__in=ids).select_related(
+                "session", "round"
+            )
+        )
+    if len(offerings) != len(set(ids)) or len(ids) != len(set(ids)):
+        raise ValidationError(_("Choose sessions of this event only."), code="invalid_choice")
+    rounds = [offering.round_id for offering in offerings]
+    if len(rounds) != len(set(rounds)):
+        raise ValidationError(_("Choose at most one session per round."), code="two_in_round")
+    sessions = [offering.session_id for offering in offerings]
+    if len(sessions) != len(set(sessions)):
+        raise ValidationError(
+            _("You cannot choose the same session in two rounds."), code="same_session_twice"
+        )
+    return sorted(offerings, key=lambda offering: offering.pk)
+
+
+@dataclass
+class SeatBook:
+    """Confirmed seats per participant role, and the capacity, of the event (holder
+    ``None``) and of each of its offerings (holder: the offering's pk).
+
+    Read under the event lock and kept up to date while seats are handed out, so one
+    transaction sees its own changes.
+    """
+
+    capacities: dict
+    counts: dict
+    reservations: dict = field(default_factory=dict)
+
+    def has_seat(self, holder, role):
+        capacity = self.capacities[holder]
+        if capacity is None:
+            return True
+        held = self.counts[holder]
+        kept_for_others = sum(
+            max(reservation.reserved_seats(capacity) - held[reservation.role], 0)
+            for reservation in self.reservations.get(holder, ())
+            if reservation.role != role
+        )
+        return sum(held.values()) + kept_for_others < capacity
+
+    def take(self, holder, role):
+        self.counts[holder][role] += 1
+
+
+def lock_event(event):
+    """`event`, read afresh under its row lock: for the services that must not run beside
+    a change of its seats (the lottery, mailings), and for ``EventSeats.open``."""
+    locked = seat_store.lock_row(Event, event.pk)
+    if locked is None:
+        raise Event.DoesNotExist(f"Event {event.pk} no longer exists.")
+    return locked
+
+
+def reserve_key(registration):
+    """Give a new `registration` its key before the event's lock, where the database
+    allows (PostgreSQL): its rows can then be written in one round trip with it."""
+    return seat_store.reserve_key(registration)
+
+
+class EventSeats:
+    """An event's seats, opened under its row lock for the rest of the transaction.
+
+    ``event`` is the event as read under the lock; ``existing`` this event's registration
+    for the address given to ``open`` (cancelled or not), if any; ``promoted`` everyone
+    who got a seat from a waiting list since (for the caller to tell them). New rows wait
+    in the object until ``write``.
+    """
+
+    def __init__(self, event, *, reservations, now):
+        self.event = event
+        self.now = now
+        self.existing = None
+        self.promoted = []
+        self._reservations = reservations
+        self._book = None  # read when first needed
+        self._new_rows = []
+
+    @classmethod
+    def open(cls, event, *, email=None, offerings=None, reservations=None, now=None):
+        """Lock `event`. With `email` (registering), also read that address's registration and
+        the seats of the event and `offerings` in one statement. `reservations`: the event's
+        seat reservations, when the caller keeps them."""
+        locked = lock_event(event)
+        if reservations is None:
+            reservations = list(locked.seat_reservations.all())
+        seats = cls(locked, reservations=reservations, now=now or timezone.now())
+        if any(reservation.released_at <= seats.now for reservation in reservations):
+            # Seats whose reservation was released go to those waiting before any newcomer
+            # (the cron job release_reserved_seats does the same where nobody registers).
+            seats.promote()
+        if email is not None:
+            address, counts, capacities = seat_store.address_and_seats(
+                locked.pk,
+                email,
+                [offering.pk for offering in offerings or ()],
+                # Seats per role matter only where some are reserved for a group.
+                by_role=bool(reservations),
+            )
+            seats.existing = Registration.objects.get(pk=address) if address else None
+            seats._book = seats._new_book(counts, capacities)
+        return seats
+
+    def admit(self, registration):
+        """Give `registration` (new, or a cancelled one registering anew) an event seat if one
+        is free, or a place at the end of the event's waiting list. A reactivated one drops
+        its old choices and preferences and queues anew; a new one is stored by ``write``."""
+        book = self._seat_book()
+        if book.has_seat(None, registration.role):
+            registration.status = Status.CONFIRMED
+            book.take(None, registration.role)
+        else:
+            registration.status = Status.WAITING
+        if registration._state.adding:
+            if registration.pk is None:  # no key reserved (not PostgreSQL): store it first
+                seat_store.insert_rows([registration])
+            else:
+                self._new_rows.insert(0, [registration])
+            return registration
+        registration.created_at = timezone.now()  # a reactivated registration queues anew
+        registration.save()
+        registration.choices.all().delete()
+        registration.preferences.all().delete()
+        return registration
+
+    def claim(self, registration, offerings):
+        """A choice of each of `offerings` for `registration`: with a seat where one is free
+        and the registration holds an event seat, else on that offering's waiting list.
+        Stored by ``write``."""
+        book = self._seat_book()
+        choices = []
+        for offering in offerings:
+            confirmed = registration.status == Status.CONFIRMED and book.has_seat(
+                offering.pk, registration.role
+            )
+            if confirmed:
+                book.take(offering.pk, registration.role)
+            choices.append(
+                SessionChoice(
+                    registration=registration,
+                    offering=offering,
+                    round_id=offering.round_id,
+                    session_id=offering.session_id,
+                    status=Status.CONFIRMED if confirmed else Status.WAITING,
+                )
+            )
+        self._new_rows.append(choices)
+        return choices
+
+    def release(self, choices):
+        """Give up `choices` (their seats or queue places); ``promote`` fills the seats."""
+        SessionChoice.objects.filter(pk__in=[choice.pk for choice in choices]).update(
+            status=Status.CANCELLED, updated_at=timezone.now()
+        )
+        self._book = None
+
+    def cancel(self, registration):
+        """Cancel `registration` with its choices; ``promote`` fills the seats."""
+        registration.status = Status.CANCELLED
+        registration.cancelled_at = self.now
+        registration.save(update_fields=["status", "cancelled_at", "updated_at"])
+        registration.choices.active().update(status=Status.CANCELLED, updated_at=self.now)
+        self._book = None
+
+    def move_up(self, registration):
+        """An organiser's decision: confirm a waiting `registration` and its waiting choices,
+        whatever the capacity (the event or a session may end up over it). Returns whether
+        anything changed: a registration that is not waiting is left alone."""
+        if registration.status != Status.WAITING:
+            return False
+        registration.status = Status.CONFIRMED
+        registration.save(update_fields=["status", "updated_at"])
+        registration.choices.filter(status=Status.WAITING).update(
+            status=Status.CONFIRMED, updated_at=timezone.now()
+        )
+        self._book = None
+        return True
+
+    def promote(self):
+        """Fill free seats from the waiting lists: first come, first served, event seats
+        before session seats. Someone a reserved seat is not meant for is passed over (and
+        keeps their place) while the next one may take it. Returns the registrations that
+        got an event seat or a session seat now (``promoted`` keeps them all)."""
+        event = self.event
+        offerings = list(event.offerings.order_by("pk"))
+        book = self._new_book(
+            seat_store.seats_taken(event.pk),
+            {offering.pk: offering.capacity for offering in offerings},
+        )
+        promoted = {}
+        for registration in event.registrations.waiting():
+            if not book.has_seat(None, registration.role):
+                continue
+            registration.status = Status.CONFIRMED
+            registration.save(update_fields=["status", "updated_at"])
+            book.take(None, registration.role)
+            promoted[registration.pk] = registration
+        for offering in offerings:
+            waiting = (
+                SessionChoice.objects.waiting()
+                .filter(offering=offering, registration__status=Status.CONFIRMED)
+                .select_related("registration")
+            )
+            for choice in waiting:
+                role = choice.registration.role
+                if not book.has_seat(offering.pk, role):
+                    continue
+                choice.status = Status.CONFIRMED
+                choice.save(update_fields=["status", "updated_at"])
+                book.take(offering.pk, role)
+                promoted.setdefault(choice.registration_id, choice.registration)
+        self._book = book
+        self.promoted.extend(promoted.values())
+        return list(promoted.values())
+
+    def write(self, *, outbox=()):
+        """Store the new rows and the e-mails `outbox` (unsaved outbox rows), and renew the
+        page cache's stamp, in one round trip where the database allows: the new stamp then
+        commits with the seats it stands for."""
+        seat_store.insert_groups(
+            *self._new_rows, list(outbox), then=[pagecache.new_generation_statement()]
+        )
+        self._new_rows = []
+
+    def _seat_book(self):
+        if self._book is None:
+            offerings = self.event.offerings.values_list("pk", "capacity")
+            self._book = self._new_book(seat_store.seats_taken(self.event.pk), dict(offerings))
+        return self._book
+
+    def _new_book(self, counts, capacities):
+        active = {}
+        for reservation in self._reservations:
+            if reservation.released_at > self.now:
+                active.setdefault(reservation.offering_id, []).append(reservation)
+        return SeatBook(
+            capacities={None: self.event.capacity, **capacities}, counts=counts, reservations=active
+        )
