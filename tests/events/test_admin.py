@@ -150,3 +150,37 @@ def test_admin_adds_offering_inline_for_event_sessions(admin_client):
     assert list(session.offerings.values_list("round__title", "event", "capacity", "location")) == [
         ("Ronde 1", event.pk, 20, "Tafel 4")
     ]
+
+
+def test_admin_forms_drop_control_characters(admin_client):
+    session = SessionFactory()
+    first_round = RoundFactory(event=session.event)
+
+    response = admin_client.post(
+        reverse("admin:events_session_change", args=[session.pk]),
+        {
+            "event": session.event_id,
+            "title": "=Jongeren\x0bin de wijk\x1b",
+            "slug": session.slug,
+            "theme": "",
+            "summary": "",
+            "description": "Eerste regel\x0btweede\r\nderde\x00",
+            "order": 0,
+            "roles-TOTAL_FORMS": 0,
+            "roles-INITIAL_FORMS": 0,
+            "offerings-TOTAL_FORMS": 1,
+            "offerings-INITIAL_FORMS": 0,
+            "offerings-0-round": first_round.pk,
+            "offerings-0-capacity": 20,
+            "offerings-0-location": "Tafel\x0c4",
+            "offerings-0-order": 0,
+        },
+    )
+
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.title, session.description) == (
+        "=Jongeren in de wijk",
+        "Eerste regel\ntweede\r\nderde",
+    )
+    assert session.offerings.get().location == "Tafel 4"
