@@ -224,11 +224,11 @@ def test_unknown_export_format_is_404(client, setup):
 
 
 def test_exports_of_rows_with_control_characters_are_readable(client, setup):
-    # Stored before the forms dropped them: a vertical tab (Word's Shift+Enter), ESC, NUL.
+    # Stored before the forms dropped them: a vertical tab (Word's Shift+Enter), ESC, SOH.
     anna = setup["registrations"][1]
     Registration.objects.filter(pk=anna.pk).update(
         name="Anna\x0bde Boer",
-        organisation="Gemeente\x1b[31m Ede\x00",
+        organisation="Gemeente\x1b[31m Ede\x01",
         function="beleids\x0cmedewerker",
         question="Hoe\x0bdan?\x07\uffff",
     )
