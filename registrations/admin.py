@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from config.text import PlainTextAdminMixin
 from events import admin as events_admin
 from events.models import Event, Session, SessionOffering
 
@@ -73,7 +74,7 @@ class OfferingListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "email", "event", "role", "status", "created_at"]
     list_filter = [
         ("event", admin.RelatedOnlyFieldListFilter),
@@ -235,7 +236,7 @@ class MailingForm(forms.ModelForm):
 
 
 @admin.register(Mailing)
-class MailingAdmin(admin.ModelAdmin):
+class MailingAdmin(PlainTextAdminMixin, admin.ModelAdmin):
     """Write, preview, then send after an explicit confirmation; a sent mailing is read-only."""
 
     form = MailingForm

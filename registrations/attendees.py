@@ -18,6 +18,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from config.text import plain_text
+
 from .models import SessionChoice, Status
 
 # Dutch surname particles ("tussenvoegsels"), ignored when sorting by surname.
@@ -97,11 +99,12 @@ class AttendeeList:
 
 
 def _row_from_registration(registration, *, present):
+    # One-line text, also for rows stored before the forms dropped control characters.
     return Row(
         pk=registration.pk,
-        name=registration.name,
-        organisation=registration.organisation,
-        function=registration.function,
+        name=plain_text(registration.name),
+        organisation=plain_text(registration.organisation),
+        function=plain_text(registration.function),
         role=registration.get_role_display(),
         question=registration.question,
         present=present,
@@ -163,11 +166,32 @@ def toggle_presence(model, pk, *, present):
     model.objects.filter(pk=pk).update(checked_in_at=value)
 
 
+# What a spreadsheet would take for the start of a formula (CSV/formula injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value):
+    """Export text without the control characters that make a workbook unreadable: forms
+    drop them now (config/text.py), rows stored before may still hold them."""
+    return plain_text(value, multiline=True) if isinstance(value, str) else value
+
+
 def _cell(value):
-    """Text that a spreadsheet would run as a formula is quoted (CSV/formula injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A CSV value: text that a spreadsheet would run as a formula is quoted."""
+    value = _text(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def _append(sheet, values):
+    """Add a row of cells; text is always a text cell, never a formula, and stays text
+    when edited in Excel (the invisible quote prefix), without a visible apostrophe."""
+    sheet.append([_text(value) for value in values])
+    for cell in sheet[sheet.max_row] if values else ():
+        if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+            cell.data_type = "s"
+            cell.quotePrefix = True
 
 
 def _headers():
@@ -185,15 +209,15 @@ def _headers():
 
 def _lines(attendee_list):
     for number, row in enumerate(attendee_list.confirmed, start=1):
-        yield [_cell(value) for value in (
+        yield [
             number, row.name, row.organisation, row.function, row.role, _("confirmed"),
             _("yes") if row.present else _("no"), row.question,
-        )]  # fmt: skip
+        ]  # fmt: skip
     for number, row in enumerate(attendee_list.waiting, start=1):
-        yield [_cell(value) for value in (
+        yield [
             number, row.name, row.organisation, row.function, row.role,
             _("waiting list"), "", row.question,
-        )]  # fmt: skip
+        ]  # fmt: skip
 
 
 def as_csv(attendee_list, *, delimiter=";"):
@@ -202,7 +226,7 @@ def as_csv(attendee_list, *, delimiter=";"):
     buffer.write("\ufeff")
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(_headers())
-    writer.writerows(_lines(attendee_list))
+    writer.writerows([_cell(value) for value in line] for line in _lines(attendee_list))
     return buffer.getvalue().encode("utf-8")
 
 
@@ -210,19 +234,19 @@ def as_xlsx(attendee_list):
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = _("Participants")[:31]
-    sheet.append([attendee_list.event.title])
+    _append(sheet, [attendee_list.event.title])
     subtitle = date_format(attendee_list.event.start_date, "l j F Y")
     if attendee_list.offering:
         offering = attendee_list.offering
         subtitle = f"{offering.session.title} – {offering.round.title}, {subtitle}"
-    sheet.append([subtitle])
-    sheet.append([])
-    sheet.append(_headers())
+    _append(sheet, [subtitle])
+    _append(sheet, [])
+    _append(sheet, _headers())
     for cell in sheet[4]:
         cell.font = Font(bold=True)
     sheet["A1"].font = Font(bold=True, size=14)
     for line in _lines(attendee_list):
-        sheet.append(line)
+        _append(sheet, line)
     sheet.freeze_panes = "A5"
     for index, width in enumerate([6, 28, 28, 22, 18, 14, 10, 50], start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
@@ -246,6 +270,7 @@ def all_registrations_csv(event, *, delimiter=";"):
     buffer.write("\ufeff")
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(
+        _cell(value) for value in
         [_("Name"), _("E-mail address"), _("Organisation"), _("Function"), _("Takes part as"),
          _("Status"), _("Registered at"), _("Cancelled at"), _("Present"),
          *[round_.title for round_ in rounds], _("Question for the session leader")]
@@ -262,10 +287,10 @@ def all_registrations_csv(event, *, delimiter=";"):
         writer.writerow(
             _cell(value)
             for value in [
-                registration.name,
+                plain_text(registration.name),
                 registration.email,
-                registration.organisation,
-                registration.function,
+                plain_text(registration.organisation),
+                plain_text(registration.function),
                 registration.get_role_display(),
                 registration.get_status_display(),
                 timezone.localtime(registration.created_at).strftime("%Y-%m-%d %H:%M"),

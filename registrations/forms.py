@@ -9,6 +9,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from config.text import plain_text_formfield
+
 from .models import Registration
 
 NO_SESSION = "0"
@@ -216,6 +218,8 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
     class Meta:
         model = Registration
         fields = ["name", "email", "organisation", "function", "role", "question"]
+        # Name, organisation, function and question drop control characters (config/text.py).
+        formfield_callback = plain_text_formfield
         labels = {
             "name": _("Name"),
             "email": _("E-mail address"),

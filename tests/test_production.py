@@ -31,6 +31,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views import defaults
+from openpyxl import Workbook
+from openpyxl.utils.exceptions import IllegalCharacterError
 
 from config import pagecache
 from config import views as site_views
@@ -530,7 +532,49 @@ def test_log_filter_cleans_tracebacks():
     RedactPersonalData().filter(record)
 
     assert "anna@example.nl" not in logging.Formatter().format(record)
-    assert "(1, [e-mail]) already exists" in record.exc_text
+    assert record.exc_text.endswith("ValueError: [message left out: it may quote personal data]")
+
+
+def test_log_filter_leaves_participant_text_out_of_exception_messages():
+    # Before: openpyxl's message quoted the name, raw ESC byte included, and so did the
+    # exception it was raised while handling.
+    name = "Anna\x1b[31m de Boer"  # not in the source lines of the frames below
+    try:
+        try:
+            raise KeyError(name)
+        except KeyError:
+            Workbook().active.append([name])
+    except IllegalCharacterError:
+        record = make_record("Internal Server Error: %s", "/lijsten/", exc_info=sys.exc_info())
+
+    RedactPersonalData().filter(record)
+
+    logged = logging.Formatter().format(record)
+    assert ("Anna" in logged, "\x1b" in logged) == (False, False)
+    assert "KeyError: [message left out" in logged
+    assert "openpyxl.utils.exceptions.IllegalCharacterError: [message left out" in logged
+    assert "Workbook().active.append([name])" in logged  # the frames are still there
+
+
+def test_log_filter_escapes_control_characters():
+    record = make_record("Not Found: %s", "/x\n2026-01-01 ERROR forged\x1b[2J\x9b")
+
+    RedactPersonalData().filter(record)
+
+    assert record.getMessage() == "Not Found: /x\\x0a2026-01-01 ERROR forged\\x1b[2J\\x9b"
+
+
+def test_log_filter_keeps_messages_of_connection_errors():
+    try:
+        raise OperationalError("connection to server at 127.0.0.1 port 5432 failed")
+    except OperationalError:
+        record = make_record("Database unavailable", exc_info=sys.exc_info())
+
+    RedactPersonalData().filter(record)
+
+    assert record.exc_text.endswith(
+        "django.db.utils.OperationalError: connection to server at 127.0.0.1 port 5432 failed"
+    )
 
 
 def test_every_log_line_passes_the_filter():

@@ -115,6 +115,28 @@ def test_admin_duplicate_action_copies_event_as_draft(admin_client, programme):
     assert "als niet-gepubliceerd concept gekopieerd" in response.content.decode()
 
 
+def session_form_data(session, round_, **overrides):
+    """A valid POST to a session's admin page that adds it to `round_`."""
+    data = {
+        "event": session.event_id,
+        "title": session.title,
+        "slug": session.slug,
+        "theme": "",
+        "summary": "",
+        "description": "",
+        "order": 0,
+        "roles-TOTAL_FORMS": 0,
+        "roles-INITIAL_FORMS": 0,
+        "offerings-TOTAL_FORMS": 1,
+        "offerings-INITIAL_FORMS": 0,
+        "offerings-0-round": round_.pk,
+        "offerings-0-capacity": 20,
+        "offerings-0-location": "Tafel 4",
+        "offerings-0-order": 0,
+    }
+    return {**data, **overrides}
+
+
 def test_admin_adds_offering_inline_for_event_sessions(admin_client):
     session = SessionFactory()
     event = session.event
@@ -124,29 +146,32 @@ def test_admin_adds_offering_inline_for_event_sessions(admin_client):
     page = admin_client.get(url)
     round_choices = page.context["inline_admin_formsets"][1].formset.empty_form.fields["round"]
 
-    response = admin_client.post(
-        url,
-        {
-            "event": event.pk,
-            "title": session.title,
-            "slug": session.slug,
-            "theme": "",
-            "summary": "",
-            "description": "",
-            "order": 0,
-            "roles-TOTAL_FORMS": 0,
-            "roles-INITIAL_FORMS": 0,
-            "offerings-TOTAL_FORMS": 1,
-            "offerings-INITIAL_FORMS": 0,
-            "offerings-0-round": first_round.pk,
-            "offerings-0-capacity": 20,
-            "offerings-0-location": "Tafel 4",
-            "offerings-0-order": 0,
-        },
-    )
+    response = admin_client.post(url, session_form_data(session, first_round))
 
     assert list(round_choices.queryset) == [first_round]
     assert response.status_code == 302
     assert list(session.offerings.values_list("round__title", "event", "capacity", "location")) == [
         ("Ronde 1", event.pk, 20, "Tafel 4")
     ]
+
+
+def test_admin_forms_drop_control_characters(admin_client):
+    session = SessionFactory()
+    first_round = RoundFactory(event=session.event)
+    data = session_form_data(
+        session,
+        first_round,
+        title="=Jongeren\x0bin de wijk\x1b",
+        description="Eerste regel\x0btweede\r\nderde\x00",
+        **{"offerings-0-location": "Tafel\x0c4"},
+    )
+
+    response = admin_client.post(reverse("admin:events_session_change", args=[session.pk]), data)
+
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.title, session.description) == (
+        "=Jongeren in de wijk",
+        "Eerste regel\ntweede\r\nderde",
+    )
+    assert session.offerings.get().location == "Tafel 4"

@@ -294,3 +294,28 @@ def test_staff_without_registration_permissions_is_refused(client, django_user_m
     response = client.get(url)
 
     assert response.status_code == 403
+
+
+def test_saving_a_registration_in_the_admin_drops_control_characters(
+    admin_client, event, person_factory
+):
+    registration = register(event, person_factory())
+    # Stored before the forms dropped them: a vertical tab (Word's Shift+Enter) and ESC.
+    Registration.objects.filter(pk=registration.pk).update(
+        name="Anna\x0bde Boer", question="Hoe\x0bdan?\x1b"
+    )
+    url = reverse("admin:registrations_registration_change", args=[registration.pk])
+    page = admin_client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update(
+            {management[name].html_name: management[name].value() for name in management.fields}
+        )
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    registration.refresh_from_db()
+    assert (registration.name, registration.question) == ("Anna de Boer", "Hoe\ndan?")

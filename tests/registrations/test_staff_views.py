@@ -8,8 +8,10 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from events.models import Event, Round, Session
 from registrations import services
 from registrations.attendees import surname_key
+from registrations.models import Registration
 from tests.factories import build_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -219,6 +221,59 @@ def test_unknown_export_format_is_404(client, setup):
     )
 
     assert response.status_code == 404
+
+
+def test_exports_of_rows_with_control_characters_are_readable(client, setup):
+    # Stored before the forms dropped them: a vertical tab (Word's Shift+Enter), ESC, SOH.
+    anna = setup["registrations"][1]
+    Registration.objects.filter(pk=anna.pk).update(
+        name="Anna\x0bde Boer",
+        organisation="Gemeente\x1b[31m Ede\x01",
+        function="beleids\x0cmedewerker",
+        question="Hoe\x0bdan?\x07\uffff",
+    )
+    client.force_login(setup["users"]["organiser"])
+    event_xlsx = reverse("registrations:event_export", args=[setup["event"].pk, "xlsx"])
+
+    responses = [client.get(url) for url in (_urls(setup)["offering_xlsx"], event_xlsx)]
+    all_csv = client.get(_urls(setup)["all_csv"]).content.decode("utf-8-sig")
+
+    assert [response.status_code for response in responses] == [200, 200]
+    for response in responses:
+        sheet = load_workbook(io.BytesIO(response.content)).active
+        [row] = [row for row in sheet.iter_rows(min_row=5, values_only=True) if "Anna" in row[1]]
+        assert row[1:4] == ("Anna de Boer", "Gemeente[31m Ede", "beleids medewerker")
+        assert row[7] == "Hoe\ndan?"
+    rows = list(csv.reader(io.StringIO(all_csv), delimiter=";"))
+    [row] = [row for row in rows if row[1] == anna.email]
+    assert (row[0], row[2], row[3], row[-1]) == (
+        "Anna de Boer",
+        "Gemeente[31m Ede",
+        "beleids medewerker",
+        "Hoe\ndan?",
+    )
+
+
+def test_titles_in_exports_are_text_not_formulas(client, setup):
+    event, offering = setup["event"], setup["offering"]
+    Event.objects.filter(pk=event.pk).update(title="=1+1")
+    Session.objects.filter(pk=offering.session_id).update(title='=HYPERLINK("http://x","klik")')
+    Round.objects.filter(pk=offering.round_id).update(title="@SUM(1)")
+    client.force_login(setup["users"]["organiser"])
+
+    sheet = load_workbook(io.BytesIO(client.get(_urls(setup)["offering_xlsx"]).content)).active
+    all_csv = client.get(_urls(setup)["all_csv"]).content.decode("utf-8-sig")
+
+    assert (sheet["A1"].value, sheet["A1"].data_type, sheet["A1"].quotePrefix) == (
+        "=1+1",
+        "s",
+        True,
+    )
+    assert sheet["A2"].data_type == "s"
+    assert sheet["A2"].value.startswith('=HYPERLINK("http://x","klik") – @SUM(1), ')
+    rows = list(csv.reader(io.StringIO(all_csv), delimiter=";"))
+    assert "'@SUM(1)" in rows[0]
+    assert rows[1][9] == '\'=HYPERLINK("http://x","klik")'
 
 
 def test_checkin_without_javascript_saves_and_redirects_back(client, setup):

@@ -146,6 +146,28 @@ def test_invalid_form_is_400_with_dutch_messages_and_keeps_input(client, event):
     assert Registration.objects.count() == 0
 
 
+def test_control_characters_in_free_text_are_normalised(client, event):
+    # Word pastes a vertical tab for Shift+Enter; ESC, NUL and the like are invisible.
+    data = registration_form_data(
+        event,
+        name="Anna\x0bde Vries\x1b",
+        organisation="\x00Gemeente\x0cZaanstad",
+        function="wijk\x07manager\x1f",
+        question="Hoe betrek je\x0bjongeren?\r\nEn\touderen?\x1b[31m",
+    )
+
+    response = client.post(reverse("registrations:create", args=[event.slug]), data)
+
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert (registration.name, registration.organisation, registration.function) == (
+        "Anna de Vries",
+        "Gemeente Zaanstad",
+        "wijkmanager",
+    )
+    assert registration.question == "Hoe betrek je\njongeren?\r\nEn\touderen?[31m"
+
+
 def test_same_session_twice_gets_message_next_to_round(client, event):
     first_round, second_round = offerings_by_round(event)
     data = registration_form_data(event)
@@ -266,6 +288,28 @@ def test_series_form_registers_for_several_events(client):
         [first.pk, second.pk]
     )
     assert Registration.objects.get(event=first).choices.get().offering == offering
+
+
+def test_series_form_normalises_control_characters(client):
+    series = SeriesFactory()
+    event = EventFactory(series=series)
+
+    client.post(
+        reverse("registrations:series", args=[series.slug]),
+        {
+            "name": "Sam\x0bSmit",
+            "email": "sam@example.nl",
+            "organisation": "Buurt\x1bhuis",
+            "role": "professional",
+            "consent": "on",
+            f"event_{event.pk}": "on",
+        },
+    )
+
+    assert Registration.objects.values_list("name", "organisation").get() == (
+        "Sam Smit",
+        "Buurthuis",
+    )
 
 
 def test_series_form_needs_an_event(client):
