@@ -291,6 +291,12 @@ SESSION_ENGINE = os.environ.get("DJANGO_SESSION_ENGINE", "django.contrib.session
 REGISTRATION_RATE_LIMIT = os.environ.get(
     "DJANGO_REGISTRATION_RATE_LIMIT", "off" if TESTING else "20/10m"
 )
+# Logins (/account/login/, /admin/login/): failed attempts per account name as typed, and
+# per address (config/login_throttle.py). Each costs half a second of CPU on purpose.
+LOGIN_RATE_LIMIT = os.environ.get("DJANGO_LOGIN_RATE_LIMIT", "off" if TESTING else "10/15m")
+LOGIN_ADDRESS_RATE_LIMIT = os.environ.get(
+    "DJANGO_LOGIN_ADDRESS_RATE_LIMIT", "off" if TESTING else "50/15m"
+)
 # `manage.py anonymise_registrations` (daily cron) anonymises registrations this many
 # days after their event.
 REGISTRATION_RETENTION_DAYS = int(os.environ.get("DJANGO_REGISTRATION_RETENTION_DAYS", "90"))
