@@ -87,8 +87,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Behind N proxies, the visitor's address is the N-th from the right in X-Forwarded-For
-# (used by the registration rate limit); 0 uses the connection's address.
-TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
+# (used by the rate limits); 0 uses the connection's address. Unset (None) counts as 0,
+# and `check --deploy` warns: behind a proxy every visitor would share one count.
+TRUSTED_PROXY_COUNT = (
+    int(os.environ["DJANGO_TRUSTED_PROXY_COUNT"])
+    if os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "").strip()
+    else None
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
