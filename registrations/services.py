@@ -10,6 +10,7 @@ exceeded. On SQLite the database runs every transaction with ``BEGIN IMMEDIATE``
 E-mails are sent only after the transaction commits.
 """
 
+import datetime
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -24,9 +25,21 @@ from config import fastinsert, pagecache
 from events.models import Event, SessionOffering
 
 from . import allocation, emails
-from .models import AllocationRun, Mailing, Preference, Registration, SessionChoice, Status
+from .models import (
+    AllocationRun,
+    Mailing,
+    Preference,
+    QueuedEmail,
+    Registration,
+    SessionChoice,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
+
+# Registering an address that is already registered mails its personal link again, but
+# at most this often, so that registering someone over and over cannot flood an inbox.
+LINK_RESEND_INTERVAL = datetime.timedelta(minutes=15)
 
 
 @dataclass
@@ -321,7 +334,7 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
     # Seats per role matter only where some are reserved for a group.
     existing, taken = _address_and_seats(event, email, offerings, by_role=bool(reservations))
     if existing and existing.is_active:
-        emails.queue(existing.pk, "link")
+        _mail_link_again(existing)
         return Outcome(registration=existing, created=False)
     if _serve_queue_after_release(event, now=now, reservations=reservations):
         taken = None  # people moved up: count again
@@ -337,6 +350,18 @@ def register_attendee(event, *, person, offering_ids=(), now=None, programme=Non
     renew_pages = pagecache.new_generation_statement()
     emails.queue(registration.pk, "confirmation", along_with=new_rows, then=[renew_pages])
     return Outcome(registration=registration, created=True)
+
+
+def _mail_link_again(registration):
+    """Queue the personal link, unless it was queued within LINK_RESEND_INTERVAL. Under
+    the event's lock, so that simultaneous repeats see each other's e-mail."""
+    recently = QueuedEmail.objects.filter(
+        registration=registration,
+        kind=QueuedEmail.Kind.LINK,
+        created_at__gte=timezone.now() - LINK_RESEND_INTERVAL,
+    )
+    if not recently.exists():
+        emails.queue(registration.pk, "link")
 
 
 def _filled_in(registration, person):
@@ -570,7 +595,7 @@ def register_preferences(event, *, person, preferences, now=None):
     # No session seat is claimed here: only the event's seats are counted.
     existing, taken = _address_and_seats(event, email, [])
     if existing and existing.is_active:
-        emails.queue(existing.pk, "link")
+        _mail_link_again(existing)
         return Outcome(registration=existing, created=False)
     book = SeatBook.for_event(event, now=now, offerings=[], counts=taken)
     registration = existing or _filled_in(Registration(event=event, email=email), person)
