@@ -9,6 +9,7 @@ class SiteConfig(AppConfig):
     verbose_name = "Site"
 
     def ready(self):
+        from . import checks  # noqa: F401 - registers the system checks
         from .pagecache import install_write_watcher
 
         # Every database connection (requests, commands, shell) invalidates cached pages

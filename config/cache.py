@@ -8,6 +8,13 @@ for culling on about one write in ``cull_every``. ``set_statement`` gives that u
 caller that sends it in its own transaction (the page-cache stamp, with a registration's
 rows).
 
+``add`` is one statement on PostgreSQL too (an upsert that only replaces an expired row),
+and ``incr`` (and ``decr``) are atomic on every database, for the rate limit's counts:
+Django's read the value and wrote it back, so that increments at the same moment were
+lost. Here the new value is written only if the row still holds the value read (compare
+and set), and read again otherwise: uncontended, a read and a write, with no transaction
+or lock held in between.
+
 Reads of one key (``get``), three per registration, select only a row that has not
 expired, with a statement built once; Django's own converted every row's expiry date in
 Python and deleted expired rows as it read them (culling deletes them here). Other reads,
@@ -41,42 +48,92 @@ class DatabaseCache(DjangoDatabaseCache):
         connection = connections[db]
         if connection.vendor != "postgresql":
             return super().get(key, default, version)
-        key = self.make_and_validate_key(key, version=version)
+        row = self._first_read(connection, self.make_and_validate_key(key, version=version))
+        if row is None:
+            return default
+        return _loads(row[0])
+
+    def _first_read(self, connection, key):
+        """``_read``, which on a kept connection stands in for the health check."""
         checking = _stands_in_for_health_check(connection)
         try:
-            row = self._read(connection, key)
+            return self._read(connection, key)
         except (OperationalError, InterfaceError):
             if not checking:
                 raise
             connection.close()  # broken since its last request: read on a new one
-            row = self._read(connection, key)
-        if row is None:
-            return default
-        return pickle.loads(base64.b64decode(row[0].encode()))  # noqa: S301 - our own rows
+            return self._read(connection, key)
 
     def _read(self, connection, key):
         table = connection.ops.quote_name(self._table)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT value FROM {table} WHERE cache_key = %s AND expires > %s",  # noqa: S608
-                [key, now()],
+                [key, connection.ops.adapt_datetimefield_value(now())],
             )
             return cursor.fetchone()
 
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+    def incr(self, key, delta=1, version=None):
+        """Add `delta` to the value and return it, atomically; ValueError if the key is
+        missing or expired (as Django's)."""
         db = router.db_for_write(self.cache_model_class)
         connection = connections[db]
-        if connection.vendor != "postgresql":
+        key = self.make_and_validate_key(key, version=version)
+        table = connection.ops.quote_name(self._table)
+        read = self._first_read if connection.vendor == "postgresql" else self._read
+        row = read(connection, key)
+        while row is not None:
+            stored = row[0]
+            value = _loads(stored) + delta
+            with connection.cursor() as cursor:
+                # Compare and set: 0 rows when another write came between (or it expired).
+                cursor.execute(
+                    f"UPDATE {table} SET value = %s "  # noqa: S608 - our table name
+                    "WHERE cache_key = %s AND value = %s AND expires > %s",
+                    [
+                        _dumps(value, self.pickle_protocol),
+                        key,
+                        stored,
+                        connection.ops.adapt_datetimefield_value(now()),
+                    ],
+                )
+                if cursor.rowcount == 1:
+                    return value
+            row = self._read(connection, key)
+        raise ValueError(f"Key '{key}' not found")
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        if connections[router.db_for_write(self.cache_model_class)].vendor != "postgresql":
+            return super().add(key, value, timeout, version)
+        return self._write(key, value, timeout, version, only_expired=True)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        if connections[router.db_for_write(self.cache_model_class)].vendor != "postgresql":
             return super().set(key, value, timeout, version)
+        self._write(key, value, timeout, version)
+        return None
+
+    def _write(self, key, value, timeout, version, *, only_expired=False):
+        """The upsert on PostgreSQL; with `only_expired`, whether it wrote."""
+        db = router.db_for_write(self.cache_model_class)
+        connection = connections[db]
         sql, params = self._upsert(connection, key, value, timeout, version)
+        if only_expired:  # a live row stays (and add fails); an expired one is replaced
+            table = connection.ops.quote_name(self._table)
+            sql += f" WHERE {table}.expires <= %s RETURNING 1"
+            params.append(connection.ops.adapt_datetimefield_value(now()))
         with connection.cursor() as cursor:
-            if random.randrange(self.cull_every) == 0:  # noqa: S311 - not for security
-                table = connection.ops.quote_name(self._table)
-                cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our table name
-                count = cursor.fetchone()[0]
-                if count > self._max_entries:
-                    self._cull(db, cursor, now().replace(microsecond=0), count)
+            self._cull_now_and_then(db, cursor)
             cursor.execute(sql, params)
+            return only_expired and cursor.fetchone() is not None
+
+    def _cull_now_and_then(self, db, cursor):
+        if random.randrange(self.cull_every) == 0:  # noqa: S311 - not for security
+            table = connections[db].ops.quote_name(self._table)
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our table name
+            count = cursor.fetchone()[0]
+            if count > self._max_entries:
+                self._cull(db, cursor, now().replace(microsecond=0), count)
 
     def set_statement(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, *, using):
         """The statement (sql, params) that does ``set()``, for the caller to send on the
@@ -98,7 +155,7 @@ class DatabaseCache(DjangoDatabaseCache):
         else:
             expires = datetime.fromtimestamp(timeout, tz=UTC if settings.USE_TZ else None)
         expires = connection.ops.adapt_datetimefield_value(expires.replace(microsecond=0))
-        pickled = base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
+        pickled = _dumps(value, self.pickle_protocol)
         table = connection.ops.quote_name(self._table)
         return (
             f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s) "  # noqa: S608
@@ -106,6 +163,15 @@ class DatabaseCache(DjangoDatabaseCache):
             "SET value = EXCLUDED.value, expires = EXCLUDED.expires",
             [key, pickled, expires],
         )
+
+
+def _dumps(value, protocol):
+    """A value as Django's database cache stores it: pickled, in base64."""
+    return base64.b64encode(pickle.dumps(value, protocol)).decode("latin1")
+
+
+def _loads(stored):
+    return pickle.loads(base64.b64decode(stored.encode()))  # noqa: S301 - our own rows
 
 
 def _stands_in_for_health_check(connection):

@@ -1,9 +1,11 @@
-"""A per-address rate limit counted in the cache, so that all app servers share the count.
+"""Rate limits counted in the cache, so that all app servers share the count.
 
-``"20/10m"`` allows 20 attempts per address in ten minutes from its first attempt.
-Addresses are stored only as a keyed hash, and only for the length of one window.
+``"20/10m"`` allows 20 attempts per address (or other identity, such as the account name
+of a login) in ten minutes from its first attempt. Identities are stored only as a keyed
+hash, and only for the length of one window.
 """
 
+import contextlib
 import functools
 import logging
 import math
@@ -41,7 +43,7 @@ def client_address(request):
 
     Entries left of that one are written by the client and can be forged.
     """
-    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", None) or 0
     if proxies:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
@@ -50,30 +52,52 @@ def client_address(request):
     return request.META.get("REMOTE_ADDR", "")
 
 
-def seconds_to_wait(request, scope, rate):
-    """Count one attempt; over the limit, return the seconds until the window ends.
+# A window is one cache value: its start (in whole seconds) times SLOT plus the attempts
+# counted in it, so that one atomic increment both counts an attempt and dates the window.
+SLOT = 10**7
 
-    The window opens at an address's first attempt and lasts the whole period. The count
-    is read and written back (portable across cache backends, one round trip each), so
-    attempts sent at the very same moment may be counted as one: a limit for abuse, not
-    an exact quota.
+
+def hit(scope, identity, rate):
+    """Count one attempt of `identity` in `scope`; over the limit of `rate`, return the
+    seconds until its window ends (else None).
+
+    The window opens at the identity's first attempt and lasts the whole period. The
+    count is an atomic increment in the cache (``add`` opens a window, ``incr`` counts in
+    it), so attempts sent at the very same moment are all counted.
     """
     limit = parse_rate(rate)
     if limit is None:
         return None
     attempts, period = limit
-    now = time.time()
-    who = salted_hmac("config.ratelimit", client_address(request)).hexdigest()[:32]
-    key = f"ratelimit:{scope}:{who}"
-    started, count = cache.get(key) or (now, 0)
-    if started + period <= now:
-        started, count = now, 0
-    count += 1
-    remaining = started + period - now
-    cache.set(key, (started, count), timeout=math.ceil(remaining))
+    key = _key(scope, identity)
+    while True:
+        try:
+            value = cache.incr(key)
+            break
+        except ValueError:  # no window open (or it just ended): open one
+            value = int(time.time()) * SLOT + 1
+            if cache.add(key, value, timeout=period):
+                break
+    started, count = divmod(value, SLOT)
     if count <= attempts:
         return None
-    return max(1, math.ceil(remaining))
+    return max(1, math.ceil(started + period - time.time()))
+
+
+def give_back(scope, identity):
+    """Uncount an attempt that `hit` counted (one that turned out fine)."""
+    with contextlib.suppress(ValueError):  # its window has ended meanwhile
+        cache.decr(_key(scope, identity))
+
+
+def _key(scope, identity):
+    # Not "ratelimit:", whose values were (start, count) pairs before counts were atomic.
+    return f"ratecount:{scope}:{salted_hmac('config.ratelimit', identity).hexdigest()[:32]}"
+
+
+def seconds_to_wait(request, scope, rate):
+    """``hit`` for the request's client address."""
+    return hit(scope, client_address(request), rate)
 
 
 def rate_limited(scope, *, setting, methods=("POST",)):

@@ -87,8 +87,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Behind N proxies, the visitor's address is the N-th from the right in X-Forwarded-For
-# (used by the registration rate limit); 0 uses the connection's address.
-TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
+# (used by the rate limits); 0 uses the connection's address. Unset (None) counts as 0,
+# and `check --deploy` warns: behind a proxy every visitor would share one count.
+TRUSTED_PROXY_COUNT = (
+    int(os.environ["DJANGO_TRUSTED_PROXY_COUNT"])
+    if os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "").strip()
+    else None
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -290,6 +295,12 @@ SESSION_ENGINE = os.environ.get("DJANGO_SESSION_ENGINE", "django.contrib.session
 # per ten minutes; "off" disables). Off in the test suite, whose client is one address.
 REGISTRATION_RATE_LIMIT = os.environ.get(
     "DJANGO_REGISTRATION_RATE_LIMIT", "off" if TESTING else "20/10m"
+)
+# Logins (/account/login/, /admin/login/): failed attempts per account name as typed, and
+# per address (config/login_throttle.py). Each costs half a second of CPU on purpose.
+LOGIN_RATE_LIMIT = os.environ.get("DJANGO_LOGIN_RATE_LIMIT", "off" if TESTING else "10/15m")
+LOGIN_ADDRESS_RATE_LIMIT = os.environ.get(
+    "DJANGO_LOGIN_ADDRESS_RATE_LIMIT", "off" if TESTING else "50/15m"
 )
 # `manage.py anonymise_registrations` (daily cron) anonymises registrations this many
 # days after their event.

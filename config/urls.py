@@ -1,23 +1,36 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
+from config import login_throttle
 from config import views as site_views
 
 # Error pages that need no database (templates/4xx.html, 500.html, 503.html).
 handler500 = "config.views.server_error"
 
+# Both login pages count their attempts and answer a refused one with 429
+# (config/login_throttle.py); the admin's is routed here, before the admin's own URLs.
+admin.site.login_form = login_throttle.AdminLoginForm
+throttled = login_throttle.answer_429_when_throttled
+
 urlpatterns = [
     path("healthz", site_views.healthz, name="healthz"),  # answered by HealthCheckMiddleware
+    path("admin/login/", throttled(admin.site.login)),
     path("admin/", admin.site.urls),
     # The language switch in every page's header posts here without a CSRF token: the
     # worst another site can do with it is switch a visitor's language (and send them to
     # a page of this site). So public pages set no cookie, and a page served from the
     # page cache needs no new token, a quarter of its cost.
     path("i18n/setlang/", csrf_exempt(set_language), name="set_language"),
+    path(
+        "account/login/",
+        throttled(auth_views.LoginView.as_view(authentication_form=login_throttle.LoginForm)),
+        name="login",
+    ),
     path("account/", include("django.contrib.auth.urls")),
     path("sprekers/", include("speakers.urls")),
     path("", include("registrations.urls")),

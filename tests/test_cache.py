@@ -6,7 +6,11 @@ import pytest
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import OperationalError, connection
+from django.test import RequestFactory
 from django.test.utils import override_settings
+
+from config import ratelimit
+from tests.registrations.test_concurrency import _rush
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +145,80 @@ def test_later_reads_of_a_request_are_not_retried(kept_connection_cache):
 
     with pytest.raises(OperationalError):
         kept_connection_cache.get("stamp")
+
+
+# ------------------------------------------------------------------------------ counting
+
+
+def test_incr_and_decr_count_and_keep_the_expiry(db_cache):
+    db_cache.add("count", 5, timeout=600)
+
+    assert db_cache.incr("count") == 6
+    assert db_cache.incr("count", 10) == 16
+    assert db_cache.decr("count") == 15
+    assert db_cache.get("count") == 15
+    assert db_cache.add("count", 0, timeout=600) is False  # a live value stays
+    assert db_cache.get("count") == 15
+
+
+def test_incr_of_a_missing_or_expired_key_raises_value_error(db_cache):
+    with pytest.raises(ValueError, match="not found"):
+        db_cache.incr("missing")
+    db_cache.set("old", 3, timeout=600)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET expires = %s",
+            [datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)],
+        )
+    with pytest.raises(ValueError, match="not found"):
+        db_cache.incr("old")
+
+
+@pytest.mark.postgres
+def test_add_is_one_statement_and_incr_two_on_postgresql(
+    db_cache, django_assert_num_queries, monkeypatch
+):
+    monkeypatch.setattr(type(db_cache), "cull_every", 10**9)  # no count this time
+    with django_assert_num_queries(1):
+        assert db_cache.add("count", 1, timeout=600) is True
+    with django_assert_num_queries(1):
+        assert db_cache.add("count", 1, timeout=600) is False
+    with django_assert_num_queries(2):  # read, then compare and set
+        assert db_cache.incr("count") == 2
+
+
+@pytest.fixture
+def shared_db_cache(transactional_db):
+    """The database cache as app servers share it: every thread its own connection."""
+    with override_settings(
+        CACHES={"default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": TABLE}}
+    ):
+        call_command("createcachetable", verbosity=0)
+        yield caches["default"]
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {TABLE}")
+
+
+@pytest.mark.postgres
+def test_simultaneous_increments_are_all_counted(shared_db_cache):
+    shared_db_cache.add("count", 0, timeout=600)
+
+    errors = _rush(lambda number: caches["default"].incr("count"), 60)
+
+    assert errors == []
+    assert shared_db_cache.get("count") == 60
+
+
+@pytest.mark.postgres
+def test_the_rate_limit_lets_exactly_its_limit_through_a_rush(shared_db_cache, settings):
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.5")
+    accepted = []
+
+    def attempt(number):
+        if ratelimit.seconds_to_wait(request, "registration", "20/10m") is None:
+            accepted.append(number)
+
+    errors = _rush(attempt, 60)
+
+    assert errors == []
+    assert len(accepted) == 20

@@ -34,7 +34,7 @@ from django.views import defaults
 from openpyxl import Workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from config import pagecache
+from config import checks, pagecache
 from config import views as site_views
 from config.log_filters import RedactPersonalData
 from registrations import services
@@ -73,6 +73,7 @@ def production_env(**overrides):
             "DJANGO_SITE_URL": "https://programma.example.nl",
             "DATABASE_URL": "postgres://buurt:secret@127.0.0.1:5432/buurt",
             "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
+            "DJANGO_TRUSTED_PROXY_COUNT": "1",
         }
     )
     env.update(overrides)
@@ -97,6 +98,25 @@ def test_check_deploy_is_clean_with_production_environment():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_check_deploy_warns_without_an_explicit_proxy_count():
+    result = run_django(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        production_env(DJANGO_TRUSTED_PROXY_COUNT=None),
+    )
+
+    assert result.returncode != 0
+    assert "(config.W001) DJANGO_TRUSTED_PROXY_COUNT is not set" in result.stderr
+
+
+@pytest.mark.parametrize(("count", "warned"), [(None, True), (0, False), (1, False)])
+def test_the_proxy_count_check_wants_a_stated_count(settings, count, warned):
+    settings.TRUSTED_PROXY_COUNT = count
+
+    messages = checks.check_trusted_proxy_count(None)
+
+    assert [message.id for message in messages] == (["config.W001"] if warned else [])
 
 
 def test_production_settings_are_strict():

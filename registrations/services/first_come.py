@@ -7,7 +7,7 @@ free seats, queue the e-mails, write. E-mails are sent after the commit.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -21,6 +21,10 @@ from ..models import QueuedEmail, Registration
 from ..seats import EventSeats, Programme, reserve_key, validated_offerings
 
 Kind = QueuedEmail.Kind
+
+# Registering an address that is already registered mails its personal link again, but
+# at most this often, so that registering someone over and over cannot flood an inbox.
+LINK_RESEND_INTERVAL = timedelta(minutes=15)
 
 
 @dataclass
@@ -82,6 +86,18 @@ def filled_in(registration: Registration, person: Person) -> Registration:
     return registration
 
 
+def mail_link_again(registration: Registration) -> None:
+    """Queue the personal link, unless it was queued within LINK_RESEND_INTERVAL. Under
+    the event's lock, so that simultaneous repeats see each other's e-mail."""
+    recently = QueuedEmail.objects.filter(
+        registration=registration,
+        kind=Kind.LINK,
+        created_at__gte=timezone.now() - LINK_RESEND_INTERVAL,
+    )
+    if not recently.exists():
+        emails.queue(registration.pk, Kind.LINK)
+
+
 def mail_promoted(registrations: Iterable[Registration]) -> None:
     for registration in registrations:
         emails.queue(registration.pk, Kind.PROMOTION)
@@ -126,7 +142,7 @@ def register_attendee(
     _check_first_come(seats.event, now=now)
     mail_promoted(seats.promoted)  # a group's reserved seats were released meanwhile
     if seats.existing and seats.existing.is_active:
-        emails.queue(seats.existing.pk, Kind.LINK)
+        mail_link_again(seats.existing)
         return Outcome(registration=seats.existing, created=False)
     if seats.existing:
         registration = filled_in(seats.existing, person)

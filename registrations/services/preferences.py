@@ -20,7 +20,14 @@ from events.models import Event, SessionOffering
 from .. import allocation, emails
 from ..models import AllocationRun, Preference, QueuedEmail, Registration, SessionChoice, Status
 from ..seats import EventSeats, lock_event
-from .first_come import Outcome, Person, check_registration_open, filled_in, mail_promoted
+from .first_come import (
+    Outcome,
+    Person,
+    check_registration_open,
+    filled_in,
+    mail_link_again,
+    mail_promoted,
+)
 
 logger = logging.getLogger(__name__)
 Kind = QueuedEmail.Kind
@@ -86,7 +93,7 @@ def register_preferences(
     preferences = _validated_preferences(seats.event, preferences)
     mail_promoted(seats.promoted)
     if seats.existing and seats.existing.is_active:
-        emails.queue(seats.existing.pk, Kind.LINK)
+        mail_link_again(seats.existing)
         return Outcome(registration=seats.existing, created=False)
     registration = filled_in(seats.existing or Registration(event=seats.event, email=email), person)
     seats.admit(registration)

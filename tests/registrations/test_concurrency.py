@@ -183,3 +183,15 @@ def test_concurrent_outbox_workers_send_each_email_once(settings, mailoutbox):
         f"d{number}@example.nl" for number in range(30)
     )
     assert not QueuedEmail.objects.filter(sent_at=None).exists()
+
+
+def test_simultaneous_repeat_registrations_queue_one_link(settings):
+    settings.EMAIL_DELIVERY = "queue"
+    event = build_programme(sessions=0, rounds=0, event_speakers=0)
+    anna = services.Person(name="Anna", email="anna@example.nl", role="resident")
+    services.register_attendee(event, person=anna)
+
+    errors = _rush(lambda number: services.register_attendee(event, person=anna), 20)
+
+    assert errors == []
+    assert QueuedEmail.objects.filter(kind="link").count() == 1

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from events.models import Event
 from registrations import services
-from registrations.models import AllocationRun, SessionChoice
+from registrations.models import AllocationRun, QueuedEmail, SessionChoice
 from tests.factories import build_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,20 @@ def test_preferences_are_stored_and_mailed_without_claiming_seats(
     [message] = mailoutbox
     assert "Je voorkeuren" in message.body
     assert "eerlijk" in message.body
+
+
+def test_repeated_preferences_queue_the_link_once_per_quarter_hour(event):
+    first_round = offerings_by_round(event)[0]
+    ranking = {first_round[0].round_id: [first_round[0].pk]}
+    for _ in range(5):
+        services.register_preferences(event, person=person(1), preferences=ranking)
+    links = QueuedEmail.objects.filter(kind="link")
+    assert links.count() == 1
+
+    links.update(created_at=timezone.now() - datetime.timedelta(minutes=16))
+    services.register_preferences(event, person=person(1), preferences=ranking)
+
+    assert links.count() == 2
 
 
 def test_first_come_registration_is_refused_during_preference_period(event):

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registrations import seats, services
-from registrations.models import Registration, SessionChoice
+from registrations.models import QueuedEmail, Registration, SessionChoice
 from tests.factories import EventFactory, build_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,33 @@ def test_second_registration_with_same_address_creates_nothing_and_mails_link(
     assert Registration.objects.get().name == first.registration.name
     [message] = mailoutbox
     assert first.registration.get_absolute_url() in message.body
+
+
+def queued_links(email):
+    return QueuedEmail.objects.filter(kind="link", registration__email=email)
+
+
+def test_repeated_registrations_queue_the_link_once_per_quarter_hour(event, person_factory):
+    services.register_attendee(event, person=person_factory(email="jan@example.nl"))
+    other_event = build_programme(sessions=1, rounds=1)
+    services.register_attendee(other_event, person=person_factory(email="jan@example.nl"))
+
+    repeats = [
+        services.register_attendee(event, person=person_factory(email="JAN@example.nl"))
+        for _ in range(5)
+    ]
+    # The link of the other event is mailed too: once per address and event.
+    services.register_attendee(other_event, person=person_factory(email="jan@example.nl"))
+
+    assert [outcome.created for outcome in repeats] == [False] * 5
+    assert queued_links("jan@example.nl").count() == 2
+    queued_links("jan@example.nl").update(
+        created_at=timezone.now()
+        - services.first_come.LINK_RESEND_INTERVAL
+        - datetime.timedelta(seconds=1)
+    )
+    services.register_attendee(event, person=person_factory(email="jan@example.nl"))
+    assert queued_links("jan@example.nl").count() == 3
 
 
 def test_database_refuses_second_registration_for_same_address(event, person_factory):

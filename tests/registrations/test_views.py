@@ -128,6 +128,25 @@ def test_repeat_registration_looks_the_same_and_mails_the_link(
     assert "al aangemeld" in message.body
 
 
+def test_repeat_registrations_mail_the_link_once_and_look_the_same(
+    client, event, django_capture_on_commit_callbacks
+):
+    services.register_attendee(
+        event, person=services.Person(name="Anna", email="anna@example.nl", role="resident")
+    )
+    mail.outbox.clear()
+    url = reverse("registrations:create", args=[event.slug])
+
+    pages = []
+    for _ in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, registration_form_data(event), follow=True)
+        pages.append((response.redirect_chain, response.content))
+
+    assert all(page == pages[0] for page in pages)  # whether mailed or not
+    assert [message.to for message in mail.outbox] == [["anna@example.nl"]]
+
+
 def test_invalid_form_is_400_with_dutch_messages_and_keeps_input(client, event):
     data = registration_form_data(event, email="geen-adres", name="  ", consent="")
 
