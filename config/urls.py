@@ -8,6 +8,7 @@ from django.views.i18n import set_language
 from config import views as site_views
 
 # Error pages that need no database (templates/4xx.html, 500.html, 503.html).
+handler400 = "config.views.bad_request"
 handler500 = "config.views.server_error"
 
 urlpatterns = [
