@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
@@ -19,6 +21,17 @@ urlpatterns = [
     # a page of this site). So public pages set no cookie, and a page served from the
     # page cache needs no new token, a quarter of its cost.
     path("i18n/setlang/", csrf_exempt(set_language), name="set_language"),
+    # Django marks its login, logout and reset pages never_cache, not these two.
+    path(
+        "account/password_change/",
+        never_cache(auth_views.PasswordChangeView.as_view()),
+        name="password_change",
+    ),
+    path(
+        "account/password_change/done/",
+        never_cache(auth_views.PasswordChangeDoneView.as_view()),
+        name="password_change_done",
+    ),
     path("account/", include("django.contrib.auth.urls")),
     path("sprekers/", include("speakers.urls")),
     path("", include("registrations.urls")),

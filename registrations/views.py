@@ -10,9 +10,11 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import conditional_escape, format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from config.pagecache import ProgrammeCache, SlottedPage
@@ -215,7 +217,10 @@ def _render_form(request, event, form, rounds, *, key, preferences=False):
     if not form.is_bound:
         PROGRAMMES.put(key, (page, seats), until=event.registration_state_changes_at())
     status = 400 if form.is_bound else 200
-    return _form_response(request, page, seats, status=status, cache="miss" if key else None)
+    response = _form_response(request, page, seats, status=status, cache="miss" if key else None)
+    if form.is_bound:
+        add_never_cache_headers(response)  # It shows what the visitor typed.
+    return response
 
 
 def _form_response(request, page, seats, *, status, cache=None):
@@ -307,6 +312,7 @@ def _summary_from_cookie(request):
         return None
 
 
+@never_cache  # Shows the e-mail address: no browser or proxy may keep it.
 def registration_done(request, slug):
     event = _open_event(slug)
     summary = _summary_from_cookie(request)
@@ -352,12 +358,15 @@ def register_for_series(request, slug):
             form.add_error(None, error)
         else:
             return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
-    return render(
+    response = render(
         request,
         "registrations/series_form.html",
         {"series": series, "form": form, "events": events},
         status=400 if form.is_bound else 200,
     )
+    if form.is_bound:
+        add_never_cache_headers(response)  # It shows what the visitor typed.
+    return response
 
 
 def _registration(token):
@@ -374,6 +383,7 @@ def _registration(token):
     )
 
 
+@never_cache  # Personal data: no browser or proxy may keep a copy.
 @require_http_methods(["GET", "POST"])
 def manage(request, token):
     """The personal-link page: see the registration, change sessions, go to cancel."""
@@ -448,6 +458,7 @@ def _change_preferences(request, registration):
     return form, 400, False
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def cancel(request, token):
     registration = _registration(token)
