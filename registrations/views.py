@@ -390,7 +390,15 @@ def manage(request, token):
     registration = _registration(token)
     event = registration.event
     state = event.registration_state()
-    can_change = registration.is_active and state in {"open", "full", "preferences"}
+    if not registration.is_active:
+        # Whoever has the link sees the event and the cancellation, no personal data.
+        return render(
+            request,
+            "registrations/manage_cancelled.html",
+            {"event": event, "can_register": state in {"open", "full", "preferences"}},
+            status=409 if request.method == "POST" else 200,  # Nothing may change any more.
+        )
+    can_change = state in {"open", "full", "preferences"}
     form = None
     status = 200
     if can_change and state == "preferences":
@@ -415,7 +423,7 @@ def manage(request, token):
                     return redirect(registration)
             status = 400
     elif request.method == "POST":
-        status = 409  # Closed or cancelled: nothing may change any more.
+        status = 409  # Closed: nothing may change any more.
     lines = [
         {"choice": choice, "position": services.waiting_position(choice)}
         for choice in registration.choices.all()

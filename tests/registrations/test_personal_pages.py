@@ -155,3 +155,51 @@ def test_the_public_registration_form_stays_cacheable(client, setup):
 
     assert response.status_code == 200
     assert "Cache-Control" not in response
+
+
+# ------------------------------------------------------------- a cancelled registration
+
+
+def _cancelled(setup):
+    registration = setup["registration"]
+    services.cancel_registration(registration)
+    return registration
+
+
+def test_a_cancelled_registrations_link_shows_only_the_event_and_the_cancellation(client, setup):
+    registration = _cancelled(setup)
+    event = setup["event"]
+
+    response = client.get(registration.get_absolute_url())
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert event.title in html
+    assert "Deze aanmelding is geannuleerd." in html
+    for personal in ["Jos van der Lans", "jos@example.nl", "Buurtvereniging De Peperhoek"]:
+        assert personal not in html
+    assert setup["offering"].session.title not in html  # nor the choices
+    assert reverse("registrations:create", args=[event.slug]) in html
+    assert "Opnieuw aanmelden" in html
+
+
+def test_a_cancelled_registration_closed_for_registration_offers_no_new_one(client, setup):
+    registration = _cancelled(setup)
+    event = setup["event"]
+    event.registration_enabled = False
+    event.save()
+
+    html = client.get(registration.get_absolute_url()).content.decode()
+
+    assert "Deze aanmelding is geannuleerd." in html
+    assert reverse("registrations:create", args=[event.slug]) not in html
+    assert event.get_absolute_url() in html
+
+
+def test_a_cancelled_registration_changes_nothing_on_a_post(client, setup):
+    registration = _cancelled(setup)
+
+    response = client.post(registration.get_absolute_url(), {})
+
+    assert response.status_code == 409
+    assert "Jos van der Lans" not in response.content.decode()
