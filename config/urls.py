@@ -3,6 +3,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
@@ -10,6 +11,7 @@ from config import login_throttle
 from config import views as site_views
 
 # Error pages that need no database (templates/4xx.html, 500.html, 503.html).
+handler400 = "config.views.bad_request"
 handler500 = "config.views.server_error"
 
 # Both login pages count their attempts and answer a refused one with 429
@@ -30,6 +32,17 @@ urlpatterns = [
         "account/login/",
         throttled(auth_views.LoginView.as_view(authentication_form=login_throttle.LoginForm)),
         name="login",
+    ),
+    # Django marks its login, logout and reset pages never_cache, not these two.
+    path(
+        "account/password_change/",
+        never_cache(auth_views.PasswordChangeView.as_view()),
+        name="password_change",
+    ),
+    path(
+        "account/password_change/done/",
+        never_cache(auth_views.PasswordChangeDoneView.as_view()),
+        name="password_change_done",
     ),
     path("account/", include("django.contrib.auth.urls")),
     path("sprekers/", include("speakers.urls")),

@@ -7,11 +7,10 @@ import sys
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseServerError
 from django.template import loader
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import requires_csrf_token
 
 # Errors that mean "the database cannot be reached or gave up", not "the code is wrong":
 # refused or lost connections, a server shutting down, deadlocks, statement timeouts.
@@ -38,16 +37,22 @@ def database_unavailable(request=None):
     return response
 
 
-@requires_csrf_token
+def bad_request(request, exception=None):
+    """handler400: Django's 400 page, without its CSRF decorator, which reads the body
+    again, and fails again, when the body was the bad part of the request."""
+    return HttpResponseBadRequest(loader.render_to_string(defaults.ERROR_400_TEMPLATE_NAME))
+
+
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
     """handler500: a database outage raised outside a view still answers 503.
 
     DatabaseUnavailableMiddleware catches outages raised in views; this catches the
-    rest (for example a session that cannot be saved after the view returned).
+    rest (for example a session that cannot be saved after the view returned). Like
+    bad_request, it reads nothing of the request.
     """
     if isinstance(sys.exc_info()[1], DATABASE_OUTAGE_ERRORS):
         return database_unavailable(request)
-    return defaults.server_error(request, template_name)
+    return HttpResponseServerError(loader.render_to_string(template_name))
 
 
 def ceiling(request):

@@ -2,6 +2,7 @@
 
 Every view here shows personal data, so each one checks who is asking: anonymous
 visitors go to the login page, logged-in users without a right to the list get 403.
+And each one is ``never_cache``: no browser or proxy may keep a copy.
 """
 
 from collections import Counter
@@ -14,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
+from django.views.decorators.cache import never_cache
 
 from events.models import BLOCK_ORDER, Event, SessionOffering
 
@@ -39,6 +41,7 @@ def _event(user, event_id):
     return event
 
 
+@never_cache
 @login_required
 def my_sessions(request):
     """A moderator's lists: the events and session offerings assigned to them."""
@@ -92,6 +95,7 @@ def _list_page(request, attendee_list, *, checkin_url, export_base):
     )
 
 
+@never_cache
 @login_required
 def offering_attendees(request, offering_id):
     offering = _offering(request.user, offering_id)
@@ -103,6 +107,7 @@ def offering_attendees(request, offering_id):
     )
 
 
+@never_cache
 @login_required
 def event_attendees(request, event_id):
     event = _event(request.user, event_id)
@@ -132,12 +137,14 @@ def _export(attendee_list, fmt, request):
     return response
 
 
+@never_cache
 @login_required
 def offering_export(request, offering_id, fmt):
     offering = _offering(request.user, offering_id)
     return _export(attendees.offering_list(offering), fmt, request)
 
 
+@never_cache
 @login_required
 def event_export(request, event_id, fmt):
     event = _event(request.user, event_id)
@@ -185,6 +192,7 @@ def _toggle(request, model, queryset, *, back):
     return redirect(f"{next_url}#row-{pk}")
 
 
+@never_cache
 @login_required
 def offering_checkin(request, offering_id):
     offering = _offering(request.user, offering_id)
@@ -200,6 +208,7 @@ def offering_checkin(request, offering_id):
     return _checkin_page(request, attendees.offering_list(offering), toggle_url=request.path)
 
 
+@never_cache
 @login_required
 def event_checkin(request, event_id):
     event = _event(request.user, event_id)
@@ -213,6 +222,7 @@ def event_checkin(request, event_id):
     return _checkin_page(request, attendees.event_list(event), toggle_url=request.path)
 
 
+@never_cache
 @login_required
 @permission_required("registrations.view_registration", raise_exception=True)
 def event_overview(request, event_id):
@@ -291,6 +301,7 @@ def event_overview(request, event_id):
     )
 
 
+@never_cache
 @login_required
 @permission_required("registrations.view_registration", raise_exception=True)
 def event_registrations_csv(request, event_id):

@@ -10,9 +10,11 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import conditional_escape, format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from config.pagecache import ProgrammeCache, SlottedPage
@@ -216,7 +218,10 @@ def _render_form(request, event, form, rounds, *, key, preferences=False):
     if not form.is_bound:
         PROGRAMMES.put(key, (page, seats), until=event.registration_state_changes_at())
     status = 400 if form.is_bound else 200
-    return _form_response(request, page, seats, status=status, cache="miss" if key else None)
+    response = _form_response(request, page, seats, status=status, cache="miss" if key else None)
+    if form.is_bound:
+        add_never_cache_headers(response)  # It shows what the visitor typed.
+    return response
 
 
 def _form_response(request, page, seats, *, status, cache=None):
@@ -308,6 +313,7 @@ def _summary_from_cookie(request):
         return None
 
 
+@never_cache  # Shows the e-mail address: no browser or proxy may keep it.
 def registration_done(request, slug):
     event = _open_event(slug)
     summary = _summary_from_cookie(request)
@@ -353,12 +359,15 @@ def register_for_series(request, slug):
             form.add_error(None, error)
         else:
             return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
-    return render(
+    response = render(
         request,
         "registrations/series_form.html",
         {"series": series, "form": form, "events": events},
         status=400 if form.is_bound else 200,
     )
+    if form.is_bound:
+        add_never_cache_headers(response)  # It shows what the visitor typed.
+    return response
 
 
 def _registration(token):
@@ -375,13 +384,22 @@ def _registration(token):
     )
 
 
+@never_cache  # Personal data: no browser or proxy may keep a copy.
 @require_http_methods(["GET", "POST"])
 def manage(request, token):
     """The personal-link page: see the registration, change sessions, go to cancel."""
     registration = _registration(token)
     event = registration.event
     state = event.registration_state()
-    can_change = registration.is_active and state in {"open", "full", "preferences"}
+    if not registration.is_active:
+        # Whoever has the link sees the event and the cancellation, no personal data.
+        return render(
+            request,
+            "registrations/manage_cancelled.html",
+            {"event": event, "can_register": state in {"open", "full", "preferences"}},
+            status=409 if request.method == "POST" else 200,  # Nothing may change any more.
+        )
+    can_change = state in {"open", "full", "preferences"}
     form = None
     status = 200
     if can_change and state == "preferences":
@@ -406,7 +424,7 @@ def manage(request, token):
                     return redirect(registration)
             status = 400
     elif request.method == "POST":
-        status = 409  # Closed or cancelled: nothing may change any more.
+        status = 409  # Closed: nothing may change any more.
     lines = [
         {"choice": choice, "position": SessionChoice.objects.waiting_position(choice)}
         for choice in registration.choices.all()
@@ -449,6 +467,7 @@ def _change_preferences(request, registration):
     return form, 400, False
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def cancel(request, token):
     registration = _registration(token)
