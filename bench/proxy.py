@@ -10,6 +10,7 @@ stopped like PostgreSQL in bench/common.py:
 """
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -124,8 +125,14 @@ class Nginx(common.Background):
         return (self.dir / "logs" / "error.log").read_text(errors="replace").splitlines()
 
 
+def nginx_version():
+    return subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip()
+
+
+@functools.cache
 def client_context():
-    """TLS for the benchmark's clients: the self-signed certificate is not checked."""
+    """TLS for the benchmark's clients: the self-signed certificate is not checked. One
+    context for all (making one loads the system's CA certificates: tens of ms)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
