@@ -37,6 +37,7 @@ class Browser:
         self.connection = None
         self.buffer = b""
         self.timings = []  # (method, path, status, seconds)
+        self.resent = 0  # requests sent again after the server closed the connection
 
     def _send(self, method, path, *, body=b"", headers=None):
         headers = {**PROXY_HEADERS, **(headers or {})}
@@ -64,6 +65,7 @@ class Browser:
                 self.close()
                 if attempt == 2:
                     raise
+                self.resent += 1
                 continue
             elapsed = time.perf_counter() - start
             break

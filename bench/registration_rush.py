@@ -146,13 +146,43 @@ def verify(postgres, event_id, capacity, results, mail_dir, log_lines, title):
     if logged_5xx:
         problems.append(f"{len(logged_5xx)} 5xx lines in the gunicorn access log")
 
+    registrations, seat_checks = seat_problems(postgres, event_id, capacity, by_email)
+    problems += seat_checks
+    if len(registrations) != len(ok):
+        problems.append(f"{len(registrations)} registrations stored, {len(ok)} redirects to done")
+
+    messages = read_mail(mail_dir)
+    subject = f"Je aanmelding voor {title}"
+    confirmations = Counter(to for to, subj in messages if subj == subject)
+    stored = {r[1] for r in registrations}
+    wrong = {a: n for a, n in confirmations.items() if n != 1}
+    missing = stored - set(confirmations)
+    extra = set(confirmations) - stored
+    common.log(
+        f"e-mail: {len(messages)} messages, {len(confirmations)} addresses with a "
+        f"confirmation, {len(wrong)} with more than one, {len(missing)} registrations without"
+    )
+    if wrong or missing or extra or len(messages) != len(stored):
+        problems.append("not exactly one confirmation e-mail per registration")
+
+    leaked = [line for line in log_lines if "@example.nl" in line]
+    if leaked:
+        problems.append(f"{len(leaked)} log lines with an e-mail address")
+    return problems
+
+
+def seat_problems(postgres, event_id, capacity, by_email=None):
+    """The event's registrations (id, email, status, created_at), and what is wrong with
+    its seats in the database: the event and each offering never over capacity, nobody
+    waiting while a seat is free, waiting lists first come, first served (and, with
+    `by_email` {address: client result}, in the order the clients' posts arrived)."""
+    problems = []
+    by_email = by_email or {}
     registrations = postgres.query(
         "SELECT id, email, status, created_at FROM registrations_registration "
         "WHERE event_id = %s ORDER BY created_at, id",
         event_id,
     )
-    if len(registrations) != len(ok):
-        problems.append(f"{len(registrations)} registrations stored, {len(ok)} redirects to done")
     confirmed = [r for r in registrations if r[2] == "confirmed"]
     waiting = [r for r in registrations if r[2] == "waiting"]
     common.log(f"event: {len(confirmed)} confirmed (capacity {capacity}), {len(waiting)} waiting")
@@ -201,24 +231,7 @@ def verify(postgres, event_id, capacity, results, mail_dir, log_lines, title):
         f"(0 = never over)"
     )
 
-    messages = read_mail(mail_dir)
-    subject = f"Je aanmelding voor {title}"
-    confirmations = Counter(to for to, subj in messages if subj == subject)
-    stored = {r[1] for r in registrations}
-    wrong = {a: n for a, n in confirmations.items() if n != 1}
-    missing = stored - set(confirmations)
-    extra = set(confirmations) - stored
-    common.log(
-        f"e-mail: {len(messages)} messages, {len(confirmations)} addresses with a "
-        f"confirmation, {len(wrong)} with more than one, {len(missing)} registrations without"
-    )
-    if wrong or missing or extra or len(messages) != len(stored):
-        problems.append("not exactly one confirmation e-mail per registration")
-
-    leaked = [line for line in log_lines if "@example.nl" in line]
-    if leaked:
-        problems.append(f"{len(leaked)} log lines with an e-mail address")
-    return problems
+    return registrations, problems
 
 
 def arrival_inversions(queue_results):

@@ -18,7 +18,9 @@ def _int(name, default):
     return int(value) if value else default
 
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# Only the reverse proxy on this machine reaches gunicorn: a slow client talking to it
+# directly holds a thread per connection (docs/deployment.md "Reverse proxy").
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 # Workers are processes: one per core, and one more for the moments a request waits for
 # PostgreSQL. More only queue for the cores: on 2 cores, 3 workers x 2 threads took a
 # registration rush at 117 per second where 5 x 4 took 105, as the request holding an

@@ -213,7 +213,7 @@ def test_gunicorn_config_reads_workers_threads_and_timeout_from_the_environment(
     config = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
 
     assert (config["workers"], config["threads"], config["timeout"]) == (3, 8, 20)
-    assert config["bind"] == "0.0.0.0:9000"
+    assert config["bind"] == "127.0.0.1:9000"
     assert config["worker_class"] == "gthread"
     assert (config["accesslog"], config["errorlog"]) == ("-", "-")
     assert "%(h)s" not in config["access_log_format"]  # no client addresses
