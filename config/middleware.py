@@ -1,8 +1,11 @@
-"""Site-wide middleware: health check, security headers and the database-outage page."""
+"""Site-wide middleware: health check, security headers, the database-outage page and
+query strings no database can compare."""
 
 import logging
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.views import defaults
 
 from . import views
 
@@ -43,6 +46,22 @@ class SecurityHeadersMiddleware:
         if settings.PERMISSIONS_POLICY:
             response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response
+
+
+class NulCharacterMiddleware:
+    """Answers 400 to a query string with a NUL character, which no page ever sends.
+
+    PostgreSQL cannot store or compare text containing one, so a NUL in an admin search
+    or list filter would otherwise end in a database error (a 500).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in "".join([key, *values]) for key, values in request.GET.lists()):
+            return defaults.bad_request(request, BadRequest())  # Django logs one line
+        return self.get_response(request)
 
 
 class DatabaseUnavailableMiddleware:

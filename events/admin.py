@@ -3,6 +3,8 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from config.admin import SafeAdminMixin
+
 from .models import (
     Event,
     EventRole,
@@ -17,13 +19,13 @@ from .models import (
 
 
 @admin.register(Venue)
-class VenueAdmin(admin.ModelAdmin):
+class VenueAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["name", "city", "street_address"]
     list_filter = ["city"]
     search_fields = ["name", "city", "street_address"]
 
 
-class SeriesEventInline(admin.TabularInline):
+class SeriesEventInline(SafeAdminMixin, admin.TabularInline):
     model = Event
     fields = ["title", "start_date", "kind", "is_published"]
     readonly_fields = fields
@@ -36,7 +38,7 @@ class SeriesEventInline(admin.TabularInline):
 
 
 @admin.register(Series)
-class SeriesAdmin(admin.ModelAdmin):
+class SeriesAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["title", "kind", "event_count", "is_published"]
     list_filter = ["kind", "is_published"]
     search_fields = ["title", "theme", "introduction"]
@@ -57,26 +59,26 @@ class SeriesAdmin(admin.ModelAdmin):
         return obj.event_count
 
 
-class EventRoleInline(admin.TabularInline):
+class EventRoleInline(SafeAdminMixin, admin.TabularInline):
     model = EventRole
     extra = 0
     autocomplete_fields = ["speaker"]
     fields = ["speaker", "role", "affiliation", "note", "order"]
 
 
-class ProgrammeBlockInline(admin.TabularInline):
+class ProgrammeBlockInline(SafeAdminMixin, admin.TabularInline):
     model = ProgrammeBlock
     extra = 0
     fields = ["day", "starts_at", "ends_at", "kind", "title", "description", "order"]
 
 
-class RoundInline(admin.TabularInline):
+class RoundInline(SafeAdminMixin, admin.TabularInline):
     model = Round
     extra = 0
     fields = ["day", "starts_at", "ends_at", "title", "description", "order"]
 
 
-class SessionInline(admin.TabularInline):
+class SessionInline(SafeAdminMixin, admin.TabularInline):
     model = Session
     extra = 0
     fields = ["title", "slug", "theme", "order"]
@@ -84,7 +86,7 @@ class SessionInline(admin.TabularInline):
     show_change_link = True
 
 
-class SessionOfferingInline(admin.TabularInline):
+class SessionOfferingInline(SafeAdminMixin, admin.TabularInline):
     model = SessionOffering
     extra = 0
     fields = ["session", "round", "capacity", "location", "order"]
@@ -101,7 +103,7 @@ class SessionOfferingInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["title", "start_date", "kind", "series", "place_display", "is_published"]
     list_filter = ["is_published", "kind", "series", "is_online", "is_provisional", "start_date"]
     search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
@@ -181,14 +183,14 @@ class EventAdmin(admin.ModelAdmin):
         )
 
 
-class SessionRoleInline(admin.TabularInline):
+class SessionRoleInline(SafeAdminMixin, admin.TabularInline):
     model = SessionRole
     extra = 0
     autocomplete_fields = ["speaker"]
     fields = ["speaker", "role", "affiliation", "order"]
 
 
-class OfferingForSessionInline(admin.TabularInline):
+class OfferingForSessionInline(SafeAdminMixin, admin.TabularInline):
     model = SessionOffering
     extra = 0
     fields = ["round", "capacity", "location", "order"]
@@ -204,7 +206,7 @@ class OfferingForSessionInline(admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["title", "event", "theme", "offering_count"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter), "event__start_date"]
     search_fields = ["title", "theme", "description", "event__title", "roles__speaker__name"]
@@ -228,7 +230,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SessionOffering)
-class SessionOfferingAdmin(admin.ModelAdmin):
+class SessionOfferingAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["session", "round", "event", "capacity", "location"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["session__title", "round__title", "event__title", "location"]
@@ -237,7 +239,7 @@ class SessionOfferingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Round)
-class RoundAdmin(admin.ModelAdmin):
+class RoundAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["title", "event", "starts_at", "ends_at"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "event__title"]

@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from config.admin import SafeAdminMixin, primary_key
 from events import admin as events_admin
 from events.models import Event, Session, SessionOffering
 
@@ -27,7 +28,7 @@ from .models import (
 )
 
 
-class SessionChoiceInline(admin.TabularInline):
+class SessionChoiceInline(SafeAdminMixin, admin.TabularInline):
     """Read-only: seats change only through the actions, which hold the event lock."""
 
     model = SessionChoice
@@ -53,8 +54,8 @@ class OfferingListFilter(admin.SimpleListFilter):
             .select_related("event", "session", "round")
             .order_by("event__start_date", "event__pk", "round__starts_at", "order", "pk")
         )
-        event_id = request.GET.get(self.event_parameter, "")
-        if event_id.isdigit():
+        event_id = primary_key(request.GET.get(self.event_parameter, ""))
+        if event_id is not None:
             return [
                 (str(offering.pk), str(offering))
                 for offering in offerings.filter(event_id=event_id)
@@ -64,16 +65,19 @@ class OfferingListFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
+        offering_id = primary_key(self.value())
+        if offering_id is None:
+            raise IncorrectLookupParameters("not a session offering id")  # ?e=1 page
         # People whose choice of this session still stands; cancelled registrations
         # keep their (cancelled) choices, so the status filter can still find them.
         return queryset.filter(
             Q(choices__status__in=[Status.CONFIRMED, Status.WAITING]) | Q(status=Status.CANCELLED),
-            choices__offering_id=self.value(),
+            choices__offering_id=offering_id,
         ).distinct()
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["name", "email", "event", "role", "status", "created_at"]
     list_filter = [
         ("event", admin.RelatedOnlyFieldListFilter),
@@ -235,7 +239,7 @@ class MailingForm(forms.ModelForm):
 
 
 @admin.register(Mailing)
-class MailingAdmin(admin.ModelAdmin):
+class MailingAdmin(SafeAdminMixin, admin.ModelAdmin):
     """Write, preview, then send after an explicit confirmation; a sent mailing is read-only."""
 
     form = MailingForm
@@ -373,7 +377,7 @@ class MailingAdmin(admin.ModelAdmin):
 
 # Capacity raised in the admin: the first people waiting move up at once.
 # Registered here because events must not import registrations.
-class SeatReservationInline(admin.TabularInline):
+class SeatReservationInline(SafeAdminMixin, admin.TabularInline):
     model = SeatReservation
     extra = 0
     fields = ["offering", "role", "share", "released_at"]
@@ -440,7 +444,7 @@ admin.site.register(Session, SessionAdmin)
 
 
 @admin.register(QueuedEmail)
-class QueuedEmailAdmin(admin.ModelAdmin):
+class QueuedEmailAdmin(SafeAdminMixin, admin.ModelAdmin):
     """The outbox: what was sent when, and what the mail server refused."""
 
     list_display = ["kind", "registration", "created_at", "sent_at", "attempts", "last_error"]
@@ -471,7 +475,7 @@ class QueuedEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(AllocationRun)
-class AllocationRunAdmin(admin.ModelAdmin):
+class AllocationRunAdmin(SafeAdminMixin, admin.ModelAdmin):
     """Lottery runs of preference-mode events: review, re-run, confirm."""
 
     list_display = ["event", "seed", "created_at", "created_by", "confirmed_at"]

@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from config.admin import SafeAdminMixin
+
 from .models import Organisation, Speaker
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["name", "url"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -17,7 +19,7 @@ class HasPhotoFilter(admin.EmptyFieldListFilter):
 
 
 @admin.register(Speaker)
-class SpeakerAdmin(admin.ModelAdmin):
+class SpeakerAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["name", "organisation", "function"]
     list_filter = [("organisation", admin.RelatedOnlyFieldListFilter), ("photo", HasPhotoFilter)]
     search_fields = ["name", "function", "organisation__name", "biography"]
