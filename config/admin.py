@@ -15,7 +15,10 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut
 from django.core.exceptions import BadRequest, ValidationError
+from django.http import Http404
 
 # ASCII digits only ('²' passes str.isdigit() but not int()), and few enough for a bigint.
 PRIMARY_KEY = re.compile(r"[0-9]{1,18}")
@@ -98,6 +101,22 @@ class SafeAdminMixin:
             )
         kwargs.setdefault("form_class", ModelMultipleChoiceField)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def view_on_site(request, content_type_id, object_id):
+    """Django's "view on site" redirect, for models whose admin shows that button only.
+
+    Django redirects to any object's get_absolute_url(); a registration's is the personal
+    link, which organisers must not see (RegistrationAdmin.view_on_site = False).
+    """
+    content_type = (
+        primary_key(content_type_id)
+        and ContentType.objects.filter(pk=primary_key(content_type_id)).first()
+    )
+    model_admin = content_type and admin.site._registry.get(content_type.model_class())
+    if not (model_admin and model_admin.view_on_site):
+        raise Http404
+    return shortcut(request, content_type_id, object_id)
 
 
 class SafeUserAdmin(SafeAdminMixin, UserAdmin):

@@ -90,8 +90,12 @@ class RegistrationAdmin(SafeAdminMixin, admin.ModelAdmin):
     # Event and status change only through the actions (cancel, move up), which lock the
     # event and move the next person up; editing them here would bypass both.
     readonly_fields = [
-        "event", "status", "token", "created_at", "updated_at", "cancelled_at", "consented_at",
+        "event", "status", "created_at", "updated_at", "cancelled_at", "consented_at",
     ]  # fmt: skip
+    # The personal-link code opens the participant's own page: not for organisers' eyes,
+    # so neither the field nor "view on site" (which redirects to that page).
+    exclude = ["token"]
+    view_on_site = False
     inlines = [SessionChoiceInline]
 
     def has_add_permission(self, request):
@@ -297,7 +301,7 @@ class MailingAdmin(SafeAdminMixin, admin.ModelAdmin):
         return format_html(
             "<p><strong>{}</strong></p><p>{}</p>",
             gettext("The message as %(name)s receives it:") % {"name": first.name},
-            linebreaksbr(emails.render_mailing(obj, first)),
+            linebreaksbr(emails.render_mailing(obj, first, preview=True)),
         )
 
     @admin.action(description=_("Send the selected mailing…"), permissions=["change"])
@@ -366,7 +370,7 @@ class MailingAdmin(SafeAdminMixin, admin.ModelAdmin):
             "mailing": mailing,
             "recipient_count": recipients.count(),
             "first_recipient": first,
-            "preview": emails.render_mailing(mailing, first) if first else "",
+            "preview": emails.render_mailing(mailing, first, preview=True) if first else "",
             "change_url": change_url,
         }
         request.current_app = self.admin_site.name
