@@ -1,5 +1,5 @@
-"""Site-wide middleware: health check, security headers, form encodings and the
-database-outage page."""
+"""Site-wide middleware: health check, security headers, form encodings, query strings no
+database can compare, and the database-outage page."""
 
 import codecs
 import logging
@@ -90,6 +90,22 @@ class FormEncodingMiddleware:
             logger=logger,
         )
         return response
+
+
+class NulCharacterMiddleware:
+    """Answers 400 to a query string with a NUL character, which no page ever sends.
+
+    PostgreSQL cannot store or compare text containing one, so a NUL in an admin search
+    or list filter would otherwise end in a database error (a 500).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in "".join([key, *values]) for key, values in request.GET.lists()):
+            return views.bad_request(request)
+        return self.get_response(request)
 
 
 class DatabaseUnavailableMiddleware:

@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
+from config import admin as site_admin
 from config import login_throttle
 from config import views as site_views
 
@@ -22,6 +23,11 @@ throttled = login_throttle.answer_429_when_throttled
 urlpatterns = [
     path("healthz", site_views.healthz, name="healthz"),  # answered by HealthCheckMiddleware
     path("admin/login/", throttled(admin.site.login)),
+    path(
+        "admin/r/<path:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(site_admin.view_on_site),
+        name="view_on_site",  # replaces the admin's own: see site_admin.view_on_site
+    ),
     path("admin/", admin.site.urls),
     # The language switch in every page's header posts here without a CSRF token: the
     # worst another site can do with it is switch a visitor's language (and send them to

@@ -3,6 +3,7 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from config.admin import SafeAdminMixin
 from config.text import PlainTextAdminMixin
 
 from .models import (
@@ -19,13 +20,13 @@ from .models import (
 
 
 @admin.register(Venue)
-class VenueAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class VenueAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "city", "street_address"]
     list_filter = ["city"]
     search_fields = ["name", "city", "street_address"]
 
 
-class SeriesEventInline(PlainTextAdminMixin, admin.TabularInline):
+class SeriesEventInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = Event
     fields = ["title", "start_date", "kind", "is_published"]
     readonly_fields = fields
@@ -38,7 +39,7 @@ class SeriesEventInline(PlainTextAdminMixin, admin.TabularInline):
 
 
 @admin.register(Series)
-class SeriesAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class SeriesAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "kind", "event_count", "is_published"]
     list_filter = ["kind", "is_published"]
     search_fields = ["title", "theme", "introduction"]
@@ -59,26 +60,26 @@ class SeriesAdmin(PlainTextAdminMixin, admin.ModelAdmin):
         return obj.event_count
 
 
-class EventRoleInline(PlainTextAdminMixin, admin.TabularInline):
+class EventRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = EventRole
     extra = 0
     autocomplete_fields = ["speaker"]
     fields = ["speaker", "role", "affiliation", "note", "order"]
 
 
-class ProgrammeBlockInline(PlainTextAdminMixin, admin.TabularInline):
+class ProgrammeBlockInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = ProgrammeBlock
     extra = 0
     fields = ["day", "starts_at", "ends_at", "kind", "title", "description", "order"]
 
 
-class RoundInline(PlainTextAdminMixin, admin.TabularInline):
+class RoundInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = Round
     extra = 0
     fields = ["day", "starts_at", "ends_at", "title", "description", "order"]
 
 
-class SessionInline(PlainTextAdminMixin, admin.TabularInline):
+class SessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = Session
     extra = 0
     fields = ["title", "slug", "theme", "order"]
@@ -86,7 +87,7 @@ class SessionInline(PlainTextAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
-class SessionOfferingInline(PlainTextAdminMixin, admin.TabularInline):
+class SessionOfferingInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = SessionOffering
     extra = 0
     fields = ["session", "round", "capacity", "location", "order"]
@@ -103,7 +104,7 @@ class SessionOfferingInline(PlainTextAdminMixin, admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "start_date", "kind", "series", "place_display", "is_published"]
     list_filter = ["is_published", "kind", "series", "is_online", "is_provisional", "start_date"]
     search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
@@ -183,14 +184,14 @@ class EventAdmin(PlainTextAdminMixin, admin.ModelAdmin):
         )
 
 
-class SessionRoleInline(PlainTextAdminMixin, admin.TabularInline):
+class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = SessionRole
     extra = 0
     autocomplete_fields = ["speaker"]
     fields = ["speaker", "role", "affiliation", "order"]
 
 
-class OfferingForSessionInline(PlainTextAdminMixin, admin.TabularInline):
+class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = SessionOffering
     extra = 0
     fields = ["round", "capacity", "location", "order"]
@@ -206,7 +207,7 @@ class OfferingForSessionInline(PlainTextAdminMixin, admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class SessionAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "event", "theme", "offering_count"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter), "event__start_date"]
     search_fields = ["title", "theme", "description", "event__title", "roles__speaker__name"]
@@ -230,7 +231,7 @@ class SessionAdmin(PlainTextAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SessionOffering)
-class SessionOfferingAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class SessionOfferingAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["session", "round", "event", "capacity", "location"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["session__title", "round__title", "event__title", "location"]
@@ -239,7 +240,7 @@ class SessionOfferingAdmin(PlainTextAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Round)
-class RoundAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class RoundAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "event", "starts_at", "ends_at"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "event__title"]

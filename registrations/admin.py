@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from config.admin import SafeAdminMixin, primary_key
 from config.text import PlainTextAdminMixin
 from events import admin as events_admin
 from events.models import Event, Session, SessionOffering
@@ -28,7 +29,7 @@ from .models import (
 )
 
 
-class SessionChoiceInline(admin.TabularInline):
+class SessionChoiceInline(SafeAdminMixin, admin.TabularInline):
     """Read-only: seats change only through the actions, which hold the event lock."""
 
     model = SessionChoice
@@ -54,8 +55,8 @@ class OfferingListFilter(admin.SimpleListFilter):
             .select_related("event", "session", "round")
             .order_by("event__start_date", "event__pk", "round__starts_at", "order", "pk")
         )
-        event_id = request.GET.get(self.event_parameter, "")
-        if event_id.isdigit():
+        event_id = primary_key(request.GET.get(self.event_parameter, ""))
+        if event_id is not None:
             return [
                 (str(offering.pk), str(offering))
                 for offering in offerings.filter(event_id=event_id)
@@ -65,16 +66,19 @@ class OfferingListFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
+        offering_id = primary_key(self.value())
+        if offering_id is None:
+            raise IncorrectLookupParameters("not a session offering id")  # ?e=1 page
         # People whose choice of this session still stands; cancelled registrations
         # keep their (cancelled) choices, so the status filter can still find them.
         return queryset.filter(
             Q(choices__status__in=[Status.CONFIRMED, Status.WAITING]) | Q(status=Status.CANCELLED),
-            choices__offering_id=self.value(),
+            choices__offering_id=offering_id,
         ).distinct()
 
 
 @admin.register(Registration)
-class RegistrationAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class RegistrationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "email", "event", "role", "status", "created_at"]
     list_filter = [
         ("event", admin.RelatedOnlyFieldListFilter),
@@ -87,8 +91,12 @@ class RegistrationAdmin(PlainTextAdminMixin, admin.ModelAdmin):
     # Event and status change only through the actions (cancel, move up), which lock the
     # event and move the next person up; editing them here would bypass both.
     readonly_fields = [
-        "event", "status", "token", "created_at", "updated_at", "cancelled_at", "consented_at",
+        "event", "status", "created_at", "updated_at", "cancelled_at", "consented_at",
     ]  # fmt: skip
+    # The personal-link code opens the participant's own page: not for organisers' eyes,
+    # so neither the field nor "view on site" (which redirects to that page).
+    exclude = ["token"]
+    view_on_site = False
     inlines = [SessionChoiceInline]
 
     def has_add_permission(self, request):
@@ -236,7 +244,7 @@ class MailingForm(forms.ModelForm):
 
 
 @admin.register(Mailing)
-class MailingAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class MailingAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     """Write, preview, then send after an explicit confirmation; a sent mailing is read-only."""
 
     form = MailingForm
@@ -294,7 +302,7 @@ class MailingAdmin(PlainTextAdminMixin, admin.ModelAdmin):
         return format_html(
             "<p><strong>{}</strong></p><p>{}</p>",
             gettext("The message as %(name)s receives it:") % {"name": first.name},
-            linebreaksbr(emails.render_mailing(obj, first)),
+            linebreaksbr(emails.render_mailing(obj, first, preview=True)),
         )
 
     @admin.action(description=_("Send the selected mailing…"), permissions=["change"])
@@ -363,7 +371,7 @@ class MailingAdmin(PlainTextAdminMixin, admin.ModelAdmin):
             "mailing": mailing,
             "recipient_count": recipients.count(),
             "first_recipient": first,
-            "preview": emails.render_mailing(mailing, first) if first else "",
+            "preview": emails.render_mailing(mailing, first, preview=True) if first else "",
             "change_url": change_url,
         }
         request.current_app = self.admin_site.name
@@ -374,7 +382,7 @@ class MailingAdmin(PlainTextAdminMixin, admin.ModelAdmin):
 
 # Capacity raised in the admin: the first people waiting move up at once.
 # Registered here because events must not import registrations.
-class SeatReservationInline(admin.TabularInline):
+class SeatReservationInline(SafeAdminMixin, admin.TabularInline):
     model = SeatReservation
     extra = 0
     fields = ["offering", "role", "share", "released_at"]
@@ -441,7 +449,7 @@ admin.site.register(Session, SessionAdmin)
 
 
 @admin.register(QueuedEmail)
-class QueuedEmailAdmin(admin.ModelAdmin):
+class QueuedEmailAdmin(SafeAdminMixin, admin.ModelAdmin):
     """The outbox: what was sent when, and what the mail server refused."""
 
     list_display = ["kind", "registration", "created_at", "sent_at", "attempts", "last_error"]
@@ -472,7 +480,7 @@ class QueuedEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(AllocationRun)
-class AllocationRunAdmin(admin.ModelAdmin):
+class AllocationRunAdmin(SafeAdminMixin, admin.ModelAdmin):
     """Lottery runs of preference-mode events: review, re-run, confirm."""
 
     list_display = ["event", "seed", "created_at", "created_by", "confirmed_at"]

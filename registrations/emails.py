@@ -276,17 +276,21 @@ def _queued_message(queued, *, registration=None, connection=None):
     )
 
 
-def render_mailing(mailing, registration):
-    """The text of `mailing` as `registration` receives it, in their language."""
+def render_mailing(mailing, registration, *, preview=False):
+    """The text of `mailing` as `registration` receives it, in their language.
+
+    The `preview` for organisers leaves the personal link out: it opens the person's page.
+    """
     body = mailing.body.replace("\r\n", "\n").strip()
     with translation.override(registration.language):
+        link = f"{settings.SITE_URL}{registration.get_absolute_url()}"
         lines = [
             _("Dear %(name)s,") % {"name": registration.name},
             "",
             body,
             "",
             _("See, change or cancel your registration with your personal link:"),
-            f"{settings.SITE_URL}{registration.get_absolute_url()}",
+            _("(the participant's personal link)") if preview else link,
         ]
     return "\n".join(lines) + "\n"
 

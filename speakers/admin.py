@@ -1,13 +1,14 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from config.admin import SafeAdminMixin
 from config.text import PlainTextAdminMixin
 
 from .models import Organisation, Speaker
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class OrganisationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "url"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -19,7 +20,7 @@ class HasPhotoFilter(admin.EmptyFieldListFilter):
 
 
 @admin.register(Speaker)
-class SpeakerAdmin(PlainTextAdminMixin, admin.ModelAdmin):
+class SpeakerAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "organisation", "function"]
     list_filter = [("organisation", admin.RelatedOnlyFieldListFilter), ("photo", HasPhotoFilter)]
     search_fields = ["name", "function", "organisation__name", "biography"]

@@ -3,35 +3,17 @@ import datetime
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from events.models import Event
-from registrations import services
-from registrations.models import AllocationRun, Mailing
-from tests.factories import RoundFactory, SeriesFactory, SessionFactory, build_programme
+from tests.factories import RoundFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 
 REGISTERED = sorted(
     (model._meta.app_label, model._meta.model_name) for model in admin.site._registry
 )
-
-
-@pytest.fixture
-def programme():
-    event = build_programme(sessions=3, rounds=2, series=SeriesFactory())
-    event.organisers.add(event.roles.first().speaker.organisation)
-    Group.objects.create(name="Organisatoren")
-    services.register_attendee(
-        event,
-        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
-        offering_ids=[event.offerings.first().pk],
-    )
-    Mailing.objects.create(event=event, subject="Praktische informatie", body="Tot dan!")
-    AllocationRun.objects.create(event=event, seed=42, summary={"rounds": {}, "fill": {}})
-    return event
 
 
 @pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)

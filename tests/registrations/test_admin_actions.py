@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -319,3 +320,33 @@ def test_saving_a_registration_in_the_admin_drops_control_characters(
     assert response.status_code == 302
     registration.refresh_from_db()
     assert (registration.name, registration.question) == ("Anna de Boer", "Hoe\ndan?")
+
+
+def test_registration_admin_never_shows_the_personal_link_code(admin_client, event, person_factory):
+    anna = register(event, person_factory(name="Anna"), offerings_by_round(event)[0][:1])
+    change_url = reverse("admin:registrations_registration_change", args=[anna.pk])
+    content_type = ContentType.objects.get_for_model(Registration)
+
+    pages = {
+        "list": admin_client.get(CHANGELIST),
+        "change": admin_client.get(change_url),
+        "history": admin_client.get(
+            reverse("admin:registrations_registration_history", args=[anna.pk])
+        ),
+    }
+    search = admin_client.get(CHANGELIST, {"q": anna.token})
+
+    assert {name: anna.token in page.content.decode() for name, page in pages.items()} == {
+        "list": False,
+        "change": False,
+        "history": False,
+    }
+    assert "token" not in pages["change"].context["adminform"].form.fields
+    assert search.context["cl"].result_count == 0
+    # "View on site" would redirect to the personal page, and so show its address.
+    view_on_site = reverse("admin:view_on_site", args=[content_type.pk, anna.pk])
+    assert view_on_site not in pages["change"].content.decode()
+    assert admin_client.get(view_on_site).status_code == 404
+    event_type = ContentType.objects.get_for_model(event)
+    event_on_site = admin_client.get(reverse("admin:view_on_site", args=[event_type.pk, event.pk]))
+    assert event_on_site["Location"].endswith(event.get_absolute_url())  # other models keep it

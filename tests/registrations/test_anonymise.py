@@ -3,8 +3,11 @@ from collections import Counter
 from io import StringIO
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Event
@@ -183,3 +186,74 @@ def test_emails_still_queued_for_them_are_dropped(old_event):
 
     assert not QueuedEmail.objects.filter(registration__in=registrations, sent_at=None).exists()
     assert QueuedEmail.objects.filter(pk=sent.pk).exists()  # the record of what was sent stays
+
+
+def log_admin_edits(registrations):
+    """History entries as the admin writes them: the person's name in the entry and message."""
+    user = User.objects.create_superuser("beheer", "beheer@example.nl", "geheim")
+    for registration in registrations:
+        choice = registration.choices.first()
+        LogEntry.objects.log_actions(
+            user.pk,
+            [registration],
+            CHANGE,
+            change_message=[
+                {"changed": {"fields": ["Naam", "Organisatie"]}},
+                {"deleted": {"name": "sessiekeuze", "object": str(choice)}},
+            ],
+        )
+    return user
+
+
+def test_admin_history_of_anonymised_registrations_names_nobody(client, old_event):
+    registrations = list(Registration.objects.filter(event=old_event))
+    names = [registration.name for registration in registrations]
+    user = log_admin_edits(registrations)
+
+    run()
+
+    entries = LogEntry.objects.filter(object_id__in=[str(r.pk) for r in registrations])
+    assert sorted(entries.values_list("object_repr", flat=True)) == sorted(
+        f"Geanonimiseerde aanmelding #{registration.pk}" for registration in registrations
+    )
+    client.force_login(user)
+    for registration in registrations:
+        history = client.get(
+            reverse("admin:registrations_registration_history", args=[registration.pk])
+        ).content.decode()
+        assert not any(name in history for name in names)
+        assert "Naam en Organisatie gewijzigd." in history  # what changed stays known
+    for entry in entries:
+        assert not any(name in entry.change_message for name in names)
+
+
+def test_admin_history_of_other_registrations_stays(old_event, person_factory):
+    recent = build_programme(sessions=2, rounds=2)
+    kept = register_people(recent, person_factory, 1)
+    log_admin_edits(kept)
+    before = list(LogEntry.objects.values_list("object_repr", "change_message"))
+
+    run()
+
+    assert list(LogEntry.objects.values_list("object_repr", "change_message")) == before
+    assert before[0][0] == str(kept[0])
+
+
+def test_history_of_deleted_registrations_is_anonymised_after_the_retention_period(
+    person_factory,
+):
+    event = build_programme(sessions=2, rounds=2)
+    old, recent = register_people(event, person_factory, 2)
+    log_admin_edits([old, recent])
+    deleted = {old.pk, recent.pk}
+    Registration.objects.filter(pk__in=deleted).delete()
+    LogEntry.objects.filter(object_id=str(old.pk)).update(
+        action_time=timezone.now() - datetime.timedelta(days=91)
+    )
+
+    run()
+
+    assert LogEntry.objects.get(object_id=str(old.pk)).object_repr == (
+        f"Geanonimiseerde aanmelding #{old.pk}"
+    )
+    assert LogEntry.objects.get(object_id=str(recent.pk)).object_repr == str(recent)

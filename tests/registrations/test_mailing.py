@@ -112,7 +112,9 @@ def test_change_page_shows_recipient_count_and_preview_for_the_first_recipient(
         "Beste Anna,<br><br>De zaal is verplaatst naar de eerste verdieping.<br><br>Tot dan!"
         in content
     )
-    assert f"{settings.SITE_URL}{anna.get_absolute_url()}" in content
+    # Organisers see where the link goes, never the code that gives access to Anna's page.
+    assert "(de persoonlijke link van de deelnemer)" in content
+    assert anna.token not in content
     assert send_url(mailing) in content
 
 
@@ -141,6 +143,7 @@ def test_send_page_asks_for_confirmation_and_sends_nothing(
     assert f"Deze mailing gaat naar 2 bevestigde deelnemers van {mailing.event.title}" in content
     assert '<p id="mailing-subject">Nieuwe zaal</p>' in content
     assert "<p>Beste Anna,</p>" in content
+    assert participants["anna"].token not in content
     assert 'value="Ja, versturen"' in content
     assert mailoutbox == []
     mailing.refresh_from_db()
