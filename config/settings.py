@@ -104,7 +104,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
-    "crispy_bootstrap5",
     "speakers",
     "events",
     "registrations",
@@ -235,8 +234,10 @@ STORAGES = {
 # Opt in to Django 6's default for URL form fields now.
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
-CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
-CRISPY_TEMPLATE_PACK = "bootstrap5"
+# Forms are rendered by crispy-forms with the house pack in templates/house/ (labels above
+# the fields, hints, messages next to the fields, fieldsets with legends).
+CRISPY_ALLOWED_TEMPLATE_PACKS = ["house"]
+CRISPY_TEMPLATE_PACK = "house"
 
 # The console backend prints whole messages (personal data): local development only.
 EMAIL_BACKEND = os.environ.get(

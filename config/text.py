@@ -49,13 +49,6 @@ def is_free_text(db_field):
     )
 
 
-def plain_text_formfield(db_field, **kwargs):
-    """``formfield_callback`` for model forms: their free-text fields are PlainTextFields."""
-    if is_free_text(db_field):
-        kwargs.setdefault("form_class", PlainTextField)
-    return db_field.formfield(**kwargs)
-
-
 class PlainTextAdminMixin:
     """For ModelAdmins and inlines: free-text fields drop control characters as well."""
 

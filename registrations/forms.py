@@ -1,4 +1,5 @@
 import copy
+from functools import cached_property
 
 from django import forms
 from django.urls import reverse
@@ -9,11 +10,15 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config.text import plain_text_formfield
+from config.text import PlainTextField
 
+from .layout import Button, Div, Field, Fieldset, Link, form_helper
 from .models import Registration
 
 NO_SESSION = "0"
+# The first-come form's button says "Register" or "Join the waiting list": a slot that
+# the view fills in for each response, like the seats (config.pagecache.SlottedPage).
+SUBMIT_SLOT = mark_safe("<!--slot:submit-->")
 
 
 def seats_label(capacity, taken):
@@ -108,9 +113,9 @@ class RoundChoicesMixin:
             field.initial = initial.get(prepared.round_pks[name])
             self.fields[name] = field
 
-    @property
-    def round_bound_fields(self):
-        return [self[name] for name in self.round_fields]
+    def choice_layout(self):
+        """The radio groups, each a fieldset with the round as its legend."""
+        return [Field(name, wrapper_class="round-choice") for name in self.round_fields]
 
     def chosen_offering_ids(self):
         ids = []
@@ -139,43 +144,16 @@ class RoundChoicesMixin:
             seen.add(session_id)
 
 
-# Class names of the form styles (static/css/forms.css) per kind of widget.
-WIDGET_CLASSES = {
-    "text": "textinput form-control",
-    "email": "emailinput form-control",
-    "textarea": "textarea form-control",
-    "select": "select form-select",
-    "checkbox": "checkboxinput form-check-input",
-}
-
-
 class AccessibleErrorsMixin:
-    """Fields rendered by templates/registrations/includes/, each pointing at its message.
-
-    Radio groups are written out by radio_field.html; the other widgets get their
-    class names here, and a field in error gets aria-describedby and aria-invalid.
-    """
-
-    def style_widgets(self):
-        for field in self.fields.values():
-            widget = field.widget
-            kind = (
-                "textarea"
-                if isinstance(widget, forms.Textarea)
-                else "select"
-                if isinstance(widget, forms.Select)
-                else getattr(widget, "input_type", "")
-            )
-            if kind in WIDGET_CLASSES:
-                widget.attrs["class"] = WIDGET_CLASSES[kind]
+    """A field in error points at its hint and at each of its messages, which the house
+    template pack (templates/house/field.html) writes next to it; radio groups are
+    written out by that template."""
 
     def mark_errors(self):
         for name in self.errors:
             if name not in self.fields:
                 continue
             widget = self.fields[name].widget
-            if "is-invalid" not in widget.attrs.get("class", ""):
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
             bound = self[name]
             described = [
                 f"error_{index}_{bound.auto_id}" for index in range(1, len(self.errors[name]) + 1)
@@ -191,7 +169,38 @@ class AccessibleErrorsMixin:
             self.mark_errors()
 
 
-class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm):
+class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
+    """A person's details and their sessions; the services store them (it saves no model)."""
+
+    # Free text drops control characters (config/text.py): they break the Excel exports.
+    name = PlainTextField(
+        label=_("Name"),
+        max_length=200,
+        error_messages={"required": _("Enter your name.")},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        help_text=_("We send your confirmation and personal link to this address."),
+        error_messages={
+            "required": _("Enter your e-mail address."),
+            "invalid": _("Enter an e-mail address like name@example.nl."),
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    organisation = PlainTextField(
+        label=_("Organisation (optional)"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    function = PlainTextField(
+        label=_("Function (optional)"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "organization-title"}),
+    )
     # Honeypot: hidden from people (CSS and aria-hidden, out of the tab order), filled in by
     # bots that fill every field. A filled one is answered as usual but stores nothing.
     website = forms.CharField(
@@ -215,40 +224,17 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
         },
     )
 
-    class Meta:
-        model = Registration
-        fields = ["name", "email", "organisation", "function", "role", "question"]
-        # Name, organisation, function and question drop control characters (config/text.py).
-        formfield_callback = plain_text_formfield
-        labels = {
-            "name": _("Name"),
-            "email": _("E-mail address"),
-            "organisation": _("Organisation (optional)"),
-            "function": _("Function (optional)"),
-            "question": _("Question or practical example for the session leader (optional)"),
-        }
-        help_texts = {
-            "email": _("We send your confirmation and personal link to this address."),
-            "question": _("The session leader reads this before the event."),
-        }
-        error_messages = {
-            "name": {"required": _("Enter your name.")},
-            "email": {
-                "required": _("Enter your e-mail address."),
-                "invalid": _("Enter an e-mail address like name@example.nl."),
-            },
-        }
-        widgets = {
-            "name": forms.TextInput(attrs={"autocomplete": "name"}),
-            "email": forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
-            "organisation": forms.TextInput(attrs={"autocomplete": "organization"}),
-            "function": forms.TextInput(attrs={"autocomplete": "organization-title"}),
-            "question": forms.Textarea(attrs={"rows": 4}),
-        }
+    question = PlainTextField(
+        label=_("Question or practical example for the session leader (optional)"),
+        required=False,
+        help_text=_("The session leader reads this before the event."),
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
 
     def __init__(self, *args, event, rounds, seat_slots=False, round_fields=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.event = event
+        self.seat_slots = seat_slots
         self.add_round_fields(rounds, seat_slots=seat_slots, prepared=round_fields)
         self.order_fields(
             ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]
@@ -257,7 +243,34 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
         self.fields["consent"].help_text = format_html(
             '<a href="{}">{}</a>', privacy_url, _("Read the privacy statement")
         )
-        self.style_widgets()
+
+    @cached_property
+    def helper(self):
+        return form_helper(
+            *self.person_layout(),
+            *self.choice_layout(),
+            "question",
+            "consent",
+            Button(self.submit_label(), type="submit", css_class="button--large"),
+            novalidate=True,
+        )
+
+    def person_layout(self):
+        return [
+            Fieldset(
+                _("Your details"),
+                "name",
+                "email",
+                "organisation",
+                "function",
+                "role",
+                # The honeypot: hidden from people and screen readers, filled in by bots.
+                Div("website", css_class="visually-hidden", aria_hidden="true"),
+            )
+        ]
+
+    def submit_label(self):
+        return SUBMIT_SLOT if self.seat_slots else _("Register")
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
@@ -277,20 +290,18 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.ModelForm
         """True when the honeypot field was filled in (only bots see it)."""
         return bool(self.cleaned_data.get("website"))
 
-    def validate_unique(self):
-        # Registering twice is handled by the service without revealing the address.
-        pass
 
-    def _get_validation_exclusions(self):
-        # The model's checks of the address (a valid e-mail address, lower case) would
-        # repeat clean_email() with a query for the lower-case constraint, on the
-        # busiest POST of the site; the database enforces that constraint on save.
-        exclude = super()._get_validation_exclusions()
-        exclude.add("email")
-        return exclude
+class ChangeForm(AccessibleErrorsMixin, forms.Form):
+    """The personal-link page's form: the choices (``choice_layout``) and a save button."""
+
+    @cached_property
+    def helper(self):
+        return form_helper(
+            *self.choice_layout(), Button(_("Save my choices"), type="submit"), novalidate=True
+        )
 
 
-class ChangeChoicesForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
+class ChangeChoicesForm(RoundChoicesMixin, ChangeForm):
     def __init__(self, *args, rounds, current, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_round_fields(rounds, initial=current)
@@ -322,22 +333,28 @@ class SeriesRegistrationForm(RegistrationForm):
             )
             for round_ in rounds_by_event[event.pk]:
                 self.fields[f"round_{round_.pk}"].required = False
-        self.style_widgets()
 
-    @property
-    def round_bound_fields(self):
-        return []  # shown with their event: series_groups
-
-    @property
-    def series_groups(self):
-        """(the event's checkbox, its rounds' radio groups) per event."""
+    def choice_layout(self):
+        """Per event its checkbox, with its rounds' radio groups."""
         return [
-            (
-                self[f"event_{event.pk}"],
-                [self[f"round_{round_.pk}"] for round_ in self.rounds_by_event[event.pk]],
+            Fieldset(
+                _("Which events do you want to attend?"),
+                *(
+                    Div(
+                        f"event_{event.pk}",
+                        *(
+                            Field(f"round_{round_.pk}", wrapper_class="round-choice")
+                            for round_ in self.rounds_by_event[event.pk]
+                        ),
+                        css_class="series-event",
+                    )
+                    for event in self.events
+                ),
             )
-            for event in self.events
         ]
+
+    def submit_label(self):
+        return _("Register")
 
     def clean(self):
         cleaned_data = super().clean()
@@ -396,19 +413,19 @@ class RankingMixin:
                 names.append(name)
             self.ranking_rounds.append((round_, names))
 
-    @property
-    def ranking_groups(self):
-        """(legend, the three select fields) per round."""
+    def choice_layout(self):
+        """Per round a fieldset with its three selects."""
         return [
-            (
+            Fieldset(
                 format_html(
                     '{} <span class="legend__time">{}</span>',
                     round_.title,
                     round_.starts_at.strftime("%H:%M"),
                 ),
-                [self[name] for name in names],
+                *names,
+                css_class="round-choice ranking",
             )
-            for round_, names in getattr(self, "ranking_rounds", [])
+            for round_, names in self.ranking_rounds
         ]
 
     def clean_rankings(self, cleaned_data):
@@ -452,7 +469,9 @@ class PreferenceForm(RankingMixin, RegistrationForm):
     def __init__(self, *args, event, rounds, **kwargs):
         super().__init__(*args, event=event, rounds=[], **kwargs)
         self.add_ranking_fields(rounds)
-        self.style_widgets()
+
+    def submit_label(self):
+        return _("Send my preferences")
 
     def clean(self):
         cleaned_data = super().clean()
@@ -460,13 +479,82 @@ class PreferenceForm(RankingMixin, RegistrationForm):
         return cleaned_data
 
 
-class ChangePreferencesForm(AccessibleErrorsMixin, RankingMixin, forms.Form):
+class ChangePreferencesForm(RankingMixin, ChangeForm):
     def __init__(self, *args, rounds, current, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_ranking_fields(rounds, initial=current)
-        self.style_widgets()
 
     def clean(self):
         cleaned_data = super().clean()
         self.clean_rankings(cleaned_data)
         return cleaned_data
+
+
+class CancelForm(forms.Form):
+    """Cancelling asks for nothing: the form is the confirmation and a way back."""
+
+    def __init__(self, *args, keep_url, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(
+            Button(_("Yes, cancel my registration"), type="submit", css_class="button--danger"),
+            Link(_("No, keep my registration"), keep_url),
+            form_class=None,
+        )
+
+
+class CheckinSearchForm(forms.Form):
+    """The check-in page's search (GET): a name or organisation."""
+
+    q = forms.CharField(
+        label=_("Search by name or organisation"),
+        required=False,
+        widget=forms.SearchInput(attrs={"autocomplete": "off"}),
+    )
+
+    @cached_property
+    def helper(self):
+        return form_helper(
+            Div(
+                "q",
+                Button(_("Search"), type="submit", css_class="button--secondary"),
+                css_class="checkin-search__row",
+            ),
+            form_class="checkin-search",
+            method="get",
+            role="search",
+        )
+
+
+class CheckinToggleForm(forms.Form):
+    """Marks one participant present ("1") or not (anything else) on the check-in page;
+    static/js/checkin.js posts it in the background."""
+
+    pk = forms.IntegerField(widget=forms.HiddenInput)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+    present = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    @classmethod
+    def for_row(cls, row, *, action, next_url):
+        """The button of one row: it says whether the person is present, and whom it is for."""
+        form = cls(
+            initial={"pk": row.pk, "next": next_url, "present": "0" if row.present else "1"},
+            auto_id=False,  # one form per row: no ids to repeat
+        )
+        label = _("Present") if row.present else _("Mark present")
+        form.helper = form_helper(
+            "pk",
+            "next",
+            "present",
+            Button(
+                format_html('{}<span class="visually-hidden">: {}</span>', label, row.name),
+                type="submit",
+                css_class="button--present" if row.present else "button--secondary",
+                aria_pressed="true" if row.present else "false",
+            ),
+            form_class="checkin-toggle",
+            action=action,
+        )
+        return form
+
+    def marks_present(self):
+        return self.cleaned_data["present"] == "1"

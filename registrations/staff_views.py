@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from events.models import BLOCK_ORDER, Event, SessionOffering
 
 from . import attendees
+from .forms import CheckinSearchForm, CheckinToggleForm
 from .models import Registration, SessionChoice, Status
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -152,7 +153,8 @@ def event_export(request, event_id, fmt):
 
 
 def _checkin_page(request, attendee_list, *, toggle_url):
-    query = request.GET.get("q", "").strip()
+    search = CheckinSearchForm(request.GET)
+    query = search.cleaned_data["q"] if search.is_valid() else ""
     rows = attendee_list.confirmed
     if query:
         folded = query.casefold()
@@ -169,24 +171,34 @@ def _checkin_page(request, attendee_list, *, toggle_url):
             "event": attendee_list.event,
             "offering": attendee_list.offering,
             "rows": rows,
+            # Each row with the form of its button.
+            "toggles": [
+                (
+                    row,
+                    CheckinToggleForm.for_row(
+                        row, action=toggle_url, next_url=request.get_full_path()
+                    ),
+                )
+                for row in rows
+            ],
             "query": query,
-            "toggle_url": toggle_url,
+            "search": search,
         },
     )
 
 
 def _toggle(request, model, queryset, *, back):
-    try:
-        pk = int(request.POST.get("pk", ""))
-    except ValueError:
+    form = CheckinToggleForm(request.POST)
+    if not form.is_valid():
         return HttpResponse(status=400)
+    pk = form.cleaned_data["pk"]
     if not queryset.filter(pk=pk).exists():
         return HttpResponse(status=404)
-    present = request.POST.get("present") == "1"
+    present = form.marks_present()
     attendees.toggle_presence(model, pk, present=present)
     if request.headers.get("accept", "").startswith("application/json"):
         return JsonResponse({"pk": pk, "present": present})
-    next_url = request.POST.get("next", "")
+    next_url = form.cleaned_data["next"]
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = back
     return redirect(f"{next_url}#row-{pk}")

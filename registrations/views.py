@@ -24,6 +24,7 @@ from events.models import BLOCK_ORDER, Event, Series, SessionOffering
 from . import services
 from .forms import (
     NO_SESSION,
+    CancelForm,
     ChangeChoicesForm,
     ChangePreferencesForm,
     PreferenceForm,
@@ -486,7 +487,11 @@ def cancel(request, token):
     return render(
         request,
         "registrations/cancel.html",
-        {"registration": registration, "event": registration.event},
+        {
+            "registration": registration,
+            "event": registration.event,
+            "form": CancelForm(keep_url=registration.get_absolute_url()),
+        },
     )
 
 
