@@ -15,13 +15,16 @@ import functools
 import logging
 import math
 
+from crispy_forms import layout
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config import ratelimit
+from registrations.layout import Button, form_helper
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,16 @@ class ThrottledLogin:
 
 
 class LoginForm(ThrottledLogin, AuthenticationForm):
-    pass
+    @property
+    def helper(self):
+        return form_helper(
+            "username",
+            "password",
+            # The page to go to after logging in; the view puts it in the context.
+            layout.Hidden("next", "{{ next }}"),
+            Button(_("Log in"), type="submit"),
+            novalidate=True,
+        )
 
 
 class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):

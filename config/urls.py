@@ -7,8 +7,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
+from config import account_forms, login_throttle
 from config import admin as site_admin
-from config import login_throttle
 from config import views as site_views
 
 # Error pages that need no database (templates/4xx.html, 500.html, 503.html).
@@ -49,6 +49,16 @@ urlpatterns = [
         "account/password_change/done/",
         never_cache(auth_views.PasswordChangeDoneView.as_view()),
         name="password_change_done",
+    ),
+    path(
+        "account/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=account_forms.PasswordResetForm),
+        name="password_reset",
+    ),
+    path(
+        "account/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=account_forms.SetPasswordForm),
+        name="password_reset_confirm",
     ),
     path("account/", include("django.contrib.auth.urls")),
     path("sprekers/", include("speakers.urls")),
