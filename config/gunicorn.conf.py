@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-# The project directory, so that config.log_filters imports when gunicorn runs elsewhere.
+# The project directory, so that sitewide.log_filters imports when gunicorn runs elsewhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
@@ -47,7 +47,7 @@ preload_app = True
 if Path("/dev/shm").is_dir():
     worker_tmp_dir = "/dev/shm"
 
-# Logging: stdout, redacted (config/log_filters.py).
+# Logging: stdout, redacted (sitewide/log_filters.py).
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
@@ -55,7 +55,7 @@ access_log_format = '"%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_personal_data": {"()": "config.log_filters.RedactPersonalData"}},
+    "filters": {"redact_personal_data": {"()": "sitewide.log_filters.RedactPersonalData"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },

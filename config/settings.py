@@ -107,27 +107,27 @@ INSTALLED_APPS = [
     "speakers",
     "events",
     "registrations",
-    "config.apps.SiteConfig",
+    "sitewide",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.HealthCheckMiddleware",
+    "sitewide.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.middleware.SecurityHeadersMiddleware",
-    "config.middleware.NulCharacterMiddleware",
-    # Answers pages kept whole before the middleware below runs (config/pagecache.py).
-    "config.pagecache.PageCacheMiddleware",
+    "sitewide.middleware.SecurityHeadersMiddleware",
+    "sitewide.middleware.NulCharacterMiddleware",
+    # Answers pages kept whole before the middleware below runs (sitewide/pagecache.py).
+    "sitewide.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # Before anything reads request.POST: the CSRF check, the views, the error pages.
-    "config.middleware.FormEncodingMiddleware",
+    "sitewide.middleware.FormEncodingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.DatabaseUnavailableMiddleware",
+    "sitewide.middleware.DatabaseUnavailableMiddleware",
 ]
 
 # Scripts, styles, fonts and images from this site only: no inline code anywhere.
@@ -276,7 +276,7 @@ LOGIN_REDIRECT_URL = "registrations:my_sessions"
 def cache_from_url(url):
     scheme, _sep, rest = url.partition("://")
     backends = {
-        "db": "config.cache.DatabaseCache",  # Django's, with one-statement writes
+        "db": "sitewide.cache.DatabaseCache",  # Django's, with one-statement writes
         "locmem": "django.core.cache.backends.locmem.LocMemCache",
         "redis": "django.core.cache.backends.redis.RedisCache",
         "rediss": "django.core.cache.backends.redis.RedisCache",
@@ -301,7 +301,7 @@ REGISTRATION_RATE_LIMIT = os.environ.get(
     "DJANGO_REGISTRATION_RATE_LIMIT", "off" if TESTING else "20/10m"
 )
 # Logins (/account/login/, /admin/login/): failed attempts per account name as typed, and
-# per address (config/login_throttle.py). Each costs half a second of CPU on purpose.
+# per address (sitewide/login_throttle.py). Each costs half a second of CPU on purpose.
 LOGIN_RATE_LIMIT = os.environ.get("DJANGO_LOGIN_RATE_LIMIT", "off" if TESTING else "10/15m")
 LOGIN_ADDRESS_RATE_LIMIT = os.environ.get(
     "DJANGO_LOGIN_ADDRESS_RATE_LIMIT", "off" if TESTING else "50/15m"
@@ -310,10 +310,10 @@ LOGIN_ADDRESS_RATE_LIMIT = os.environ.get(
 # days after their event.
 REGISTRATION_RETENTION_DAYS = int(os.environ.get("DJANGO_REGISTRATION_RETENTION_DAYS", "90"))
 # Public pages served from memory to anonymous visitors, renewed after every database
-# write (config/pagecache.py): seat counts are never stale. 0 switches the cache off.
+# write (sitewide/pagecache.py): seat counts are never stale. 0 switches the cache off.
 PAGE_CACHE_SECONDS = int(os.environ.get("DJANGO_PAGE_CACHE_SECONDS", "60" if PRODUCTION else "0"))
 # Writes to these tables change seat counts only: pages with seat slots (the registration
-# form, config/pagecache.py) stay cached and fill in the counts per response.
+# form, sitewide/pagecache.py) stay cached and fill in the counts per response.
 PAGE_CACHE_SEAT_TABLES = [
     "registrations_registration",
     "registrations_sessionchoice",
@@ -321,23 +321,16 @@ PAGE_CACHE_SEAT_TABLES = [
 ]
 # Writes to these change no page at all (besides sessions and the database cache).
 PAGE_CACHE_IGNORED_TABLES = ["registrations_queuedemail"]
-PAGE_CACHE_VIEWS = [
-    "events:home",
-    "events:series",
-    "events:detail",
-    "events:session",
-    "speakers:detail",
-]
 # Seconds a visitor is asked to wait when the database is unreachable (503 Retry-After).
 DATABASE_OUTAGE_RETRY_AFTER = 30
 # A bare view at /_bench/ceiling measures the server's ceiling (benchmarks only).
 BENCHMARK_VIEWS = env_bool("DJANGO_BENCHMARK_VIEWS", default=DEBUG)
 
-# Logs go to stdout, without personal data (config/log_filters.py).
+# Logs go to stdout, without personal data (sitewide/log_filters.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_personal_data": {"()": "config.log_filters.RedactPersonalData"}},
+    "filters": {"redact_personal_data": {"()": "sitewide.log_filters.RedactPersonalData"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {

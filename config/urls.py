@@ -7,16 +7,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
-from config import account_forms, login_throttle
-from config import admin as site_admin
-from config import views as site_views
+from sitewide import account_forms, login_throttle
+from sitewide import admin as site_admin
+from sitewide import views as site_views
 
 # Error pages that need no database (templates/4xx.html, 500.html, 503.html).
-handler400 = "config.views.bad_request"
-handler500 = "config.views.server_error"
+handler400 = "sitewide.views.bad_request"
+handler500 = "sitewide.views.server_error"
 
 # Both login pages count their attempts and answer a refused one with 429
-# (config/login_throttle.py); the admin's is routed here, before the admin's own URLs.
+# (sitewide/login_throttle.py); the admin's is routed here, before the admin's own URLs.
 admin.site.login_form = login_throttle.AdminLoginForm
 throttled = login_throttle.answer_429_when_throttled
 

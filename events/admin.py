@@ -3,8 +3,8 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config.admin import SafeAdminMixin
-from config.text import PlainTextAdminMixin
+from sitewide.admin import SafeAdminMixin
+from sitewide.text import PlainTextAdminMixin
 
 from .models import (
     Event,

@@ -3,10 +3,13 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from sitewide.pagecache import page_cached
+
 from . import calendar
 from .models import Event, Series, SessionOffering, SessionRole
 
 
+@page_cached
 def home(request):
     today = timezone.localdate()
     events = Event.objects.published().for_listing()
@@ -28,6 +31,7 @@ def _published_series(slug):
     )
 
 
+@page_cached
 def series_detail(request, slug):
     series = _published_series(slug)
     registration_open = any(
@@ -45,6 +49,7 @@ def series_ics(request, slug):
     return _ics_response(calendar.series_calendar(series, _base_url(request)), f"{series.slug}.ics")
 
 
+@page_cached
 def event_detail(request, slug):
     event = get_object_or_404(Event.objects.published().for_programme(), slug=slug)
     return render(request, "events/event_detail.html", {"event": event})
@@ -55,6 +60,7 @@ def event_ics(request, slug):
     return _ics_response(calendar.event_calendar(event, _base_url(request)), f"{event.slug}.ics")
 
 
+@page_cached
 def session_detail(request, event_slug, slug):
     event = get_object_or_404(
         Event.objects.published().select_related("venue", "series"), slug=event_slug

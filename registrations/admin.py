@@ -12,10 +12,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from config.admin import SafeAdminMixin, primary_key
-from config.text import PlainTextAdminMixin
 from events import admin as events_admin
 from events.models import Event, Session, SessionOffering
+from sitewide.admin import SafeAdminMixin, primary_key
+from sitewide.text import PlainTextAdminMixin
 
 from . import emails, services
 from .models import (

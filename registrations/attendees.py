@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from config.text import plain_text
+from sitewide.text import plain_text
 
 from .models import SessionChoice, Status
 
@@ -172,7 +172,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def _text(value):
     """Export text without the control characters that make a workbook unreadable: forms
-    drop them now (config/text.py), rows stored before may still hold them."""
+    drop them now (sitewide/text.py), rows stored before may still hold them."""
     return plain_text(value, multiline=True) if isinstance(value, str) else value
 
 

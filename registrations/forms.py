@@ -5,20 +5,20 @@ from django import forms
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config.text import PlainTextField
+from sitewide.layout import Button, Div, Field, Fieldset, Link, form_helper
+from sitewide.pagecache import slot
+from sitewide.text import PlainTextField
 
-from .layout import Button, Div, Field, Fieldset, Link, form_helper
 from .models import Registration
 
 NO_SESSION = "0"
 # The first-come form's button says "Register" or "Join the waiting list": a slot that
-# the view fills in for each response, like the seats (config.pagecache.SlottedPage).
-SUBMIT_SLOT = mark_safe("<!--slot:submit-->")
+# the view fills in for each response, like the seats (sitewide.pagecache.SlottedPage).
+SUBMIT_SLOT = slot("submit")
 
 
 def seats_label(capacity, taken):
@@ -33,9 +33,9 @@ def seats_label(capacity, taken):
 
 def offering_label(offering, *, seat_slot=False):
     """'Title · leaders · 5 seats left'. With `seat_slot`, the seats are a slot that the
-    view fills in for each response (config.pagecache.SlottedPage)."""
+    view fills in for each response (sitewide.pagecache.SlottedPage)."""
     if seat_slot and offering.capacity is not None:
-        seats = mark_safe(f"<!--slot:seats:{offering.pk}-->")  # noqa: S308 - our own marker
+        seats = slot(f"seats:{offering.pk}")
     else:
         seats = seats_label(offering.capacity, offering.seats_taken)
     leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
@@ -172,7 +172,7 @@ class AccessibleErrorsMixin:
 class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
     """A person's details and their sessions; the services store them (it saves no model)."""
 
-    # Free text drops control characters (config/text.py): they break the Excel exports.
+    # Free text drops control characters (sitewide/text.py): they break the Excel exports.
     name = PlainTextField(
         label=_("Name"),
         max_length=200,

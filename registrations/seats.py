@@ -29,8 +29,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config import pagecache
 from events.models import Event, SessionOffering
+from sitewide import pagecache
 
 from . import seat_store
 from .models import Registration, SessionChoice, Status

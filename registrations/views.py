@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from config.pagecache import ProgrammeCache, SlottedPage
-from config.ratelimit import rate_limited
 from events.models import BLOCK_ORDER, Event, Series, SessionOffering
+from sitewide.pagecache import ProgrammeCache, SlottedPage
+from sitewide.ratelimit import rate_limited
 
 from . import services
 from .forms import (

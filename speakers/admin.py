@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from config.admin import SafeAdminMixin
-from config.text import PlainTextAdminMixin
+from sitewide.admin import SafeAdminMixin
+from sitewide.text import PlainTextAdminMixin
 
 from .models import Organisation, Speaker
 

@@ -1,8 +1,11 @@
 from django.shortcuts import get_object_or_404, render
 
+from sitewide.pagecache import page_cached
+
 from .models import Speaker
 
 
+@page_cached
 def speaker_detail(request, slug):
     speaker = get_object_or_404(Speaker.objects.for_speaker_page(), slug=slug)
     return render(request, "speakers/speaker_detail.html", {"speaker": speaker})

@@ -1,4 +1,4 @@
-"""The database cache of production (config/cache.py): Django's, with one-statement writes."""
+"""The database cache of production (sitewide/cache.py): Django's, with one-statement writes."""
 
 import datetime
 
@@ -9,7 +9,7 @@ from django.db import OperationalError, connection
 from django.test import RequestFactory
 from django.test.utils import override_settings
 
-from config import ratelimit
+from sitewide import ratelimit
 from tests.registrations.test_concurrency import _rush
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ TABLE = "test_cache_table"
 @pytest.fixture
 def db_cache():
     with override_settings(
-        CACHES={"default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": TABLE}}
+        CACHES={"default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": TABLE}}
     ):
         call_command("createcachetable", verbosity=0)
         yield caches["default"]
@@ -92,7 +92,7 @@ def kept_connection_cache(transactional_db):
     """The database cache on a connection kept from an earlier request (outside a
     transaction), as a production app server has it at the start of a request."""
     with override_settings(
-        CACHES={"default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": TABLE}}
+        CACHES={"default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": TABLE}}
     ):
         call_command("createcachetable", verbosity=0)
         cache = caches["default"]
@@ -191,7 +191,7 @@ def test_add_is_one_statement_and_incr_two_on_postgresql(
 def shared_db_cache(transactional_db):
     """The database cache as app servers share it: every thread its own connection."""
     with override_settings(
-        CACHES={"default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": TABLE}}
+        CACHES={"default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": TABLE}}
     ):
         call_command("createcachetable", verbosity=0)
         yield caches["default"]
@@ -222,3 +222,18 @@ def test_the_rate_limit_lets_exactly_its_limit_through_a_rush(shared_db_cache, s
 
     assert errors == []
     assert len(accepted) == 20
+
+
+def test_a_slot_is_marked_by_its_tag_and_filled_per_response():
+    from django.template import engines
+
+    from sitewide.pagecache import SlottedPage, slot
+
+    html = (
+        engines["django"].from_string('{% load page_slots %}<p>{% slot "seats:7" %}</p>').render()
+    )
+    assert html == f"<p>{slot('seats:7')}</p>" == "<p><!--slot:seats:7--></p>"
+    page = SlottedPage(html)
+    assert page.fill({"seats:7": "3 plaatsen <vrij>"}) == b"<p>3 plaatsen &lt;vrij&gt;</p>"
+    with pytest.raises(ValueError):
+        slot("x--><script>")

@@ -18,7 +18,7 @@ import pytest
 from django.test import RequestFactory, override_settings
 
 from bench import proxy
-from config.ratelimit import client_address
+from sitewide.ratelimit import client_address
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIG = str(ROOT / "config" / "gunicorn.conf.py")

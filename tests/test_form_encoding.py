@@ -97,7 +97,7 @@ def test_a_multipart_post_in_another_charset_gets_the_400_page(event):
 @pytest.fixture
 def without_form_encoding_middleware(settings):
     settings.MIDDLEWARE = [
-        name for name in settings.MIDDLEWARE if name != "config.middleware.FormEncodingMiddleware"
+        name for name in settings.MIDDLEWARE if name != "sitewide.middleware.FormEncodingMiddleware"
     ]
 
 

@@ -1,4 +1,4 @@
-"""Login attempts are limited per account name and per address (config/login_throttle.py)."""
+"""Login attempts are limited per account name and per address (sitewide/login_throttle.py)."""
 
 import re
 

@@ -34,11 +34,11 @@ from django.views import defaults
 from openpyxl import Workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from config import checks, pagecache
-from config import views as site_views
-from config.log_filters import RedactPersonalData
 from registrations import services
 from registrations.models import Registration, SeatReservation
+from sitewide import checks, pagecache
+from sitewide import views as site_views
+from sitewide.log_filters import RedactPersonalData
 from tests.factories import (
     SeriesFactory,
     SpeakerFactory,
@@ -107,7 +107,7 @@ def test_check_deploy_warns_without_an_explicit_proxy_count():
     )
 
     assert result.returncode != 0
-    assert "(config.W001) DJANGO_TRUSTED_PROXY_COUNT is not set" in result.stderr
+    assert "(sitewide.W001) DJANGO_TRUSTED_PROXY_COUNT is not set" in result.stderr
 
 
 @pytest.mark.parametrize(("count", "warned"), [(None, True), (0, False), (1, False)])
@@ -116,7 +116,7 @@ def test_the_proxy_count_check_wants_a_stated_count(settings, count, warned):
 
     messages = checks.check_trusted_proxy_count(None)
 
-    assert [message.id for message in messages] == (["config.W001"] if warned else [])
+    assert [message.id for message in messages] == (["sitewide.W001"] if warned else [])
 
 
 def test_production_settings_are_strict():
@@ -144,7 +144,7 @@ def test_production_settings_are_strict():
         ["https://programma.example.nl"],
         600,
         True,
-        "config.cache.DatabaseCache",
+        "sitewide.cache.DatabaseCache",
         "django.contrib.sessions.backends.db",
         "django.core.mail.backends.smtp.EmailBackend",
         "whitenoise.storage.CompressedManifestStaticFilesStorage",
@@ -928,7 +928,7 @@ def test_cached_form_is_left_when_registration_closes(client, page_cache, open_e
     assert get_form(client, open_event)[0]["X-Page-Cache"] == "hit"
 
     later = closes + datetime.timedelta(seconds=1)
-    monkeypatch.setattr("config.pagecache.time.time", lambda: later.timestamp())
+    monkeypatch.setattr("sitewide.pagecache.time.time", lambda: later.timestamp())
     monkeypatch.setattr("django.utils.timezone.now", lambda: later)
     response, html = get_form(client, open_event)
 
@@ -971,7 +971,7 @@ def test_page_cache_is_off_unless_configured(client, open_event):
 def db_page_cache(page_cache, open_event):
     """The page cache with its stamps in the database cache, as in production."""
     caches_setting = {
-        "default": {"BACKEND": "config.cache.DatabaseCache", "LOCATION": "test_page_cache"}
+        "default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": "test_page_cache"}
     }
     watchers = [w for w in connection.execute_wrappers if isinstance(w, pagecache.WriteWatcher)]
     with override_settings(CACHES=caches_setting):

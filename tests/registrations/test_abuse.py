@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from config.ratelimit import parse_rate
 from registrations.models import Registration
+from sitewide.ratelimit import parse_rate
 from tests.factories import EventFactory, SeriesFactory, build_programme, registration_form_data
 
 pytestmark = pytest.mark.django_db

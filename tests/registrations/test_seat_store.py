@@ -4,10 +4,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config import pagecache
 from events.models import Event
 from registrations import seat_store
 from registrations.models import QueuedEmail, Registration, SessionChoice
+from sitewide import pagecache
 from tests.factories import build_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_the_database_constraints_still_hold():
 @pytest.mark.django_db(transaction=True)
 def test_an_insert_is_noticed_by_the_page_cache(settings):
     """A write to the seat tables renews the page generation when it commits, the
-    programme generation stays (config.pagecache.WriteWatcher)."""
+    programme generation stays (sitewide.pagecache.WriteWatcher)."""
     settings.PAGE_CACHE_SECONDS = 60
     event = build_programme(sessions=1, rounds=1, capacity=10)
     before = pagecache.current_generation(pagecache.GENERATION_KEY)

@@ -3,7 +3,7 @@
 from django.contrib.auth import forms
 from django.utils.translation import gettext_lazy as _
 
-from registrations.layout import Button, form_helper
+from sitewide.layout import Button, form_helper
 
 
 class PasswordResetForm(forms.PasswordResetForm):

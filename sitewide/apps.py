@@ -2,10 +2,10 @@ from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
 
-class SiteConfig(AppConfig):
-    """The project's own wiring as an app, so that its hooks run in commands too."""
+class SitewideConfig(AppConfig):
+    """Site-wide machinery: middleware, the page cache, rate limits, error pages, checks."""
 
-    name = "config"
+    name = "sitewide"
     verbose_name = "Site"
 
     def ready(self):
@@ -14,4 +14,4 @@ class SiteConfig(AppConfig):
 
         # Every database connection (requests, commands, shell) invalidates cached pages
         # after it commits a write.
-        connection_created.connect(install_write_watcher, dispatch_uid="config.pagecache")
+        connection_created.connect(install_write_watcher, dispatch_uid="sitewide.pagecache")

@@ -19,6 +19,6 @@ def check_trusted_proxy_count(app_configs, **kwargs):
                 "Behind a proxy without it, all visitors share one count and anyone can "
                 "lock everyone out; with too high a value, visitors can forge their address."
             ),
-            id="config.W001",
+            id="sitewide.W001",
         )
     ]

@@ -5,7 +5,7 @@ and see the same page. ``PageCacheMiddleware`` keeps rendered pages in each app 
 memory, keyed by URL, language and a *generation* stamp kept in the shared cache
 (database or Redis). Every committed write to the database, except to the session and
 cache tables, replaces the stamp (``WriteWatcher``, installed on every connection by
-``config.apps``), so the next request on any app server renders afresh: a registration is
+``sitewide.apps``), so the next request on any app server renders afresh: a registration is
 visible on the very next page view. The stamp is written when the write has committed; a
 registration writes it in its own last round trip instead, where the stamp lives in the
 same PostgreSQL database (``new_generation_statement``), so that it commits with the
@@ -19,7 +19,7 @@ view must not put the token anywhere else. (The header's language switch needs n
 
 A page that changes with every registration, such as the registration form with its
 seats left, cannot wait for a new generation. ``ProgrammeCache`` keeps such a page
-with named holes (``<!--slot:name-->`` in the template) that the view fills for every
+with named holes (``{% slot "name" %}`` in the template) that the view fills for every
 response from a cheap query. It is keyed by a second stamp, the *programme* generation,
 which writes to the seat tables (``PAGE_CACHE_SEAT_TABLES``: registrations and their
 choices) leave alone: everything else in the page stays as rendered until the
@@ -43,6 +43,7 @@ from django.middleware.csrf import get_token
 from django.utils import translation
 from django.utils.html import conditional_escape
 from django.utils.module_loading import import_string
+from django.utils.safestring import mark_safe
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ WRITE = re.compile(
     r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?([\w.]+)', re.IGNORECASE
 )
 CSRF_INPUT = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
-SLOT = re.compile(r"<!--slot:([\w:-]+)-->")
+SLOT_NAME = re.compile(r"[\w:-]+")
+SLOT = re.compile(f"<!--slot:({SLOT_NAME.pattern})-->")
 
 
 def current_generation(key=GENERATION_KEY):
@@ -95,7 +97,7 @@ def new_generation_statement(using="default"):
 
     None, and nothing changes, unless pages are cached, the caller's transaction is the
     outermost one, and the cache is the database cache on that database
-    (``config.cache``); the caller must send the statement before the transaction ends.
+    (``sitewide.cache``); the caller must send the statement before the transaction ends.
     """
     connection = connections[using]
     statement = getattr(cache, "set_statement", None)
@@ -157,14 +159,21 @@ class WriteWatcher:
 
 
 def install_write_watcher(sender, connection, **kwargs):
-    """connection_created receiver (see config.apps)."""
+    """connection_created receiver (see sitewide.apps)."""
     if not any(isinstance(wrapper, WriteWatcher) for wrapper in connection.execute_wrappers):
         # First in the list: execute_wrapper() context managers pop from the end.
         connection.execute_wrappers.insert(0, WriteWatcher())
 
 
+def page_cached(view):
+    """Marks a public view whose pages PageCacheMiddleware may keep for anonymous visitors:
+    the same for everyone, no personal data, no form but the header's and CSRF tokens."""
+    view.page_cached = True
+    return view
+
+
 class PageCacheMiddleware:
-    """Serves the views in ``PAGE_CACHE_VIEWS`` from memory (see the module docstring).
+    """Serves the views marked ``@page_cached`` from memory (see the module docstring).
 
     Goes right after SecurityHeadersMiddleware, before the session, locale, CSRF,
     authentication and message middleware. A page kept whole is answered before those
@@ -248,7 +257,7 @@ class PageCacheMiddleware:
         return (
             anonymous_get(request)
             and request.resolver_match is not None
-            and request.resolver_match.view_name in settings.PAGE_CACHE_VIEWS
+            and getattr(request.resolver_match.func, "page_cached", False)
         )
 
     def can_store(self, request, response):
@@ -320,16 +329,24 @@ def anonymous(request):
     return settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES
 
 
+def slot(name):
+    """The mark of a named slot in a page (``SlottedPage``): ``{% slot "name" %}`` in a
+    template (``page_slots`` tags), or this in Python."""
+    if not SLOT_NAME.fullmatch(name):
+        raise ValueError(f"Slot names are letters, digits, '_', ':' and '-': {name!r}")
+    return mark_safe(f"<!--slot:{name}-->")  # noqa: S308 - a checked name only
+
+
 class SlottedPage:
     """A rendered page as fixed text around named slots, filled in for each response.
 
-    The template marks a slot with ``<!--slot:name-->``; the CSRF tokens of its forms
-    become the slot ``csrf``. The fixed text is kept encoded: encoding a whole page for
+    The template marks a slot with ``{% slot "name" %}`` (see ``slot``); the CSRF tokens of
+    its forms become the slot ``csrf``. The fixed text is kept encoded: encoding a whole page for
     every response took as long as the rest of serving it from the cache.
     """
 
     def __init__(self, html, charset="utf-8"):
-        html = CSRF_INPUT.sub(r"\g<1><!--slot:csrf-->\g<2>", html)
+        html = CSRF_INPUT.sub(rf"\g<1>{slot('csrf')}\g<2>", html)
         pieces = SLOT.split(html)
         self.charset = charset
         self.texts = [text.encode(charset) for text in pieces[0::2]]
@@ -346,7 +363,7 @@ class SlottedPage:
             return self.texts[0]
         parts = [self.texts[0]]
         for name, text in zip(self.names, self.texts[1:], strict=True):
-            value = conditional_escape(values[name]) if name in values else f"<!--slot:{name}-->"
+            value = conditional_escape(values[name]) if name in values else slot(name)
             parts.append(value.encode(self.charset))
             parts.append(text)
         return b"".join(parts)

@@ -92,7 +92,7 @@ def give_back(scope, identity):
 
 def _key(scope, identity):
     # Not "ratelimit:", whose values were (start, count) pairs before counts were atomic.
-    return f"ratecount:{scope}:{salted_hmac('config.ratelimit', identity).hexdigest()[:32]}"
+    return f"ratecount:{scope}:{salted_hmac('sitewide.ratelimit', identity).hexdigest()[:32]}"
 
 
 def seconds_to_wait(request, scope, rate):

@@ -1,4 +1,4 @@
-"""Login attempts limited per account name and per client address (config/ratelimit.py).
+"""Login attempts limited per account name and per client address (sitewide/ratelimit.py).
 
 Checking a password costs about half a second of CPU on purpose, so a flood of wrong
 passwords slows the whole site down. Each login (on /account/login/ and /admin/login/)
@@ -23,8 +23,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config import ratelimit
-from registrations.layout import Button, form_helper
+from sitewide import ratelimit
+from sitewide.layout import Button, form_helper
 
 logger = logging.getLogger(__name__)
 
