@@ -17,6 +17,7 @@ from .models import (
     SessionRole,
     Venue,
 )
+from .services import copy_as_draft
 
 
 @admin.register(Venue)
@@ -171,7 +172,7 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Duplicate as a draft for next year"), permissions=["add"])
     def duplicate_events(self, request, queryset):
-        copies = [event.copy_as_draft() for event in queryset]
+        copies = [copy_as_draft(event) for event in queryset]
         self.message_user(
             request,
             ngettext(

@@ -17,6 +17,8 @@ from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from events.services import copy_as_draft
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
@@ -274,7 +276,7 @@ def staff_pages(site, page):
     from registrations import services
 
     seed = Event.objects.get(slug="dag-van-de-buurt-2021")
-    event = seed.copy_as_draft(start_date=timezone.localdate() + timedelta(days=10), slug="live")
+    event = copy_as_draft(seed, start_date=timezone.localdate() + timedelta(days=10), slug="live")
     event.is_published = True
     event.registration_opens_at = timezone.now() - timedelta(days=1)
     event.registration_closes_at = timezone.now() + timedelta(days=5)

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from events.models import Event, SessionOffering
+from events.services import copy_as_draft
 from tests.factories import (
     EventFactory,
     EventRoleFactory,
@@ -237,7 +238,7 @@ def test_copy_as_draft_copies_programme_without_publishing():
     event.save()
     EventRoleFactory(event=event, role="presenter")
 
-    copy = event.copy_as_draft()
+    copy = copy_as_draft(event)
 
     assert copy.pk != event.pk
     assert copy.is_published is False

@@ -8,6 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from events.models import Event
+from events.services import copy_as_draft
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,8 +17,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def dag_van_de_buurt(seed_fixtures):
     """An upcoming, open copy of the seed event (the seed itself lies in the past)."""
     seed = Event.objects.get(slug="dag-van-de-buurt-2021")
-    event = seed.copy_as_draft(
-        start_date=timezone.localdate() + datetime.timedelta(days=20), slug="dag-van-de-buurt-live"
+    event = copy_as_draft(
+        seed,
+        start_date=timezone.localdate() + datetime.timedelta(days=20),
+        slug="dag-van-de-buurt-live",
     )
     event.is_published = True
     event.registration_opens_at = timezone.now() - datetime.timedelta(days=1)

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from events.models import Event
+from events.services import copy_as_draft
 from registrations import services
 from registrations.models import AllocationRun, QueuedEmail, SessionChoice
 from tests.factories import build_programme, offerings_by_round
@@ -273,7 +274,7 @@ def test_command_runs_once_per_event_and_confirms_on_request(event, mailoutbox):
 
 def test_dag_van_de_buurt_end_to_end_with_generated_participants(seed_fixtures):
     seed = Event.objects.get(slug="dag-van-de-buurt-2021")
-    event = seed.copy_as_draft(start_date=timezone.localdate() + datetime.timedelta(days=30))
+    event = copy_as_draft(seed, start_date=timezone.localdate() + datetime.timedelta(days=30))
     event.is_published = True
     event.allocation_mode = Event.AllocationMode.PREFERENCE
     event.registration_opens_at = timezone.now() - datetime.timedelta(days=2)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from events.models import Event
+from events.services import copy_as_draft
 from events.templatetags.event_tags import registration_label
 from registrations import services
 from registrations.models import SeatReservation
@@ -103,7 +104,7 @@ def test_copy_of_a_preference_event_moves_its_deadline_and_starts_unallocated():
         allocated_at=timezone.make_aware(datetime.datetime(2026, 2, 2, 9)),
     )
 
-    copy = event.copy_as_draft()
+    copy = copy_as_draft(event)
 
     assert copy.preferences_close_at == timezone.make_aware(datetime.datetime(2027, 2, 1, 9))
     assert copy.allocated_at is None

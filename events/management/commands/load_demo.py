@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.models import Event
+from events.services import copy_as_draft
 
 SEED_FIXTURES = [
     str(settings.BASE_DIR / "fixtures" / name)
@@ -68,7 +69,7 @@ class Command(BaseCommand):
                 old.registrations.all().delete()
                 old.delete()
             start_date = today + datetime.timedelta(days=days_ahead)
-            demo = seed.copy_as_draft(start_date=start_date, slug=demo_slug)
+            demo = copy_as_draft(seed, start_date=start_date, slug=demo_slug)
             demo.title = f"{seed.title}{suffix}"
             demo.is_published = True
             demo.registration_enabled = True
