@@ -3,7 +3,10 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+
+from tests.production import production_env, run_django
 
 # Playwright's sync API runs an event loop in the test thread; the ORM is used beside it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -78,3 +81,20 @@ def seed_fixtures(db):
 def browser_context_args(browser_context_args):
     # A Dutch browser: the site then answers in Dutch, as for most participants.
     return {**browser_context_args, "locale": "nl-NL"}
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """`collectstatic` as a release runs it, once for the tests that need its output."""
+    root = tmp_path_factory.mktemp("static")
+    env = production_env(DJANGO_STATIC_ROOT=str(root))
+    collected = run_django(["collectstatic", "--noinput", "-v0"], env, timeout=180)
+    assert collected.returncode == 0, collected.stderr
+    return root
+
+
+@pytest.fixture
+def logged_in_client(client, db):
+    user = get_user_model().objects.create_user("moderator", password="x")
+    client.force_login(user)
+    return client
