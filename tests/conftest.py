@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from tests.factories import single_offering
 from tests.production import production_env, run_django
 
 # Playwright's sync API runs an event loop in the test thread; the ORM is used beside it.
@@ -98,3 +99,10 @@ def logged_in_client(client, db):
     user = get_user_model().objects.create_user("moderator", password="x")
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def one_seat_event(db):
+    """An event of one session in one round with one seat: (event, offering)."""
+    offering = single_offering(1)
+    return offering.event, offering
