@@ -95,9 +95,14 @@ def static_root(tmp_path_factory):
 
 
 @pytest.fixture
-def logged_in_client(client, db):
-    user = get_user_model().objects.create_user("moderator", password="x")
-    client.force_login(user)
+def moderator(db):
+    """A user without permissions, as a moderator is until given a session."""
+    return get_user_model().objects.create_user("moderator", password="x")
+
+
+@pytest.fixture
+def logged_in_client(client, moderator):
+    client.force_login(moderator)
     return client
 
 

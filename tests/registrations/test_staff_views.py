@@ -4,7 +4,7 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def setup(db):
+def setup(moderator, organiser):
     event = build_programme(sessions=2, rounds=2, capacity=100)
     offering = offerings_by_round(event)[0][0]
     offering.capacity = 2
@@ -42,13 +42,10 @@ def setup(db):
         ).registration
         for i, (name, role) in enumerate(people)
     ]
-    moderator = User.objects.create_user("moderator", password="x")
     offering.moderators.add(moderator)
     other = User.objects.create_user("ander", password="x")
     offerings_by_round(event)[1][0].moderators.add(other)
     participant = User.objects.create_user("deelnemer", password="x")
-    organiser = User.objects.create_user("organisator", password="x", is_staff=True)
-    organiser.user_permissions.add(Permission.objects.get(codename="view_registration"))
     return {
         "event": event,
         "offering": offering,
