@@ -25,6 +25,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_configure(config):
+    """Compile the message catalogs once, as the README's set-up command does: here, before
+    pytest-xdist starts its workers, which would otherwise write the same files at once."""
+    if not hasattr(config, "workerinput"):
+        call_command("compilemessages", locale=["nl"], verbosity=0)
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip browser tests without Chromium, and PostgreSQL tests on SQLite; never in CI."""
     in_ci = bool(os.environ.get("CI"))
@@ -41,13 +48,12 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def compiled_messages():
-    """Compile the message catalogs once, as the README's set-up command does."""
+    """The compiled catalogs (pytest_configure), not those read before they existed."""
     import gettext
 
     from asgiref.local import Local
     from django.utils.translation import trans_real
 
-    call_command("compilemessages", locale=["nl"], verbosity=0)
     # Drop catalogs loaded before the compiled files existed (as Django does on a
     # LOCALE_PATHS change), so a fresh clone tests with its translations.
     gettext._translations.clear()

@@ -9,7 +9,12 @@ from registrations import emails, services
 from registrations.models import QueuedEmail, Registration, SessionChoice
 from tests.factories import build_programme, reserve_seats, single_offering
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# One rush at a time (pytest-xdist's group): each opens up to 60 connections.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("rush"),
+]
 
 CONTENDERS = 60
 SEATS_LEFT = 10
