@@ -3,7 +3,11 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+
+from tests.factories import single_offering
+from tests.production import production_env, run_django
 
 # Playwright's sync API runs an event loop in the test thread; the ORM is used beside it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -19,6 +23,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+def pytest_configure(config):
+    """Compile the message catalogs once, as the README's set-up command does: here, before
+    pytest-xdist starts its workers, which would otherwise write the same files at once."""
+    if not hasattr(config, "workerinput"):
+        call_command("compilemessages", locale=["nl"], verbosity=0)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -37,13 +48,12 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def compiled_messages():
-    """Compile the message catalogs once, as the README's set-up command does."""
+    """The compiled catalogs (pytest_configure), not those read before they existed."""
     import gettext
 
     from asgiref.local import Local
     from django.utils.translation import trans_real
 
-    call_command("compilemessages", locale=["nl"], verbosity=0)
     # Drop catalogs loaded before the compiled files existed (as Django does on a
     # LOCALE_PATHS change), so a fresh clone tests with its translations.
     gettext._translations.clear()
@@ -78,3 +88,32 @@ def seed_fixtures(db):
 def browser_context_args(browser_context_args):
     # A Dutch browser: the site then answers in Dutch, as for most participants.
     return {**browser_context_args, "locale": "nl-NL"}
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """`collectstatic` as a release runs it, once for the tests that need its output."""
+    root = tmp_path_factory.mktemp("static")
+    env = production_env(DJANGO_STATIC_ROOT=str(root))
+    collected = run_django(["collectstatic", "--noinput", "-v0"], env, timeout=180)
+    assert collected.returncode == 0, collected.stderr
+    return root
+
+
+@pytest.fixture
+def moderator(db):
+    """A user without permissions, as a moderator is until given a session."""
+    return get_user_model().objects.create_user("moderator", password="x")
+
+
+@pytest.fixture
+def logged_in_client(client, moderator):
+    client.force_login(moderator)
+    return client
+
+
+@pytest.fixture
+def one_seat_event(db):
+    """An event of one session in one round with one seat: (event, offering)."""
+    offering = single_offering(1)
+    return offering.event, offering

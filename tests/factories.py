@@ -14,6 +14,8 @@ from events.models import (
     SessionRole,
     Venue,
 )
+from registrations import services
+from registrations.models import SeatReservation
 from speakers.models import Organisation, Speaker
 
 
@@ -183,3 +185,28 @@ def registration_form_data(event, **overrides):
     }
     data.update(overrides)
     return data
+
+
+def single_offering(capacity):
+    """An event of one session in one round, without speakers: its only offering."""
+    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
+    offering = event.offerings.get()
+    offering.capacity = capacity
+    offering.save()
+    return offering
+
+
+def reserve_seats(offering, *, role="resident", share=40, days=1):
+    """A share of the offering's seats kept for `role` until `days` from now."""
+    return SeatReservation.objects.create(
+        event=offering.event,
+        offering=offering,
+        role=role,
+        share=share,
+        released_at=timezone.now() + datetime.timedelta(days=days),
+    )
+
+
+def person(number, role="resident", name=None):
+    """Participant number `number`: P1, p1@example.nl."""
+    return services.Person(name=name or f"P{number}", email=f"p{number}@example.nl", role=role)

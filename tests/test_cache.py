@@ -200,6 +200,7 @@ def shared_db_cache(transactional_db):
 
 
 @pytest.mark.postgres
+@pytest.mark.xdist_group("rush")  # as tests/registrations/test_concurrency.py
 def test_simultaneous_increments_are_all_counted(shared_db_cache):
     shared_db_cache.add("count", 0, timeout=600)
 
@@ -210,6 +211,7 @@ def test_simultaneous_increments_are_all_counted(shared_db_cache):
 
 
 @pytest.mark.postgres
+@pytest.mark.xdist_group("rush")  # as tests/registrations/test_concurrency.py
 def test_the_rate_limit_lets_exactly_its_limit_through_a_rush(shared_db_cache, settings):
     request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.5")
     accepted = []

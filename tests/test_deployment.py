@@ -1,4 +1,4 @@
-"""The reverse proxy in front of gunicorn: gunicorn's address and the shipped nginx config.
+"""The reverse proxy in front of gunicorn: the shipped nginx config.
 
 The nginx tests run nginx from config/nginx.conf (filled in as bench/proxy.py does) in
 front of a small recording server, and are skipped where nginx or openssl is missing.
@@ -6,7 +6,6 @@ front of a small recording server, and are skipped where nginx or openssl is mis
 
 import http.server
 import os
-import runpy
 import shutil
 import signal
 import subprocess
@@ -21,25 +20,11 @@ from bench import proxy
 from sitewide.ratelimit import client_address
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN_CONFIG = str(ROOT / "config" / "gunicorn.conf.py")
 
 needs_nginx = pytest.mark.skipif(
     not (shutil.which("nginx") or Path(proxy.NGINX).exists()) or not shutil.which("openssl"),
     reason="nginx and openssl are not installed",
 )
-
-
-def test_gunicorn_listens_only_on_the_local_address_by_default(monkeypatch):
-    monkeypatch.delenv("GUNICORN_BIND", raising=False)
-    monkeypatch.delenv("PORT", raising=False)
-
-    assert runpy.run_path(GUNICORN_CONFIG)["bind"] == "127.0.0.1:8000"
-
-
-def test_gunicorn_address_can_still_be_set(monkeypatch):
-    monkeypatch.setenv("GUNICORN_BIND", "unix:/run/buurt/gunicorn.sock")
-
-    assert runpy.run_path(GUNICORN_CONFIG)["bind"] == "unix:/run/buurt/gunicorn.sock"
 
 
 def test_the_nginx_template_has_a_value_for_every_placeholder():

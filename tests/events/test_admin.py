@@ -3,11 +3,13 @@ import datetime
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from events.models import Event
-from tests.factories import RoundFactory, SessionFactory
+from registrations import services
+from tests.factories import EventFactory, RoundFactory, SessionFactory, person
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +159,43 @@ def test_admin_forms_drop_control_characters(admin_client):
         "Eerste regel\ntweede\r\nderde",
     )
     assert session.offerings.get().location == "Tafel 4"
+
+
+def test_view_only_staff_cannot_duplicate_or_draw(client):
+    event = EventFactory()
+    user = User.objects.create_user("kijker", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_event"))
+    client.force_login(user)
+
+    for action in ["duplicate_events", "draw_lottery"]:
+        client.post(
+            reverse("admin:events_event_changelist"),
+            {"action": action, "_selected_action": [event.pk]},
+        )
+
+    assert Event.objects.count() == 1
+    assert event.allocation_runs.count() == 0
+
+
+def test_capacity_raised_on_the_session_page_moves_people_up(one_seat_event, admin_client):
+    event, offering = one_seat_event
+    services.register_attendee(event, person=person(1), offering_ids=[offering.pk])
+    waiting = services.register_attendee(event, person=person(2), offering_ids=[offering.pk])
+    session = offering.session
+
+    admin_client.post(
+        reverse("admin:events_session_change", args=[session.pk]),
+        session_form_data(
+            session,
+            offering.round,
+            **{
+                "offerings-INITIAL_FORMS": 1,
+                "offerings-0-id": offering.pk,
+                "offerings-0-session": session.pk,
+                "offerings-0-capacity": 2,
+                "offerings-0-location": "",
+            },
+        ),
+    )
+
+    assert waiting.registration.choices.get().status == "confirmed"

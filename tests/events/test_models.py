@@ -262,3 +262,27 @@ def test_copy_as_draft_copies_programme_without_publishing():
     )
     # The original is untouched.
     assert event.offerings.count() == 6
+
+
+def test_copy_of_a_preference_event_moves_its_deadline_and_starts_unallocated():
+    event = EventFactory(
+        start_date=datetime.date(2026, 3, 1),
+        registration_opens_at=timezone.make_aware(datetime.datetime(2026, 1, 1, 9)),
+        allocation_mode=Event.AllocationMode.PREFERENCE,
+        preferences_close_at=timezone.make_aware(datetime.datetime(2026, 2, 1, 9)),
+        allocated_at=timezone.make_aware(datetime.datetime(2026, 2, 2, 9)),
+    )
+
+    copy = copy_as_draft(event)
+
+    assert copy.preferences_close_at == timezone.make_aware(datetime.datetime(2027, 2, 1, 9))
+    assert copy.allocated_at is None
+
+
+def test_preference_mode_needs_a_deadline():
+    event = EventFactory.build(allocation_mode=Event.AllocationMode.PREFERENCE, venue=None)
+
+    with pytest.raises(ValidationError) as excinfo:
+        event.full_clean(exclude=["slug"])
+
+    assert list(excinfo.value.message_dict) == ["preferences_close_at"]

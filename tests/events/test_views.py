@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
+from events.templatetags.event_tags import registration_label
 from tests.factories import (
     EventFactory,
     EventRoleFactory,
@@ -336,3 +337,11 @@ def test_a_time_zone_is_worked_out_once_for_every_calendar_around_the_same_dates
     [same] = Calendar.from_ical(second.to_ical()).walk("VTIMEZONE")
     assert zone.to_ical() == same.to_ical() and str(zone["TZID"]) == "Europe/Amsterdam"
     assert b"Ronde 1: B" in second.to_ical() and b"Ronde 1: A" not in second.to_ical()
+
+
+def test_registration_opening_is_shown_in_amsterdam_time():
+    event = EventFactory(
+        registration_opens_at=timezone.make_aware(datetime.datetime(2099, 3, 1, 9, 0)),
+    )
+
+    assert registration_label(event) == "Aanmelden opent op 1 maart 2099, 09:00"

@@ -6,7 +6,7 @@ from django.urls import reverse
 from registrations import services
 from registrations.admin import OfferingListFilter
 from registrations.models import Registration
-from tests.factories import build_programme, offerings_by_round
+from tests.factories import build_programme, offerings_by_round, person
 
 pytestmark = pytest.mark.django_db
 
@@ -350,3 +350,31 @@ def test_registration_admin_never_shows_the_personal_link_code(admin_client, eve
     event_type = ContentType.objects.get_for_model(event)
     event_on_site = admin_client.get(reverse("admin:view_on_site", args=[event_type.pk, event.pk]))
     assert event_on_site["Location"].endswith(event.get_absolute_url())  # other models keep it
+
+
+def test_admin_cannot_edit_seats_directly(one_seat_event, admin_client):
+    event, offering = one_seat_event
+    registration = services.register_attendee(
+        event, person=person(1), offering_ids=[offering.pk]
+    ).registration
+
+    page = admin_client.get(
+        reverse("admin:registrations_registration_change", args=[registration.pk])
+    )
+
+    form = page.context["adminform"].form
+    assert "status" not in form.fields
+    assert "event" not in form.fields
+
+
+def test_deleting_a_registration_in_the_admin_moves_the_next_up(one_seat_event, admin_client):
+    event, offering = one_seat_event
+    first = services.register_attendee(event, person=person(1), offering_ids=[offering.pk])
+    second = services.register_attendee(event, person=person(2), offering_ids=[offering.pk])
+
+    admin_client.post(
+        reverse("admin:registrations_registration_delete", args=[first.registration.pk]),
+        {"post": "yes"},
+    )
+
+    assert second.registration.choices.get().status == "confirmed"

@@ -1,17 +1,20 @@
 """The lock holds under a rush: run on PostgreSQL with real concurrent transactions."""
 
-import datetime
 import threading
 
 import pytest
 from django.db import close_old_connections, connection
-from django.utils import timezone
 
 from registrations import emails, services
-from registrations.models import QueuedEmail, Registration, SeatReservation, SessionChoice
-from tests.factories import build_programme
+from registrations.models import QueuedEmail, Registration, SessionChoice
+from tests.factories import build_programme, reserve_seats, single_offering
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# One rush at a time (pytest-xdist's group): each opens up to 60 connections.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("rush"),
+]
 
 CONTENDERS = 60
 SEATS_LEFT = 10
@@ -41,10 +44,8 @@ def _rush(worker, count):
 
 
 def test_rush_for_last_ten_seats_never_overbooks_and_queues_in_arrival_order():
-    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
-    offering = event.offerings.get()
-    offering.capacity = 12
-    offering.save()
+    offering = single_offering(12)
+    event = offering.event
     for number in range(2):  # two seats already taken: ten left
         services.register_attendee(
             event,
@@ -105,10 +106,8 @@ def test_rush_on_event_capacity_and_duplicate_clicks():
 
 
 def test_concurrent_cancellations_promote_each_waiting_person_once():
-    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
-    offering = event.offerings.get()
-    offering.capacity = 10
-    offering.save()
+    offering = single_offering(10)
+    event = offering.event
     outcomes = [
         services.register_attendee(
             event,
@@ -130,17 +129,9 @@ def test_concurrent_cancellations_promote_each_waiting_person_once():
 
 
 def test_rush_respects_seats_reserved_for_residents():
-    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
-    offering = event.offerings.get()
-    offering.capacity = 10
-    offering.save()
-    SeatReservation.objects.create(
-        event=event,
-        offering=offering,
-        role="resident",
-        share=40,
-        released_at=timezone.now() + datetime.timedelta(days=1),
-    )
+    offering = single_offering(10)
+    event = offering.event
+    reserve_seats(offering)
 
     def register(number):
         role = "resident" if number % 3 == 0 else "civil_servant"

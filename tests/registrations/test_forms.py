@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from django import forms
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from registrations import services
@@ -84,14 +83,13 @@ def test_cancel_page_offers_the_button_and_a_way_back(client, event):
     assert f'href="{registration.get_absolute_url()}">Nee, houd mijn aanmelding</a>' in content
 
 
-def test_checkin_buttons_name_the_person_as_text_not_as_a_template(client, event):
+def test_checkin_buttons_name_the_person_as_text_not_as_a_template(client, event, moderator):
     offering = offerings_by_round(event)[0][0]
     services.register_attendee(
         event,
         person=services.Person(name="{{ request }}{% now 'Y' %}", email="a@b.nl", role="resident"),
         offering_ids=[offering.pk],
     )
-    moderator = User.objects.create_user("moderator", password="x")
     offering.moderators.add(moderator)
     client.force_login(moderator)
 

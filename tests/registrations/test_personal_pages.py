@@ -1,7 +1,6 @@
 """Pages with personal data: kept by no browser or proxy, and no more shown than needed."""
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from registrations import services
@@ -22,7 +21,7 @@ PUBLIC = {"create", "series", "privacy"}
 
 
 @pytest.fixture
-def setup(db):
+def setup(moderator, organiser):
     event = build_programme(sessions=2, rounds=2, capacity=100)
     offering = offerings_by_round(event)[0][0]
     registration = services.register_attendee(
@@ -35,10 +34,7 @@ def setup(db):
         ),
         offering_ids=[offering.pk],
     ).registration
-    moderator = User.objects.create_user("moderator", password="x")
     offering.moderators.add(moderator)
-    organiser = User.objects.create_user("organisator", password="x", is_staff=True)
-    organiser.user_permissions.add(Permission.objects.get(codename="view_registration"))
     return {
         "event": event,
         "offering": offering,

@@ -12,7 +12,7 @@ from events.models import Event
 from events.services import copy_as_draft
 from registrations import services
 from registrations.models import AllocationRun, QueuedEmail, SessionChoice
-from tests.factories import build_programme, offerings_by_round
+from tests.factories import build_programme, offerings_by_round, reserve_seats
 
 pytestmark = pytest.mark.django_db
 
@@ -440,3 +440,41 @@ def test_registration_pauses_while_places_are_assigned(client, event):
 
     assert response.status_code == 200
     assert "De plekken worden nu verdeeld." in response.content.decode()
+
+
+def test_winner_who_cancels_before_confirmation_leaves_the_seat_to_the_next(
+    one_seat_event, django_capture_on_commit_callbacks, mailoutbox
+):
+    event, offering = one_seat_event
+    event.allocation_mode = Event.AllocationMode.PREFERENCE
+    event.preferences_close_at = timezone.now() + datetime.timedelta(days=1)
+    event.save()
+    people = [
+        services.register_preferences(
+            event, person=person(n), preferences={offering.round_id: [offering.pk]}
+        ).registration
+        for n in range(2)
+    ]
+    close_preferences(event)
+    run = services.run_allocation(event, seed=1)
+    winner_id = next(pid for pid, _rid, _oid in run.result["assignments"])
+    services.cancel_registration(next(r for r in people if r.pk == winner_id))
+
+    services.confirm_allocation(run)
+
+    [confirmed] = offering.choices.confirmed()
+    assert confirmed.registration_id != winner_id
+    assert confirmed.registration.status == "confirmed"
+
+
+def test_lottery_refuses_two_group_reservations_on_one_session(one_seat_event):
+    event, offering = one_seat_event
+    event.allocation_mode = Event.AllocationMode.PREFERENCE
+    close_preferences(event)
+    for role in ["resident", "entrepreneur"]:
+        reserve_seats(offering, role=role, share=50)
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.run_allocation(event, seed=1)
+
+    assert excinfo.value.code == "two_reservations"

@@ -6,12 +6,11 @@ import subprocess
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from registrations import services
-from tests.factories import build_programme
+from tests.factories import single_offering
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,12 +23,11 @@ SURNAMES = [
 
 
 @pytest.fixture
-def sixty_on_a_list(db):
-    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
-    offering = event.offerings.get()
-    offering.capacity = 60
+def sixty_on_a_list(moderator):
+    offering = single_offering(60)
     offering.location = "Tafel 3"
     offering.save()
+    event = offering.event
     names = [f"{first} {surname}" for first in ("Anna", "Bram") for surname in SURNAMES]
     names += ["Chris Wachtman", "Dana Wachtvrouw"]  # the waiting list
     for number, name in enumerate(names):
@@ -40,7 +38,6 @@ def sixty_on_a_list(db):
             ),
             offering_ids=[offering.pk],
         )
-    moderator = User.objects.create_user("moderator", password="x")
     offering.moderators.add(moderator)
     return offering, moderator, names
 

@@ -8,28 +8,15 @@ from django.utils import timezone
 
 from registrations import services
 from registrations.models import Registration, SeatReservation, SessionChoice
-from tests.factories import build_programme
+from tests.factories import build_programme, person, reserve_seats, single_offering
 
 pytestmark = pytest.mark.django_db
 
 
-def person(number, role):
-    return services.Person(name=f"P{number}", email=f"p{number}@example.nl", role=role)
-
-
 @pytest.fixture
 def offering(db):
-    event = build_programme(sessions=1, rounds=1, speakers_per_session=0, event_speakers=0)
-    offering = event.offerings.get()
-    offering.capacity = 10
-    offering.save()
-    SeatReservation.objects.create(
-        event=event,
-        offering=offering,
-        role="resident",
-        share=40,
-        released_at=timezone.now() + datetime.timedelta(days=3),
-    )
+    offering = single_offering(10)
+    reserve_seats(offering, days=3)
     return offering
 
 
@@ -156,3 +143,18 @@ def test_the_registration_form_counts_the_groups_seats(offering, client):
         offering=offering, registration__role="civil_servant"
     ).order_by("registration__created_at", "pk")
     assert list(statuses.values_list("status", flat=True)) == ["confirmed"] * 6 + ["waiting"] * 2
+
+
+def test_released_reserved_seat_goes_to_the_waiting_before_a_newcomer(one_seat_event):
+    event, offering = one_seat_event
+    reservation = reserve_seats(offering, share=100)
+    services.register_attendee(event, person=person(1, "civil_servant"), offering_ids=[offering.pk])
+    reservation.released_at = timezone.now() - datetime.timedelta(minutes=1)
+    reservation.save()
+
+    late = services.register_attendee(
+        event, person=person(2, "civil_servant"), offering_ids=[offering.pk]
+    )
+
+    assert offering.choices.confirmed().get().registration.email == "p1@example.nl"
+    assert late.registration.choices.get().status == "waiting"

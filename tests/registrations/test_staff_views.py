@@ -4,7 +4,7 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -12,13 +12,13 @@ from events.models import Event, Round, Session
 from registrations import services
 from registrations.attendees import surname_key
 from registrations.models import Registration
-from tests.factories import build_programme, offerings_by_round
+from tests.factories import build_programme, offerings_by_round, person
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def setup(db):
+def setup(moderator, organiser):
     event = build_programme(sessions=2, rounds=2, capacity=100)
     offering = offerings_by_round(event)[0][0]
     offering.capacity = 2
@@ -42,13 +42,10 @@ def setup(db):
         ).registration
         for i, (name, role) in enumerate(people)
     ]
-    moderator = User.objects.create_user("moderator", password="x")
     offering.moderators.add(moderator)
     other = User.objects.create_user("ander", password="x")
     offerings_by_round(event)[1][0].moderators.add(other)
     participant = User.objects.create_user("deelnemer", password="x")
-    organiser = User.objects.create_user("organisator", password="x", is_staff=True)
-    organiser.user_permissions.add(Permission.objects.get(codename="view_registration"))
     return {
         "event": event,
         "offering": offering,
@@ -424,3 +421,38 @@ def test_overview_shows_role_mix_against_reservation(client, setup):
     [reservation] = response.context["rounds"][0]["lines"][0]["reservations"]
     assert (reservation["seats"], reservation["held"]) == (1, 1)  # Jos is a resident
     assert "1 van 1 plekken gereserveerd voor bewoner bezet" in response.content.decode()
+
+
+def test_exports_quote_spreadsheet_formulas(one_seat_event, client):
+    event, offering = one_seat_event
+    services.register_attendee(
+        event, person=person(1, name='=HYPERLINK("http://x","klik")'), offering_ids=[offering.pk]
+    )
+    organiser = User.objects.create_superuser("org", "o@example.nl", "x")
+    client.force_login(organiser)
+
+    xlsx = client.get(reverse("registrations:offering_export", args=[offering.pk, "xlsx"]))
+    csv_text = client.get(
+        reverse("registrations:offering_export", args=[offering.pk, "csv"])
+    ).content.decode("utf-8-sig")
+
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    # A text cell that stays text when edited, without a visible apostrophe.
+    assert (sheet["B5"].data_type, sheet["B5"].quotePrefix) == ("s", True)
+    assert sheet["B5"].value == '=HYPERLINK("http://x","klik")'
+    data_row = csv_text.splitlines()[1]
+    assert data_row.startswith("1;\"'=HYPERLINK(")
+
+
+def test_my_sessions_counts_are_not_multiplied_by_other_moderators(one_seat_event, client):
+    event, offering = one_seat_event
+    services.register_attendee(event, person=person(1), offering_ids=[offering.pk])
+    me = User.objects.create_user("ik", password="x")
+    event.moderators.add(me)
+    offering.moderators.add(User.objects.create_user("a"), User.objects.create_user("b"))
+    client.force_login(me)
+
+    response = client.get(reverse("registrations:my_sessions"))
+
+    [line] = response.context["offerings"]
+    assert line.confirmed == 1

@@ -7,6 +7,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from events.models import Event
 from registrations import services
 from registrations.forms import NO_SESSION
 from registrations.models import Registration
@@ -15,6 +16,7 @@ from tests.factories import (
     SeriesFactory,
     build_programme,
     offerings_by_round,
+    person,
     registration_form_data,
 )
 
@@ -409,3 +411,21 @@ def test_admin_capacity_increase_promotes_and_mails(
     assert waiting.choices.get().status == "confirmed"
     assert [m.to for m in mail.outbox] == [["wacht@example.nl"]]
     assert "doorgeschoven" in response.content.decode()
+
+
+def test_cancelling_after_the_event_changes_nothing(one_seat_event, client, mailoutbox):
+    event, offering = one_seat_event
+    first = services.register_attendee(event, person=person(1), offering_ids=[offering.pk])
+    services.register_attendee(event, person=person(2), offering_ids=[offering.pk])
+    Event.objects.filter(pk=event.pk).update(
+        start_date=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    mailoutbox.clear()
+
+    response = client.post(reverse("registrations:cancel", args=[first.registration.token]))
+
+    first.registration.refresh_from_db()
+    assert response.status_code == 409
+    assert first.registration.status == "confirmed"
+    assert mailoutbox == []
+    assert "kan niet meer worden geannuleerd" in response.content.decode()
