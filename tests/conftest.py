@@ -78,3 +78,12 @@ def seed_fixtures(db):
 def browser_context_args(browser_context_args):
     # A Dutch browser: the site then answers in Dutch, as for most participants.
     return {**browser_context_args, "locale": "nl-NL"}
+
+
+@pytest.fixture
+def event(db):
+    """An open event: two rounds, two sessions each offered in both, 100 seats each
+    (tests/registrations has its own)."""
+    from tests.factories import build_programme
+
+    return build_programme(sessions=2, rounds=2, capacity=100)
