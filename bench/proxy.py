@@ -1,4 +1,5 @@
-"""nginx in front of the benchmark's gunicorn, as config/nginx.conf ships it.
+"""nginx in front of the benchmark's gunicorn, as config/nginx.conf ships it (and, for the
+tests, config/nginx-behind-load-balancer.conf).
 
 nginx runs as a process of its own (not as a daemon), unprivileged (as ``nobody`` when the
 benchmark runs as root), with its prefix, pid file, logs, temporary files and a self-signed
@@ -23,14 +24,16 @@ from pathlib import Path
 
 from bench import common
 
-TEMPLATE = common.ROOT / "config" / "nginx.conf"
+TEMPLATE = common.ROOT / "config" / "nginx.conf"  # nginx terminates TLS
+BEHIND_LOAD_BALANCER = common.ROOT / "config" / "nginx-behind-load-balancer.conf"
+SHARED = common.ROOT / "config" / "nginx-proxy.conf"  # included by both, from their directory
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
 
 
-def render(**values):
-    """config/nginx.conf with its @NAME@ placeholders filled in (names in lower case)."""
-    text = TEMPLATE.read_text()
+def render(template=TEMPLATE, **values):
+    """A template of config/ with its @NAME@ placeholders filled in (names in lower case)."""
+    text = Path(template).read_text()
     missing = {name.lower() for name in PLACEHOLDER.findall(text)} - set(values)
     if missing:
         raise ValueError(f"no value for {sorted(missing)}")
@@ -67,23 +70,35 @@ def self_signed_certificate(directory, host=common.HOST):
     return certificate, key
 
 
-def prefix(directory, upstream, *, https_port=None, http_port=None):
-    """An nginx prefix in `directory`: the filled-in configuration, a certificate, and the
-    directories nginx writes to, owned by the user it will run as. Returns the config path."""
+def prefix(directory, upstream, *, https_port=None, http_port=None, load_balancer=None):
+    """An nginx prefix in `directory`: the filled-in configuration (config/nginx.conf, or
+    with the `load_balancer`'s address config/nginx-behind-load-balancer.conf), a
+    certificate, an uploads directory (``media``) and the directories nginx writes to, owned
+    by the user it will run as. Returns the config path."""
     directory = Path(directory)
-    for sub in ("logs", "tmp"):
+    for sub in ("logs", "tmp", "media"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
-    certificate, key = self_signed_certificate(directory)
-    config = directory / "nginx.conf"
-    config.write_text(
-        render(
+    http_listen = f"{common.HOST}:{http_port or common.free_port()}"
+    media_root = directory / "media"
+    if load_balancer is None:
+        certificate, key = self_signed_certificate(directory)
+        text = render(
             https_listen=f"{common.HOST}:{https_port or common.free_port()}",
-            http_listen=f"{common.HOST}:{http_port or common.free_port()}",
+            http_listen=http_listen,
             certificate=certificate,
             certificate_key=key,
-            upstream=upstream,
+            media_root=media_root,
         )
-    )
+    else:
+        text = render(
+            BEHIND_LOAD_BALANCER,
+            http_listen=http_listen,
+            load_balancer=load_balancer,
+            media_root=media_root,
+        )
+    config = directory / "nginx.conf"
+    config.write_text(text)
+    (directory / SHARED.name).write_text(render(SHARED, upstream=upstream))
     if os.geteuid() == 0:
         for path in [directory, *directory.rglob("*")]:
             shutil.chown(path, "nobody", "nogroup")

@@ -472,6 +472,10 @@ def _change_preferences(request, registration):
 @require_http_methods(["GET", "POST"])
 def cancel(request, token):
     registration = _registration(token)
+    if not registration.is_active:
+        # Cancelled already (a second click, an old e-mail): the personal page says so and
+        # offers to register again.
+        return redirect(registration)
     if registration.event.is_past:
         # Nothing to free any more, and nobody should be told a seat came free.
         return render(

@@ -14,8 +14,10 @@ def check_trusted_proxy_count(app_configs, **kwargs):
             "DJANGO_TRUSTED_PROXY_COUNT is not set: the rate limits use the address of the "
             "connection.",
             hint=(
-                "Set it to the number of proxies in front of the app (1 for one load "
-                "balancer or nginx), or to 0 if visitors connect to gunicorn directly. "
+                "Set it to the number of proxies in front of the app: 2 for a load "
+                "balancer that terminates TLS and nginx, 1 for nginx alone (or behind a "
+                "load balancer that passes TLS through), 0 if visitors connect to gunicorn "
+                "directly (docs/deployment.md). "
                 "Behind a proxy without it, all visitors share one count and anyone can "
                 "lock everyone out; with too high a value, visitors can forge their address."
             ),

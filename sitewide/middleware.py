@@ -93,10 +93,15 @@ class FormEncodingMiddleware:
 
 
 class NulCharacterMiddleware:
-    """Answers 400 to a query string with a NUL character, which no page ever sends.
+    """Answers 400 to a query string with a NUL character, which no page ever sends, and
+    drops cookies with one.
 
     PostgreSQL cannot store or compare text containing one, so a NUL in an admin search
-    or list filter would otherwise end in a database error (a 500).
+    or list filter, or in the session cookie (``"\\000"`` in a quoted cookie value is one),
+    would otherwise end in a database error (a 500). Such a cookie is dropped rather than
+    refused, so a visitor whose browser holds one still gets every page (with a new session).
+    Form fields refuse a NUL themselves (Django's ``ProhibitNullCharactersValidator``, or
+    ``PlainTextField`` drops it). Goes before the session and page-cache middleware.
     """
 
     def __init__(self, get_response):
@@ -105,6 +110,9 @@ class NulCharacterMiddleware:
     def __call__(self, request):
         if any("\x00" in "".join([key, *values]) for key, values in request.GET.lists()):
             return views.bad_request(request)
+        for name, value in list(request.COOKIES.items()):
+            if "\x00" in name or "\x00" in value:
+                del request.COOKIES[name]
         return self.get_response(request)
 
 

@@ -73,15 +73,37 @@ def hit(scope, identity, rate):
     while True:
         try:
             value = cache.incr(key)
-            break
         except ValueError:  # no window open (or it just ended): open one
-            value = int(time.time()) * SLOT + 1
+            value = _opening()
             if cache.add(key, value, timeout=period):
                 break
-    started, count = divmod(value, SLOT)
+            continue
+        if _window(value)[0] + period > time.time():
+            break
+        # A value that outlived its window. Django's RedisCache.incr checks that the key
+        # exists, then increments: when the key expires in between, Redis makes it anew,
+        # holding only the count (a start of 0) and without an expiry, and this identity
+        # would be throttled for good. Never trusted: a new window replaces it (two requests
+        # that find it at the same moment may count one attempt less, once).
+        value = _opening()
+        cache.set(key, value, timeout=period)
+        break
+    started, count = _window(value)
     if count <= attempts:
         return None
     return max(1, math.ceil(started + period - time.time()))
+
+
+def _opening():
+    """The value of a window that opens now with one attempt."""
+    return int(time.time()) * SLOT + 1
+
+
+def _window(value):
+    """(start, count) of a window's value; a count below zero (a ``give_back`` after its
+    window was replaced) stays negative instead of borrowing from the start."""
+    started = (value + SLOT // 2) // SLOT
+    return started, value - started * SLOT
 
 
 def give_back(scope, identity):

@@ -117,3 +117,12 @@ def one_seat_event(db):
     """An event of one session in one round with one seat: (event, offering)."""
     offering = single_offering(1)
     return offering.event, offering
+
+
+@pytest.fixture
+def event(db):
+    """An open event: two rounds, two sessions each offered in both, 100 seats each
+    (tests/registrations has its own)."""
+    from tests.factories import build_programme
+
+    return build_programme(sessions=2, rounds=2, capacity=100)

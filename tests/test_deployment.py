@@ -4,8 +4,10 @@ The nginx tests run nginx from config/nginx.conf (filled in as bench/proxy.py do
 front of a small recording server, and are skipped where nginx or openssl is missing.
 """
 
+import contextlib
 import http.server
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +19,7 @@ import pytest
 from django.test import RequestFactory, override_settings
 
 from bench import proxy
+from sitewide.checks import check_trusted_proxy_count
 from sitewide.ratelimit import client_address
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +30,18 @@ needs_nginx = pytest.mark.skipif(
 )
 
 
-def test_the_nginx_template_has_a_value_for_every_placeholder():
-    with pytest.raises(ValueError, match="upstream"):
+def test_the_nginx_templates_have_a_value_for_every_placeholder():
+    with pytest.raises(ValueError, match="media_root"):
         proxy.render(https_listen="443", http_listen="80", certificate="c", certificate_key="k")
+    with pytest.raises(ValueError, match="load_balancer"):
+        proxy.render(proxy.BEHIND_LOAD_BALANCER, http_listen="80", media_root="/srv/media")
+    with pytest.raises(ValueError, match="upstream"):
+        proxy.render(proxy.SHARED)
+
+
+def test_both_nginx_configurations_include_the_shared_part_from_their_directory():
+    for template in [proxy.TEMPLATE, proxy.BEHIND_LOAD_BALANCER]:
+        assert f"include {proxy.SHARED.name};" in template.read_text()
 
 
 @pytest.fixture
@@ -42,8 +54,9 @@ def nginx_prefix():
 
 
 @needs_nginx
-def test_the_shipped_nginx_configuration_passes_nginx_t(nginx_prefix):
-    config = proxy.prefix(nginx_prefix, "127.0.0.1:8000")
+@pytest.mark.parametrize("load_balancer", [None, "10.0.0.0/29"])
+def test_the_shipped_nginx_configurations_pass_nginx_t(nginx_prefix, load_balancer):
+    config = proxy.prefix(nginx_prefix, "127.0.0.1:8000", load_balancer=load_balancer)
 
     checked = subprocess.run(
         proxy.command(nginx_prefix, config, "-t"), capture_output=True, text=True, timeout=30
@@ -75,20 +88,26 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def nginx(nginx_prefix):
-    """nginx from the shipped template in front of a Recorder: (nginx URL, requests seen)."""
+@contextlib.contextmanager
+def running_nginx(nginx_prefix, **options):
+    """nginx from a shipped template in front of a Recorder: (nginx URL, requests seen)."""
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     upstream.seen = []
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     port = proxy.common.free_port()
-    config = proxy.prefix(nginx_prefix, f"127.0.0.1:{upstream.server_address[1]}", https_port=port)
+    behind_load_balancer = options.get("load_balancer") is not None
+    config = proxy.prefix(
+        nginx_prefix,
+        f"127.0.0.1:{upstream.server_address[1]}",
+        **({"http_port": port} if behind_load_balancer else {"https_port": port}),
+        **options,
+    )
     process = subprocess.Popen(
         proxy.command(nginx_prefix, config, "-g", "daemon off;"),
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    url = f"https://127.0.0.1:{port}"
+    url = f"{'http' if behind_load_balancer else 'https'}://127.0.0.1:{port}"
     try:
         for _attempt in range(200):
             assert process.poll() is None, process.stderr.read()
@@ -104,6 +123,20 @@ def nginx(nginx_prefix):
         upstream.shutdown()
 
 
+@pytest.fixture
+def nginx(nginx_prefix):
+    """nginx as config/nginx.conf ships it, terminating TLS."""
+    with running_nginx(nginx_prefix) as running:
+        yield running
+
+
+@pytest.fixture
+def balanced_nginx(nginx_prefix):
+    """nginx as config/nginx-behind-load-balancer.conf ships it, the balancer at 127.0.0.1."""
+    with running_nginx(nginx_prefix, load_balancer="127.0.0.1") as running:
+        yield running
+
+
 def exchange(sock, data):
     """Send `data`, read the response until the server closes the connection."""
     sock.sendall(data)
@@ -113,10 +146,16 @@ def exchange(sock, data):
     return b"".join(chunks)
 
 
-def full_request(url, path):
+def forwarded_request(url, path, *headers):
+    """A GET of `path` through nginx with these extra header lines."""
     with proxy.connect(url) as sock:
         return exchange(
-            sock, f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode()
+            sock,
+            "\r\n".join(
+                [f"GET {path} HTTP/1.1", "Host: programma.example.nl", "Connection: close"]
+                + list(headers)
+            ).encode()
+            + b"\r\n\r\n",
         )
 
 
@@ -124,25 +163,30 @@ def full_request(url, path):
 def test_nginx_passes_on_the_visitors_address_and_the_scheme_and_not_what_a_client_forges(nginx):
     url, seen = nginx
 
-    with proxy.connect(url) as sock:
-        answer = exchange(
-            sock,
-            b"GET /healthz HTTP/1.1\r\nHost: programma.example.nl\r\nConnection: close\r\n"
-            b"X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: http\r\n\r\n",
-        )
+    answer = forwarded_request(
+        url, "/healthz", "X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: http"
+    )
 
     assert answer.startswith(b"HTTP/1.1 200")
-    [(_method, path, headers, _body)] = seen
-    assert path == "/healthz"
-    assert headers["Host"] == "programma.example.nl"
-    assert headers["X-Forwarded-Proto"] == "https"
-    assert headers["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
     # Behind this one proxy (DJANGO_TRUSTED_PROXY_COUNT=1) the app sees nginx's entry.
+    assert assert_passed_on(seen, "/healthz", "https", "203.0.113.9, 127.0.0.1", proxies=1) == (
+        "127.0.0.1"
+    )
+
+
+def assert_passed_on(seen, path, scheme, forwarded_for, *, proxies):
+    """The one request nginx passed on; returns the client address the app reads from it
+    behind `proxies` proxies."""
+    [(_method, seen_path, headers, _body)] = seen
+    assert seen_path == path
+    assert headers["Host"] == "programma.example.nl"
+    assert headers["X-Forwarded-Proto"] == scheme
+    assert headers["X-Forwarded-For"] == forwarded_for
     request = RequestFactory().get(
         "/", HTTP_X_FORWARDED_FOR=headers["X-Forwarded-For"], REMOTE_ADDR="127.0.0.1"
     )
-    with override_settings(TRUSTED_PROXY_COUNT=1):
-        assert client_address(request) == "127.0.0.1"
+    with override_settings(TRUSTED_PROXY_COUNT=proxies):
+        return client_address(request)
 
 
 @needs_nginx
@@ -156,7 +200,7 @@ def test_nginx_passes_a_slow_request_on_only_when_it_is_complete(nginx):
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 11\r\n\r\nname="
         )
         # A request sent after them is answered while they are incomplete ...
-        assert full_request(url, "/meanwhile").startswith(b"HTTP/1.1 200")
+        assert forwarded_request(url, "/meanwhile").startswith(b"HTTP/1.1 200")
         assert [path for _method, path, _headers, _body in seen] == ["/meanwhile"]
         # ... and they reach the app, whole, once they are complete.
         assert exchange(slow_head, b"\r\n").startswith(b"HTTP/1.1 200")
@@ -170,3 +214,104 @@ def test_nginx_passes_a_slow_request_on_only_when_it_is_complete(nginx):
         ("GET", "/slow-head", b""),
         ("POST", "/slow-body", b"name=Anna K"),
     ]
+
+
+@needs_nginx
+def test_behind_a_load_balancer_nginx_passes_its_scheme_and_address_on(balanced_nginx):
+    url, seen = balanced_nginx
+
+    answer = forwarded_request(
+        url,
+        "/evenementen/",
+        # The visitor forged the first entry; the balancer appended the second.
+        "X-Forwarded-For: 203.0.113.9, 198.51.100.7",
+        "X-Forwarded-Proto: https",
+    )
+
+    assert answer.startswith(b"HTTP/1.1 200")  # passed on, not redirected
+    # Behind the balancer and nginx (DJANGO_TRUSTED_PROXY_COUNT=2) the app sees the
+    # address the balancer wrote.
+    forwarded_for = "203.0.113.9, 198.51.100.7, 127.0.0.1"
+    assert assert_passed_on(seen, "/evenementen/", "https", forwarded_for, proxies=2) == (
+        "198.51.100.7"
+    )
+
+
+@needs_nginx
+def test_behind_a_load_balancer_only_https_passes_as_the_scheme(balanced_nginx):
+    url, seen = balanced_nginx
+
+    for proto in ["X-Forwarded-Proto: http", "X-Forwarded-Proto: https, https", "X-A: b"]:
+        assert forwarded_request(url, "/", proto).startswith(b"HTTP/1.1 200")
+
+    assert [headers["X-Forwarded-Proto"] for _m, _p, headers, _b in seen] == ["http"] * 3
+
+
+@needs_nginx
+def test_behind_a_load_balancer_nginx_refuses_everyone_else(nginx_prefix):
+    with running_nginx(nginx_prefix, load_balancer="192.0.2.1") as (url, seen):
+        answer = forwarded_request(url, "/", "X-Forwarded-Proto: https")
+
+    assert answer.startswith(b"HTTP/1.1 403")
+    assert seen == []
+
+
+@needs_nginx
+@pytest.mark.parametrize("load_balancer", [None, "127.0.0.1"])
+def test_nginx_serves_the_uploads_itself(nginx_prefix, load_balancer):
+    photo = nginx_prefix / "media" / "speakers" / "anna.jpg"
+    photo.parent.mkdir(parents=True)
+    photo.write_bytes(b"\xff\xd8\xff\xe0 a photo")
+    photo.parent.chmod(0o755)
+    photo.chmod(0o644)
+    with running_nginx(nginx_prefix, load_balancer=load_balancer) as (url, seen):
+        answer = forwarded_request(url, "/media/speakers/anna.jpg")
+        missing = forwarded_request(url, "/media/speakers/bob.jpg")
+
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"Content-Type: image/jpeg" in head
+    assert b"X-Content-Type-Options: nosniff" in head
+    assert body == b"\xff\xd8\xff\xe0 a photo"
+    assert missing.startswith(b"HTTP/1.1 404")
+    assert seen == []  # gunicorn never saw them
+
+
+@needs_nginx
+def test_nginx_that_terminates_tls_redirects_plain_http_but_the_health_check(nginx_prefix):
+    http_port = proxy.common.free_port()
+    with running_nginx(nginx_prefix, http_port=http_port) as (_url, seen):
+        plain = f"http://127.0.0.1:{http_port}"
+        redirected = forwarded_request(plain, "/evenementen/")
+        health = forwarded_request(plain, "/healthz")
+
+    assert redirected.startswith(b"HTTP/1.1 301")
+    assert b"Location: https://programma.example.nl/evenementen/" in redirected
+    assert health.startswith(b"HTTP/1.1 200")
+    assert [path for _m, path, _h, _b in seen] == ["/healthz"]
+
+
+def test_the_docs_and_the_check_give_the_same_proxy_counts(settings):
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    settings.DEBUG, settings.TRUSTED_PROXY_COUNT = False, None
+    [warning] = check_trusted_proxy_count(None)
+
+    table = {
+        setup.strip(): count.strip()
+        for setup, _config, count in re.findall(r"^\| ([^|]+) \| ([^|]+) \| (\d) \|$", docs, re.M)
+    }
+    assert table == {
+        "nginx only (one app server)": "1",
+        "a load balancer that terminates TLS, then nginx": "2",
+        "a load balancer that passes TLS through (TCP, keeping the client's address), then nginx": (
+            "1"
+        ),
+        "nothing (visitors reach gunicorn directly; not for production)": "0",
+    }
+    assert "2 for a load balancer that terminates TLS and nginx, 1 for nginx alone" in warning.hint
+    # The release settings are those of the headline set-up: a load balancer that
+    # terminates TLS in front of nginx.
+    assert "load balancer ──HTTP──> app server 1 (nginx" in docs
+    release = docs.split("## Release", 1)[1].split("```", 2)[1]
+    assert "DJANGO_TRUSTED_PROXY_COUNT=2" in release
+    assert set(re.findall(r"TRUSTED_PROXY_COUNT=(\d)", docs)) == {"1", "2"}

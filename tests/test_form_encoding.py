@@ -12,16 +12,11 @@ from django.test import Client
 from django.urls import reverse
 
 from registrations.models import Registration
-from tests.factories import build_programme, registration_form_data
+from tests.factories import registration_form_data
 
 pytestmark = pytest.mark.django_db
 
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def event(db):
-    return build_programme(sessions=2, rounds=2, capacity=100)
 
 
 def _urls(event):

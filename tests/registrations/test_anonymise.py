@@ -257,3 +257,27 @@ def test_history_of_deleted_registrations_is_anonymised_after_the_retention_peri
         f"Geanonimiseerde aanmelding #{old.pk}"
     )
     assert LogEntry.objects.get(object_id=str(recent.pk)).object_repr == str(recent)
+
+
+def test_history_left_by_an_earlier_run_is_anonymised_on_the_next(old_event):
+    registrations = list(Registration.objects.filter(event=old_event))
+    names = [registration.name for registration in registrations]
+    log_admin_edits(registrations)
+    written = list(LogEntry.objects.values_list("pk", "object_repr", "change_message"))
+    run()
+    # As a run before the history was anonymised left it: the registrations done, their
+    # history naming them.
+    for pk, object_repr, change_message in written:
+        LogEntry.objects.filter(pk=pk).update(
+            object_repr=object_repr, change_message=change_message
+        )
+
+    output = run()
+
+    assert output.startswith("Anonymised 0 registrations")
+    assert sorted(LogEntry.objects.values_list("object_repr", flat=True)) == sorted(
+        f"Geanonimiseerde aanmelding #{registration.pk}" for registration in registrations
+    )
+    for entry in LogEntry.objects.all():
+        assert not any(name in entry.change_message for name in names)
+    assert "Naam" in entry.change_message  # what changed stays known

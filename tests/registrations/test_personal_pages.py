@@ -199,3 +199,47 @@ def test_a_cancelled_registration_changes_nothing_on_a_post(client, setup):
 
     assert response.status_code == 409
     assert "Jos van der Lans" not in response.content.decode()
+
+
+def test_the_cancel_link_of_a_cancelled_registration_shows_the_cancelled_page(client, setup):
+    registration = _cancelled(setup)
+    event = setup["event"]
+    cancel_url = reverse("registrations:cancel", args=[registration.token])
+
+    response = client.get(cancel_url, follow=True)
+
+    html = response.content.decode()
+    assert response.redirect_chain == [(registration.get_absolute_url(), 302)]
+    assert "Je aanmelding annuleren" not in html
+    assert "Deze aanmelding is geannuleerd." in html
+    assert "Opnieuw aanmelden" in html
+    assert reverse("registrations:create", args=[event.slug]) in html
+    for personal in ["Jos van der Lans", "jos@example.nl", "Buurtvereniging De Peperhoek"]:
+        assert personal not in html
+
+
+def test_cancelling_twice_sends_one_e_mail_and_shows_the_cancelled_page(client, setup, mailoutbox):
+    registration = setup["registration"]
+    cancel_url = reverse("registrations:cancel", args=[registration.token])
+    client.post(cancel_url)
+    mailoutbox.clear()
+
+    response = client.post(cancel_url, follow=True)
+
+    assert mailoutbox == []
+    assert "Opnieuw aanmelden" in response.content.decode()
+
+
+def test_the_cancel_link_of_a_registration_cancelled_before_its_event_passed(client, setup):
+    registration = _cancelled(setup)
+    event = setup["event"]
+    event.start_date = event.start_date.replace(year=2000)
+    event.end_date = None
+    event.save()
+
+    html = client.get(
+        reverse("registrations:cancel", args=[registration.token]), follow=True
+    ).content.decode()
+
+    assert "Deze aanmelding is geannuleerd." in html
+    assert "kan niet meer worden geannuleerd" not in html

@@ -53,15 +53,15 @@ class Command(BaseCommand):
         events = Event.objects.filter(
             Q(end_date__lte=cutoff) | Q(end_date__isnull=True, start_date__lte=cutoff)
         )
-        registrations = Registration.objects.filter(event__in=events).exclude(
-            email__endswith=f"@{ANONYMISED_DOMAIN}"
-        )
+        of_ended_events = Registration.objects.filter(event__in=events)
+        registrations = of_ended_events.exclude(email__endswith=f"@{ANONYMISED_DOMAIN}")
         event_count = registrations.values("event").distinct().count()
         if dry_run:
             count = registrations.count()
             verb = "Would anonymise"
         else:
             count = anonymise(registrations)
+            anonymise_history_left_behind(of_ended_events)
             anonymise_history_of_deleted(before=timezone.now() - datetime.timedelta(days=days))
             verb = "Anonymised"
         # Counts only: the output ends up in cron mail and logs.
@@ -107,6 +107,22 @@ def anonymise(registrations):
 def registration_history():
     """The admin's history entries (django_admin_log) about registrations."""
     return LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Registration))
+
+
+def anonymise_history_left_behind(registrations):
+    """Anonymise the history of `registrations` already anonymised, by a run that left it
+    (before it did history) or in an admin edit since: entries not yet renamed."""
+    anonymised = (
+        registrations.filter(email__endswith=f"@{ANONYMISED_DOMAIN}")
+        .annotate(key=Cast("pk", models.TextField()))
+        .values("key")
+    )
+    label, _ = _history_texts()
+    anonymise_history(
+        registration_history()
+        .filter(object_id__in=anonymised)
+        .exclude(object_repr__startswith=f"{label} #")
+    )
 
 
 def anonymise_history_of_deleted(*, before):
