@@ -66,6 +66,12 @@ class ThrottledLogin:
 
 
 class LoginForm(ThrottledLogin, AuthenticationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Each message says which field it is about: the summary lists them without labels.
+        self.fields["username"].error_messages["required"] = _("Enter your user name.")
+        self.fields["password"].error_messages["required"] = _("Enter your password.")
+
     @property
     def helper(self):
         return form_helper(

@@ -50,7 +50,7 @@ def test_login_error_is_next_to_the_field_and_in_the_summary(client):
     response = client.post(reverse("login"), {"username": "moderator", "password": ""})
 
     content = response.content.decode()
-    assert '<a href="#id_password">Dit veld is verplicht.</a>' in content
+    assert '<a href="#id_password">Vul je wachtwoord in.</a>' in content
     [field] = re.findall(r"<input[^>]*name=\"password\"[^>]*>", content)
     assert 'aria-describedby="id_password_error"' in field
     assert 'autocomplete="current-password"' in field
