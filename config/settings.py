@@ -309,18 +309,10 @@ LOGIN_ADDRESS_RATE_LIMIT = os.environ.get(
 # `manage.py anonymise_registrations` (daily cron) anonymises registrations this many
 # days after their event.
 REGISTRATION_RETENTION_DAYS = int(os.environ.get("DJANGO_REGISTRATION_RETENTION_DAYS", "90"))
-# Public pages served from memory to anonymous visitors, renewed after every database
-# write (sitewide/pagecache.py): seat counts are never stale. 0 switches the cache off.
+# Public pages served from memory to anonymous visitors, renewed when their programme
+# changes, with the seats filled in per response (sitewide/pagecache.py). 0 switches the
+# cache off.
 PAGE_CACHE_SECONDS = int(os.environ.get("DJANGO_PAGE_CACHE_SECONDS", "60" if PRODUCTION else "0"))
-# Writes to these tables change seat counts only: pages with seat slots (the registration
-# form, sitewide/pagecache.py) stay cached and fill in the counts per response.
-PAGE_CACHE_SEAT_TABLES = [
-    "registrations_registration",
-    "registrations_sessionchoice",
-    "registrations_preference",
-]
-# Writes to these change no page at all (besides sessions and the database cache).
-PAGE_CACHE_IGNORED_TABLES = ["registrations_queuedemail"]
 # Seconds a visitor is asked to wait when the database is unreachable (503 Retry-After).
 DATABASE_OUTAGE_RETRY_AFTER = 30
 # A bare view at /_bench/ceiling measures the server's ceiling (benchmarks only).

@@ -2,7 +2,7 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -44,33 +44,6 @@ class ContactFields(models.Model):
     @property
     def has_contact(self):
         return bool(self.contact_name or self.contact_phone or self.contact_email)
-
-
-class SeatsMixin:
-    """Seats of something with a `capacity` (None: no limit) and confirmed holders.
-
-    `seat_holders` names the reverse relation of the registrations app (events
-    does not import it). The querysets' `with_seat_counts()` annotates
-    `confirmed_count`, which is read instead of a query when present.
-    """
-
-    seat_holders = ""
-
-    @property
-    def seats_taken(self):
-        if hasattr(self, "confirmed_count"):
-            return self.confirmed_count
-        return getattr(self, self.seat_holders).filter(status="confirmed").count()
-
-    @property
-    def seats_left(self):
-        if self.capacity is None:
-            return None
-        return max(self.capacity - self.seats_taken, 0)
-
-    @property
-    def is_full(self):
-        return self.capacity is not None and self.seats_left == 0
 
 
 class SeriesQuerySet(models.QuerySet):
@@ -132,50 +105,45 @@ class EventQuerySet(models.QuerySet):
         today = today or timezone.localdate()
         return self.filter(Q(end_date__lt=today) | Q(end_date__isnull=True, start_date__lt=today))
 
-    def with_seat_counts(self):
-        # Registrations live in the registrations app; reached by their related name.
-        return self.annotate(
-            confirmed_count=Count("registrations", filter=Q(registrations__status="confirmed"))
-        )
-
     def for_listing(self):
         """What an event card renders (home, series page), in constant queries."""
-        return (
-            self.with_seat_counts()
-            .select_related("venue", "series")
-            .order_by("start_date", "start_time", "title")
+        return self.select_related("venue", "series").order_by("start_date", "start_time", "title")
+
+    def for_header(self):
+        """What an event page shows around its programme (event_detail.html)."""
+        return self.select_related("venue", "series").prefetch_related(
+            Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
+            Prefetch(
+                "roles",
+                queryset=EventRole.objects.select_related("speaker").order_by("order", "pk"),
+            ),
         )
 
     def for_programme(self):
-        """Everything templates/events/event_detail.html renders, in constant queries."""
-        return (
-            self.with_seat_counts()
-            .select_related("venue", "series")
-            .prefetch_related(
-                Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
-                Prefetch(
-                    "programme_blocks", queryset=ProgrammeBlock.objects.order_by(*BLOCK_ORDER)
+        """Everything templates/events/event_detail.html renders with its programme
+        (includes/programme.html), in constant queries."""
+        return self.select_related("venue", "series").prefetch_related(
+            Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
+            Prefetch("programme_blocks", queryset=ProgrammeBlock.objects.order_by(*BLOCK_ORDER)),
+            Prefetch(
+                "roles",
+                queryset=EventRole.objects.select_related("speaker__organisation").order_by(
+                    "order", "pk"
                 ),
-                Prefetch(
-                    "roles",
-                    queryset=EventRole.objects.select_related("speaker__organisation").order_by(
-                        "order", "pk"
-                    ),
+            ),
+            Prefetch(
+                "rounds",
+                queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
+                    Prefetch("offerings", queryset=SessionOffering.objects.for_cards())
                 ),
-                Prefetch(
-                    "rounds",
-                    queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
-                        Prefetch("offerings", queryset=SessionOffering.objects.for_cards())
-                    ),
-                ),
-            )
+            ),
         )
 
 
 BLOCK_ORDER = ("day", "starts_at", "order", "pk")
 
 
-class Event(SeatsMixin, ContactFields):
+class Event(ContactFields):
     class Kind(models.TextChoices):
         KNOWLEDGE = "knowledge", _("knowledge meeting")
         REFLECTION = "reflection", _("reflection meeting")
@@ -298,8 +266,6 @@ class Event(SeatsMixin, ContactFields):
 
     objects = EventQuerySet.as_manager()
 
-    seat_holders = "registrations"
-
     class Meta:
         ordering = ["start_date", "start_time", "title"]
         verbose_name = _("event")
@@ -395,46 +361,6 @@ class Event(SeatsMixin, ContactFields):
     def uses_preferences(self):
         return self.allocation_mode == self.AllocationMode.PREFERENCE
 
-    def registration_state(self, now=None, *, count_seats=True):
-        """One of 'unavailable', 'not_yet_open', 'preferences', 'allocating', 'open',
-        'full', 'closed'.
-
-        'full' means open, with only the waiting list left (never returned with
-        ``count_seats=False``, which spares the count). In preference mode the
-        form takes rankings ('preferences') until the deadline, registration pauses
-        until the organiser confirms the allocation ('allocating'), and then goes on
-        first come, first served.
-        """
-        now = now or timezone.now()
-        if not self.registration_enabled:
-            return "unavailable"
-        if self.registration_opens_at and now < self.registration_opens_at:
-            return "not_yet_open"
-        if self.uses_preferences and not self.allocated_at:
-            if self.preferences_close_at is None or now < self.preferences_close_at:
-                return "preferences"
-            return "allocating"
-        if now >= self.registration_deadline:
-            return "closed"
-        return "full" if count_seats and self.is_full else "open"
-
-    @property
-    def registration_deadline(self):
-        """When registration closes: as set, or else when the event starts."""
-        if self.registration_closes_at is not None:
-            return self.registration_closes_at
-        return self.starts_at or timezone.make_aware(
-            datetime.datetime.combine(self.start_date, datetime.time.min)
-        )
-
-    def registration_state_changes_at(self, now=None):
-        """The next moment the registration state changes by the clock alone, or None."""
-        now = now or timezone.now()
-        moments = [self.registration_opens_at, self.registration_deadline]
-        if self.uses_preferences and not self.allocated_at:
-            moments.append(self.preferences_close_at)
-        return min((moment for moment in moments if moment and moment > now), default=None)
-
     def timeline(self):
         """Programme blocks and rounds in time order (uses prefetched relations)."""
         items = [*self.programme_blocks.all(), *self.rounds.all()]
@@ -447,6 +373,22 @@ class Event(SeatsMixin, ContactFields):
                 isinstance(item, Round),
             ),
         )
+
+    def mark_repeated_sessions(self):
+        """Mark each offering of the prefetched rounds with the other rounds its session is
+        offered in (``other_rounds``), the first of them all (``first_round``) and whether
+        it is that one (``described_here``): the programme describes a session once in
+        full and refers to it from the others."""
+        rounds_of = {}
+        for round_ in self.rounds.all():
+            for offering in round_.offerings.all():
+                rounds_of.setdefault(offering.session_id, []).append(round_)
+        for round_ in self.rounds.all():
+            for offering in round_.offerings.all():
+                session_rounds = rounds_of[offering.session_id]
+                offering.first_round = session_rounds[0]
+                offering.described_here = session_rounds[0] is round_
+                offering.other_rounds = [other for other in session_rounds if other is not round_]
 
     def roles_by_kind(self):
         grouped = {}
@@ -583,14 +525,9 @@ class Session(models.Model):
 
 
 class SessionOfferingQuerySet(models.QuerySet):
-    def with_seat_counts(self):
-        return self.annotate(
-            confirmed_count=Count("choices", filter=Q(choices__status="confirmed"))
-        )
-
     def for_choices(self):
-        """What a registration form shows per offering: title and leaders (add
-        with_seat_counts() for the seats left).
+        """What a registration form shows per offering: title and leaders (the seats
+        left are slots, registrations.seat_slots).
 
         Lighter than for_cards (no event, organisations or biographies): the form is
         the busiest page when registration opens.
@@ -607,10 +544,9 @@ class SessionOfferingQuerySet(models.QuerySet):
         )
 
     def for_cards(self):
-        """Offerings with their session, its leaders and the seats taken."""
+        """Offerings with their session and its leaders."""
         return (
-            self.with_seat_counts()
-            .select_related("session__event")
+            self.select_related("session__event")
             .prefetch_related(
                 Prefetch(
                     "session__roles",
@@ -623,10 +559,8 @@ class SessionOfferingQuerySet(models.QuerySet):
         )
 
 
-class SessionOffering(SeatsMixin, models.Model):
+class SessionOffering(models.Model):
     """A session as offered in one round, with its own seats and attendee list."""
-
-    seat_holders = "choices"
 
     event = models.ForeignKey(
         "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="offerings"

@@ -1,15 +1,22 @@
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import get_language
 
-from sitewide.pagecache import page_cached
+from sitewide.pagecache import ProgrammeCache, page_cached
 
-from . import calendar
+from . import calendar, page_scopes
 from .models import Event, Series, SessionOffering, SessionRole
+from .templatetags.event_tags import event_json_ld
+
+# The programme of an event page, rendered, per app server until the programme changes:
+# visitors the page cache does not serve (logged in) still get it without its queries.
+PROGRAMMES = ProgrammeCache()
 
 
-@page_cached
+@page_cached(scopes=page_scopes.listing_page)
 def home(request):
     today = timezone.localdate()
     events = Event.objects.published().for_listing()
@@ -31,17 +38,10 @@ def _published_series(slug):
     )
 
 
-@page_cached
+@page_cached(scopes=page_scopes.series_page)
 def series_detail(request, slug):
     series = _published_series(slug)
-    registration_open = any(
-        event.registration_state() in {"open", "full"} for event in series.events.all()
-    )
-    return render(
-        request,
-        "events/series_detail.html",
-        {"series": series, "registration_open": registration_open},
-    )
+    return render(request, "events/series_detail.html", {"series": series})
 
 
 def series_ics(request, slug):
@@ -49,10 +49,26 @@ def series_ics(request, slug):
     return _ics_response(calendar.series_calendar(series, _base_url(request)), f"{series.slug}.ics")
 
 
-@page_cached
+@page_cached(scopes=page_scopes.event_page)
 def event_detail(request, slug):
-    event = get_object_or_404(Event.objects.published().for_programme(), slug=slug)
-    return render(request, "events/event_detail.html", {"event": event})
+    generations = PROGRAMMES.generations(page_scopes.event_page(slug))
+    # The full path: a filter in the query string changes the programme shown.
+    key = (request.get_full_path(), get_language(), generations) if generations else None
+    kept = PROGRAMMES.get(key)
+    events = Event.objects.published()
+    if kept is None:
+        event = get_object_or_404(events.for_programme(), slug=slug)
+        event.mark_repeated_sessions()
+        kept = {
+            "programme": render_to_string(
+                "events/includes/programme.html", {"event": event}, request
+            ),
+            "json_ld": event_json_ld({"request": request}, event),
+        }
+        PROGRAMMES.put(key, kept)
+    else:
+        event = get_object_or_404(events.for_header(), slug=slug)
+    return render(request, "events/event_detail.html", {"event": event, **kept})
 
 
 def event_ics(request, slug):
@@ -60,7 +76,7 @@ def event_ics(request, slug):
     return _ics_response(calendar.event_calendar(event, _base_url(request)), f"{event.slug}.ics")
 
 
-@page_cached
+@page_cached(scopes=page_scopes.session_page)
 def session_detail(request, event_slug, slug):
     event = get_object_or_404(
         Event.objects.published().select_related("venue", "series"), slug=event_slug
@@ -75,9 +91,9 @@ def session_detail(request, event_slug, slug):
             ),
             Prefetch(
                 "offerings",
-                queryset=SessionOffering.objects.with_seat_counts()
-                .select_related("round")
-                .order_by("round__day", "round__starts_at", "round__order"),
+                queryset=SessionOffering.objects.select_related("round").order_by(
+                    "round__day", "round__starts_at", "round__order"
+                ),
             ),
         ),
         slug=slug,

@@ -5,3 +5,23 @@ from django.utils.translation import gettext_lazy as _
 class RegistrationsConfig(AppConfig):
     name = "registrations"
     verbose_name = _("Registrations")
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from events.page_scopes import event_changed
+        from sitewide.pagecache import register_slot_filler
+
+        from . import seat_slots
+        from .models import SeatReservation
+
+        register_slot_filler(seat_slots.PREFIX, seat_slots.fill)
+
+        def reservations_changed(sender, instance, using="default", **kwargs):
+            # Registering reads the reservations from the programme kept per app server.
+            event_changed(instance.event_id, using=using)
+
+        for signal in (post_save, post_delete):
+            signal.connect(
+                reservations_changed, sender=SeatReservation, weak=False, dispatch_uid=__name__
+            )

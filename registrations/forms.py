@@ -7,37 +7,22 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from sitewide.layout import Button, Div, Field, Fieldset, Link, form_helper
-from sitewide.pagecache import slot
 from sitewide.text import PlainTextField
 
 from .models import Registration
+from .seat_slots import seat_slot
 
 NO_SESSION = "0"
-# The first-come form's button says "Register" or "Join the waiting list": a slot that
-# the view fills in for each response, like the seats (sitewide.pagecache.SlottedPage).
-SUBMIT_SLOT = slot("submit")
 
 
-def seats_label(capacity, taken):
-    """'5 seats left', 'full, you join the waiting list', or '' without a limit."""
-    if capacity is None:
-        return ""
-    left = max(capacity - taken, 0)
-    if left > 0:
-        return ngettext("%(count)d seat left", "%(count)d seats left", left) % {"count": left}
-    return str(_("full, you join the waiting list"))
-
-
-def offering_label(offering, *, seat_slot=False):
-    """'Title · leaders · 5 seats left'. With `seat_slot`, the seats are a slot that the
-    view fills in for each response (sitewide.pagecache.SlottedPage)."""
-    if seat_slot and offering.capacity is not None:
-        seats = slot(f"seats:{offering.pk}")
-    else:
-        seats = seats_label(offering.capacity, offering.seats_taken)
+def offering_label(offering):
+    """'Title · leaders · 5 seats left'. The seats are a slot filled in for each response
+    (registrations.seat_slots): labels are kept while seats change."""
+    seats = ""
+    if offering.capacity is not None:
+        seats = seat_slot("choice", offering.event_id, offering.capacity, offering.pk)
     leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
     return format_html(
         '<span class="choice__title">{}</span>{}{}',
@@ -66,7 +51,7 @@ class RoundFields:
     them into each form (``RoundChoicesMixin.add_round_fields(..., prepared=...)``).
     """
 
-    def __init__(self, rounds, *, seat_slots=False):
+    def __init__(self, rounds):
         self.fields = {}
         self.round_pks = {}
         self.session_by_offering = {}
@@ -76,10 +61,7 @@ class RoundFields:
             self.session_by_offering.update(
                 {offering.pk: offering.session_id for offering in offerings}
             )
-            choices = [
-                (str(offering.pk), offering_label(offering, seat_slot=seat_slots))
-                for offering in offerings
-            ]
+            choices = [(str(offering.pk), offering_label(offering)) for offering in offerings]
             choices.append((NO_SESSION, _("No session in this round")))
             times = round_.starts_at.strftime("%H:%M")
             if round_.ends_at:
@@ -101,11 +83,11 @@ class RoundFields:
 class RoundChoicesMixin:
     """One required radio group per round: a session, or explicitly none."""
 
-    def add_round_fields(self, rounds, *, initial=None, seat_slots=False, prepared=None):
+    def add_round_fields(self, rounds, *, initial=None, prepared=None):
         """Add the rounds' radio groups; `prepared` (RoundFields of the same rounds)
         saves building them."""
         initial = initial or {}
-        prepared = prepared or RoundFields(rounds, seat_slots=seat_slots)
+        prepared = prepared or RoundFields(rounds)
         self.round_fields = list(prepared.fields)
         self.session_by_offering = prepared.session_by_offering
         for name, field in prepared.fields.items():
@@ -231,11 +213,10 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
-    def __init__(self, *args, event, rounds, seat_slots=False, round_fields=None, **kwargs):
+    def __init__(self, *args, event, rounds, round_fields=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.event = event
-        self.seat_slots = seat_slots
-        self.add_round_fields(rounds, seat_slots=seat_slots, prepared=round_fields)
+        self.add_round_fields(rounds, prepared=round_fields)
         self.order_fields(
             ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]
         )
@@ -270,7 +251,10 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
         ]
 
     def submit_label(self):
-        return SUBMIT_SLOT if self.seat_slots else _("Register")
+        """'Register', or 'Join the waiting list' when the event is full (a slot)."""
+        if self.event is None or self.event.capacity is None:
+            return _("Register")
+        return seat_slot("event-button", self.event.pk, self.event.capacity)
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()

@@ -44,33 +44,22 @@ def insert_rows(objs, *, using="default"):
     return objs
 
 
-def insert_groups(*groups, using="default", then=()):
+def insert_groups(*groups, using="default"):
     """INSERT several groups of new instances (a list of one model each), in this order:
     in one round trip on PostgreSQL, one statement per group elsewhere. Rows that point
     at a row of an earlier group need its pk already (``reserve_key``).
-
-    `then`: further statements (sql, params) that return no rows, sent after the INSERTs
-    in the same round trip where the database allows (``pagecache.new_generation_statement``).
     """
     groups = [objs for objs in groups if objs]
-    then = [statement for statement in then if statement]
     connection = connections[using]
-    if len(groups) + len(then) < 2 or not _several_statements_at_once(connection):
+    if len(groups) < 2 or not _several_statements_at_once(connection):
         for objs in groups:
             insert_rows(objs, using=using)
-        if then:
-            with connection.cursor() as cursor:
-                for sql, params in then:
-                    cursor.execute(sql, params)
         return groups
     statements, params = [], []
     for objs in groups:
         sql, group_params = _statement(objs, connection)
         statements.append(sql)
         params.extend(group_params)
-    for sql, statement_params in then:
-        statements.append(sql)
-        params.extend(statement_params)
     with connection.cursor() as cursor:
         cursor.execute("; ".join(statements), params)
         for index, objs in enumerate(groups):

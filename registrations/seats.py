@@ -20,7 +20,7 @@ Usage, inside ``transaction.atomic()``::
     seats = EventSeats.open(event, email=email, offerings=offerings)
     seats.admit(registration)            # an event seat, or the waiting list
     seats.claim(registration, offerings) # a seat per offering, or its waiting list
-    seats.write(outbox=[...])            # new rows, e-mails and page stamp: one round trip
+    seats.write(outbox=[...])            # new rows and e-mails: one round trip
 """
 
 from dataclasses import dataclass, field
@@ -30,7 +30,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from events.models import Event, SessionOffering
-from sitewide import pagecache
 
 from . import seat_store
 from .models import Registration, SessionChoice, Status
@@ -286,12 +285,9 @@ class EventSeats:
         return list(promoted.values())
 
     def write(self, *, outbox=()):
-        """Store the new rows and the e-mails `outbox` (unsaved outbox rows), and renew the
-        page cache's stamp, in one round trip where the database allows: the new stamp then
-        commits with the seats it stands for."""
-        seat_store.insert_groups(
-            *self._new_rows, list(outbox), then=[pagecache.new_generation_statement()]
-        )
+        """Store the new rows and the e-mails `outbox` (unsaved outbox rows) in one round
+        trip where the database allows."""
+        seat_store.insert_groups(*self._new_rows, list(outbox))
         self._new_rows = []
 
     def _seat_book(self):

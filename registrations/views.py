@@ -1,5 +1,4 @@
 import datetime
-import functools
 
 from django.conf import settings
 from django.contrib import messages
@@ -7,21 +6,21 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
-from django.utils.html import conditional_escape, format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from events import page_scopes
 from events.models import BLOCK_ORDER, Event, Series, SessionOffering
-from sitewide.pagecache import ProgrammeCache, SlottedPage
+from sitewide.pagecache import ProgrammeCache, SlottedPage, fill_slots, fills_slots
 from sitewide.ratelimit import rate_limited
 
 from . import services
+from .availability import TAKING, RegistrationState, registration_state, state_changes_at
 from .forms import (
     NO_SESSION,
     CancelForm,
@@ -31,10 +30,9 @@ from .forms import (
     RegistrationForm,
     RoundFields,
     SeriesRegistrationForm,
-    seats_label,
 )
 from .models import Registration, SessionChoice
-from .seats import Programme, seats_taken
+from .seats import Programme
 
 # What the confirmation page shows travels in a signed cookie rather than the session:
 # no database write, and the visitor stays anonymous for the page caches.
@@ -46,20 +44,15 @@ SUMMARY_MAX_AGE = 30 * 60
 PROGRAMMES = ProgrammeCache()
 
 
-def _rounds(event, *, seats=True):
-    """The event's rounds with their offerings, leaders and (unless the page shows them
-    in slots) seats taken."""
-    offerings = SessionOffering.objects.for_choices()
-    if seats:
-        offerings = offerings.with_seat_counts()
+def _rounds(event):
+    """The event's rounds with their offerings and leaders (seats are slots)."""
     return event.rounds.order_by(*BLOCK_ORDER).prefetch_related(
-        Prefetch("offerings", queryset=offerings)
+        Prefetch("offerings", queryset=SessionOffering.objects.for_choices())
     )
 
 
-def _open_event(slug, *, seats=True):
-    events = Event.objects.published().select_related("venue", "series")
-    return get_object_or_404(events.with_seat_counts() if seats else events, slug=slug)
+def _open_event(slug):
+    return get_object_or_404(Event.objects.published().select_related("venue", "series"), slug=slug)
 
 
 def _person(form):
@@ -113,27 +106,28 @@ def _summary(form, events_with_ids, rounds):
 @require_http_methods(["GET", "POST"])
 @rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register(request, slug):
-    generation = PROGRAMMES.generation()
+    generation = PROGRAMMES.generations(page_scopes.event_page(slug))
     key = PROGRAMMES.page_key(request, generation)
     cached = PROGRAMMES.get(key)
     if cached is not None:
-        return _form_response(request, *cached, status=200, cache="hit")
+        return _form_response(request, cached, status=200, cache="hit")
     event, rounds, programme = _registration_programme(slug, generation)
-    state = event.registration_state(count_seats=False)
-    if state not in {"open", "preferences"}:
+    state = registration_state(event)
+    if state not in TAKING:
         return render(
             request,
             "registrations/registration_closed.html",
             {"event": event, "state": state},
-            status=200 if state in {"not_yet_open", "allocating"} else 403,
+            status=200
+            if state in {RegistrationState.NOT_YET_OPEN, RegistrationState.ALLOCATING}
+            else 403,
         )
-    if state == "preferences":
+    if state == RegistrationState.PREFERENCES:
         return _register_preferences(request, event, rounds, key)
     form = RegistrationForm(
         request.POST or None,
         event=event,
         rounds=rounds,
-        seat_slots=True,
         round_fields=_round_fields(slug, generation, rounds),
     )
     if request.method == "POST" and form.is_valid() and form.is_spam():
@@ -164,10 +158,10 @@ def _registration_programme(slug, generation):
     key = ("registration", slug, generation) if generation else None
     cached = PROGRAMMES.get(key)
     if cached is None:
-        event = _open_event(slug, seats=False)
-        rounds = list(_rounds(event, seats=False))
+        event = _open_event(slug)
+        rounds = list(_rounds(event))
         cached = (event, rounds, Programme.of(event, rounds))
-        PROGRAMMES.put(key, cached, until=event.registration_state_changes_at())
+        PROGRAMMES.put(key, cached, until=state_changes_at(event))
     return cached
 
 
@@ -176,7 +170,7 @@ def _round_fields(slug, generation, rounds):
     key = ("round-fields", slug, get_language(), generation) if generation else None
     fields = PROGRAMMES.get(key)
     if fields is None:
-        fields = RoundFields(rounds, seat_slots=True)
+        fields = RoundFields(rounds)
         PROGRAMMES.put(key, fields, until=None)
     return fields
 
@@ -207,63 +201,21 @@ def _render_form(request, event, form, rounds, *, key, preferences=False):
             request,
         )
     )
-    seats = {
-        "event": (event.pk, event.capacity),
-        "offerings": {
-            offering.pk: offering.capacity
-            for round_ in rounds
-            for offering in round_.offerings.all()
-            if offering.capacity is not None and not preferences
-        },
-    }
     if not form.is_bound:
-        PROGRAMMES.put(key, (page, seats), until=event.registration_state_changes_at())
+        PROGRAMMES.put(key, page, until=state_changes_at(event))
     status = 400 if form.is_bound else 200
-    response = _form_response(request, page, seats, status=status, cache="miss" if key else None)
+    response = _form_response(request, page, status=status, cache="miss" if key else None)
     if form.is_bound:
         add_never_cache_headers(response)  # It shows what the visitor typed.
     return response
 
 
-def _form_response(request, page, seats, *, status, cache=None):
+def _form_response(request, page, *, status, cache=None):
     """The form page with this moment's seats left and this visitor's CSRF token."""
-    event_pk, capacity = seats["event"]
-    taken = {}
-    if capacity is not None or seats["offerings"]:
-        taken = {
-            holder: sum(roles.values())
-            for holder, roles in seats_taken(
-                event_pk, list(seats["offerings"]), by_role=False
-            ).items()
-        }
-    event_full = capacity is not None and taken.get(None, 0) >= capacity
-    values = {
-        "csrf": get_token(request),
-        "event-full": format_html(
-            '<p class="notice notice--warning">{}</p>',
-            _(
-                "This event is fully booked. If you register now, you are placed on the "
-                "waiting list and we e-mail you as soon as a place becomes available."
-            ),
-        )
-        if event_full
-        else "",
-        "submit": _("Join the waiting list") if event_full else _("Register"),
-    }
-    for offering_pk, offering_capacity in seats["offerings"].items():
-        left = max(offering_capacity - taken.get(offering_pk, 0), 0)
-        values[f"seats:{offering_pk}"] = _seats_left_html(left, get_language())
-    response = HttpResponse(page.fill(values), status=status)
+    response = HttpResponse(page.fill(fill_slots(request, page.names)), status=status)
     if cache:
         response["X-Page-Cache"] = cache
     return response
-
-
-@functools.lru_cache(maxsize=1024)
-def _seats_left_html(left, language):
-    """seats_label(), escaped, per number of seats left and language: the form page
-    fills in one for each offering on every view."""
-    return conditional_escape(seats_label(left, 0))
 
 
 def _preference_summary(form, event):
@@ -336,14 +288,15 @@ def registration_done(request, slug):
     )
 
 
+@fills_slots  # the seats left of its choices
 @require_http_methods(["GET", "POST"])
 @rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register_for_series(request, slug):
     series = get_object_or_404(Series.objects.published(), slug=slug)
     events = [
         event
-        for event in series.events.published().with_seat_counts().select_related("venue")
-        if event.registration_state() in {"open", "full"}
+        for event in series.events.published().select_related("venue")
+        if registration_state(event) == RegistrationState.OPEN
     ]
     rounds_by_event = {event.pk: list(_rounds(event)) for event in events}
     form = SeriesRegistrationForm(
@@ -385,25 +338,26 @@ def _registration(token):
     )
 
 
+@fills_slots  # the seats left of its choices
 @never_cache  # Personal data: no browser or proxy may keep a copy.
 @require_http_methods(["GET", "POST"])
 def manage(request, token):
     """The personal-link page: see the registration, change sessions, go to cancel."""
     registration = _registration(token)
     event = registration.event
-    state = event.registration_state()
+    state = registration_state(event)
     if not registration.is_active:
         # Whoever has the link sees the event and the cancellation, no personal data.
         return render(
             request,
             "registrations/manage_cancelled.html",
-            {"event": event, "can_register": state in {"open", "full", "preferences"}},
+            {"event": event, "can_register": state in TAKING},
             status=409 if request.method == "POST" else 200,  # Nothing may change any more.
         )
-    can_change = state in {"open", "full", "preferences"}
+    can_change = state in TAKING
     form = None
     status = 200
-    if can_change and state == "preferences":
+    if can_change and state == RegistrationState.PREFERENCES:
         form, status, done = _change_preferences(request, registration)
         if done:
             return redirect(registration)

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.backends.signals import connection_created
 
 
 class SitewideConfig(AppConfig):
@@ -10,8 +9,3 @@ class SitewideConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401 - registers the system checks
-        from .pagecache import install_write_watcher
-
-        # Every database connection (requests, commands, shell) invalidates cached pages
-        # after it commits a write.
-        connection_created.connect(install_write_watcher, dispatch_uid="sitewide.pagecache")

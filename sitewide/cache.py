@@ -1,12 +1,10 @@
 """Django's database cache, with one statement per write on PostgreSQL.
 
-Every registration writes the cache twice: its address's count for the rate limit and the
-page-cache stamp. Django's ``DatabaseCache.set`` counts the whole table, then selects and
-updates (or inserts) the row in a transaction of its own: five statements and a commit for
-each write. On PostgreSQL this backend writes with one upsert instead, and counts the table
-for culling on about one write in ``cull_every``. ``set_statement`` gives that upsert to a
-caller that sends it in its own transaction (the page-cache stamp, with a registration's
-rows).
+Every registration writes the cache: its address's count for the rate limit. Django's
+``DatabaseCache.set`` counts the whole table, then selects and updates (or inserts) the row
+in a transaction of its own: five statements and a commit for each write. On PostgreSQL
+this backend writes with one upsert instead, and counts the table for culling on about one
+write in ``cull_every``.
 
 ``add`` is one statement on PostgreSQL too (an upsert that only replaces an expired row),
 and ``incr`` (and ``decr``) are atomic on every database, for the rate limit's counts:
@@ -15,13 +13,13 @@ lost. Here the new value is written only if the row still holds the value read (
 and set), and read again otherwise: uncontended, a read and a write, with no transaction
 or lock held in between.
 
-Reads of one key (``get``), three per registration, select only a row that has not
-expired, with a statement built once; Django's own converted every row's expiry date in
+Reads (``get``, ``get_many``: the rate limit's counts, the page cache's generations) select
+only rows that have not expired; Django's own converted every row's expiry date in
 Python and deleted expired rows as it read them (culling deletes them here). Other reads,
 and every other database, are Django's own.
 
 Such a read is often a request's first query: the rate limit's count, the page cache's
-stamp. On a connection kept from an earlier request it then stands in for Django's
+generations. On a connection kept from an earlier request it then stands in for Django's
 health check (``CONN_HEALTH_CHECKS``), a ``SELECT 1`` of its own: when the connection
 turns out broken (PostgreSQL restarted meanwhile), it is closed and the read repeated on a
 new one, which is what the check would have done. A cached page then costs one round
@@ -48,30 +46,44 @@ class DatabaseCache(DjangoDatabaseCache):
         connection = connections[db]
         if connection.vendor != "postgresql":
             return super().get(key, default, version)
-        row = self._first_read(connection, self.make_and_validate_key(key, version=version))
-        if row is None:
+        key = self.make_and_validate_key(key, version=version)
+        rows = self._first_read(connection, [key])
+        if not rows:
             return default
-        return _loads(row[0])
+        return _loads(rows[0][1])
 
-    def _first_read(self, connection, key):
+    def get_many(self, keys, version=None):
+        db = router.db_for_read(self.cache_model_class)
+        connection = connections[db]
+        if connection.vendor != "postgresql":
+            return super().get_many(keys, version)
+        names = {self.make_and_validate_key(key, version=version): key for key in keys}
+        if not names:
+            return {}
+        return {names[name]: _loads(value) for name, value in self._first_read(connection, names)}
+
+    def _first_read(self, connection, keys):
         """``_read``, which on a kept connection stands in for the health check."""
         checking = _stands_in_for_health_check(connection)
         try:
-            return self._read(connection, key)
+            return self._read(connection, keys)
         except (OperationalError, InterfaceError):
             if not checking:
                 raise
             connection.close()  # broken since its last request: read on a new one
-            return self._read(connection, key)
+            return self._read(connection, keys)
 
-    def _read(self, connection, key):
+    def _read(self, connection, keys):
+        """The rows (key, value) of `keys` (made keys) that have not expired."""
         table = connection.ops.quote_name(self._table)
+        which = ", ".join(["%s"] * len(keys))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT value FROM {table} WHERE cache_key = %s AND expires > %s",  # noqa: S608
-                [key, connection.ops.adapt_datetimefield_value(now())],
+                f"SELECT cache_key, value FROM {table} "  # noqa: S608 - our table name
+                f"WHERE cache_key IN ({which}) AND expires > %s",
+                [*keys, connection.ops.adapt_datetimefield_value(now())],
             )
-            return cursor.fetchone()
+            return cursor.fetchall()
 
     def incr(self, key, delta=1, version=None):
         """Add `delta` to the value and return it, atomically; ValueError if the key is
@@ -81,9 +93,9 @@ class DatabaseCache(DjangoDatabaseCache):
         key = self.make_and_validate_key(key, version=version)
         table = connection.ops.quote_name(self._table)
         read = self._first_read if connection.vendor == "postgresql" else self._read
-        row = read(connection, key)
-        while row is not None:
-            stored = row[0]
+        rows = read(connection, [key])
+        while rows:
+            stored = rows[0][1]
             value = _loads(stored) + delta
             with connection.cursor() as cursor:
                 # Compare and set: 0 rows when another write came between (or it expired).
@@ -99,7 +111,7 @@ class DatabaseCache(DjangoDatabaseCache):
                 )
                 if cursor.rowcount == 1:
                     return value
-            row = self._read(connection, key)
+            rows = self._read(connection, [key])
         raise ValueError(f"Key '{key}' not found")
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
@@ -134,17 +146,6 @@ class DatabaseCache(DjangoDatabaseCache):
             count = cursor.fetchone()[0]
             if count > self._max_entries:
                 self._cull(db, cursor, now().replace(microsecond=0), count)
-
-    def set_statement(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, *, using):
-        """The statement (sql, params) that does ``set()``, for the caller to send on the
-        connection `using`, inside its transaction and with its other statements; None
-        unless this cache writes to that database and it is PostgreSQL."""
-        if router.db_for_write(self.cache_model_class) != using:
-            return None
-        connection = connections[using]
-        if connection.vendor != "postgresql":
-            return None
-        return self._upsert(connection, key, value, timeout, version)
 
     def _upsert(self, connection, key, value, timeout, version):
         key = self.make_and_validate_key(key, version=version)

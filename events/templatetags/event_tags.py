@@ -3,7 +3,6 @@
 import json
 
 from django import template
-from django.utils import timezone
 from django.utils.formats import date_format, time_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -47,25 +46,6 @@ def item_times(item):
             "<time>{}</time> – <time>{}</time>", start, time_format(item.ends_at, "H:i")
         )
     return format_html("<time>{}</time>", start)
-
-
-REGISTRATION_LABELS = {
-    "not_yet_open": lambda event: (
-        _("Registration opens on %(date)s")
-        % {"date": date_format(timezone.localtime(event.registration_opens_at), "j F Y, H:i")}
-    ),
-    "open": lambda event: _("Registration open"),
-    "preferences": lambda event: _("Give your preferences"),
-    "allocating": lambda event: _("Places are being assigned"),
-    "closed": lambda event: _("Registration closed"),
-    "full": lambda event: _("Fully booked, waiting list"),
-    "unavailable": lambda event: "",
-}
-
-
-@register.simple_tag
-def registration_label(event):
-    return REGISTRATION_LABELS[event.registration_state()](event)
 
 
 @register.simple_tag(takes_context=True)

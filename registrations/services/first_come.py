@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from events.models import Event
 
 from .. import emails
+from ..availability import RegistrationState, registration_state
 from ..models import QueuedEmail, Registration
 from ..seats import EventSeats, Programme, reserve_key, validated_offerings
 
@@ -49,12 +50,12 @@ def check_registration_open(event: Event, *, now: datetime | None = None) -> Non
     """Raise ValidationError (with a code) unless `event` takes registrations now."""
     if not event.is_published:
         raise ValidationError(_("This event is not open for registration."), code="not_published")
-    state = event.registration_state(now, count_seats=False)
-    if state == "not_yet_open":
+    state = registration_state(event, now)
+    if state == RegistrationState.NOT_YET_OPEN:
         raise ValidationError(_("Registration has not opened yet."), code="not_yet_open")
-    if state in {"closed", "unavailable"}:
+    if state in {RegistrationState.CLOSED, RegistrationState.UNAVAILABLE}:
         raise ValidationError(_("Registration for this event is closed."), code="closed")
-    if state == "allocating":
+    if state == RegistrationState.ALLOCATING:
         raise ValidationError(
             _("Places are being assigned now. Registration opens again after that."),
             code="allocating",
@@ -63,7 +64,7 @@ def check_registration_open(event: Event, *, now: datetime | None = None) -> Non
 
 def _check_first_come(event, *, now=None):
     check_registration_open(event, now=now)
-    if event.registration_state(now, count_seats=False) == "preferences":
+    if registration_state(event, now) == RegistrationState.PREFERENCES:
         raise ValidationError(
             _("This event takes preferences: rank your sessions instead."), code="preferences"
         )

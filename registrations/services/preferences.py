@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from events.models import Event, SessionOffering
 
 from .. import allocation, emails
+from ..availability import RegistrationState, registration_state
 from ..models import AllocationRun, Preference, QueuedEmail, Registration, SessionChoice, Status
 from ..seats import EventSeats, lock_event
 from .first_come import (
@@ -35,7 +36,7 @@ Kind = QueuedEmail.Kind
 
 def _check_preferences_open(event, *, now=None):
     check_registration_open(event, now=now)
-    if event.registration_state(now, count_seats=False) != "preferences":
+    if registration_state(event, now) != RegistrationState.PREFERENCES:
         raise ValidationError(
             _("Preferences can no longer be given for this event."), code="preferences_closed"
         )
@@ -183,7 +184,7 @@ def run_allocation(
         raise ValidationError(_("This event does not take preferences."), code="not_preferences")
     if event.allocated_at:
         raise ValidationError(_("The seats of this event have been assigned already."), code="done")
-    if event.registration_state(now) != "allocating":
+    if registration_state(event, now) != RegistrationState.ALLOCATING:
         raise ValidationError(
             _("Seats can be assigned once the preference deadline has passed."), code="too_early"
         )

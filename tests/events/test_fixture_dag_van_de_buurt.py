@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from events.models import Event, EventRole, ProgrammeBlock, Round, Session, SessionOffering
+from registrations.availability import registration_state
 from speakers.models import Speaker
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +97,7 @@ def test_event_registration_window_closed_before_the_day(dag_van_de_buurt):
     day_before = datetime.datetime(2021, 1, 28, 9, 0, tzinfo=datetime.UTC)
 
     # Act
-    state = event.registration_state(now=day_before)
+    state = registration_state(event, now=day_before)
 
     # Assert
     assert event.registration_opens_at == datetime.datetime(2020, 12, 1, 8, 0, tzinfo=datetime.UTC)

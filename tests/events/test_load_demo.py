@@ -3,6 +3,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from events.models import Event
+from registrations.availability import registration_state
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def test_load_demo_loads_seeds_and_open_upcoming_copies():
         "demo-estafette-leeuwarden",
         "demo-estafette-amersfoort",
     ]
-    assert [event.registration_state() for event in demo] == [
+    assert [registration_state(event) for event in demo] == [
         "open",
         "preferences",
         "open",

@@ -165,39 +165,6 @@ def test_upcoming_and_past_split_on_today_including_multi_day_events():
     assert past_events == [past]
 
 
-@pytest.mark.parametrize(
-    ("opens", "closes", "expected"),
-    [
-        (1, None, "not_yet_open"),
-        (-1, 1, "open"),
-        (-2, -1, "closed"),
-        (None, None, "open"),
-    ],
-)
-def test_registration_state_follows_window(opens, closes, expected):
-    now = timezone.now()
-    event = EventFactory(
-        registration_opens_at=now + datetime.timedelta(days=opens) if opens is not None else None,
-        registration_closes_at=now + datetime.timedelta(days=closes)
-        if closes is not None
-        else None,
-    )
-
-    assert event.registration_state(now) == expected
-
-
-def test_registration_state_closed_once_event_started_without_closing_time():
-    event = EventFactory(start_date=timezone.localdate() - datetime.timedelta(days=1))
-
-    assert event.registration_state() == "closed"
-
-
-def test_registration_state_unavailable_when_disabled():
-    event = EventFactory(registration_enabled=False)
-
-    assert event.registration_state() == "unavailable"
-
-
 def test_starts_at_is_aware_in_amsterdam_and_none_when_time_unknown():
     event = EventFactory(start_date=datetime.date(2021, 1, 28), start_time=datetime.time(13, 0))
     unknown = EventFactory(time_to_be_confirmed=True)

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from events.templatetags.event_tags import registration_label
+from registrations.templatetags.registration_tags import registration_label
 from tests.factories import (
     EventFactory,
     EventRoleFactory,
@@ -77,7 +77,7 @@ def test_event_page_shows_every_session_in_its_rounds(client):
     session_titles = list(event.sessions.values_list("title", flat=True))
     assert [title for title in session_titles if title in rounds[1]] == session_titles
     assert [title for title in session_titles if title in rounds[2]] == session_titles
-    assert content.count('<details class="session-card__more">') == 6
+    assert content.count('<details class="session-card__more">') == 3  # described once
     assert content.count("12 plekken") == 6
 
 
@@ -344,4 +344,19 @@ def test_registration_opening_is_shown_in_amsterdam_time():
         registration_opens_at=timezone.make_aware(datetime.datetime(2099, 3, 1, 9, 0)),
     )
 
-    assert registration_label(event) == "Aanmelden opent op 1 maart 2099, 09:00"
+    assert registration_label({}, event) == "Aanmelden opent op 1 maart 2099, 09:00"
+
+
+def test_a_session_in_several_rounds_is_described_once_and_referred_to(client):
+    event = build_programme(sessions=2, rounds=3)
+    session = event.sessions.order_by("order").first()
+    session.summary = "Korte tekst."
+    session.description = "Korte tekst. En de hele beschrijving daarna."
+    session.save()
+
+    html = client.get(event.get_absolute_url()).content.decode()
+
+    assert html.count("En de hele beschrijving daarna.") == 1
+    assert html.count(f'id="sessie-{session.slug}"') == 1
+    assert html.count(f'href="#sessie-{session.slug}">Beschreven bij Ronde 1</a>') == 2
+    assert 'Ook in <span lang="nl">Ronde 2</span>, <span lang="nl">Ronde 3</span>' in html

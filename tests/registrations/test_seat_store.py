@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from events.models import Event
+from events.page_scopes import event_page
 from registrations import seat_store
 from registrations.models import QueuedEmail, Registration, SessionChoice
 from sitewide import pagecache
@@ -97,19 +98,18 @@ def test_the_database_constraints_still_hold():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_insert_is_noticed_by_the_page_cache(settings):
-    """A write to the seat tables renews the page generation when it commits, the
-    programme generation stays (sitewide.pagecache.WriteWatcher)."""
+def test_seat_rows_renew_no_kept_page(settings):
+    """Seats are slots filled per response (registrations.seat_slots): writing them
+    leaves every kept page of the event in place."""
     settings.PAGE_CACHE_SECONDS = 60
     event = build_programme(sessions=1, rounds=1, capacity=10)
-    before = pagecache.current_generation(pagecache.GENERATION_KEY)
-    programme = pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY)
+    scopes = event_page(event.slug)
+    before = pagecache.generations(scopes)
     with transaction.atomic():
         [registration] = seat_store.insert_rows([new_registration(event, "anna@example.nl")])
         seat_store.insert_rows([QueuedEmail(registration=registration, kind="confirmation")])
 
-    assert pagecache.current_generation(pagecache.GENERATION_KEY) != before
-    assert pagecache.current_generation(pagecache.PROGRAMME_GENERATION_KEY) == programme
+    assert pagecache.generations(scopes) == before
 
 
 def test_rows_of_several_models_go_in_one_round_trip_on_postgresql(django_assert_num_queries):
@@ -178,19 +178,3 @@ def test_locking_a_row_that_is_gone_gives_none():
 
     with transaction.atomic():
         assert seat_store.lock_row(Event, gone) is None
-
-
-def test_statements_after_the_rows_go_in_the_same_round_trip_on_postgresql(
-    django_assert_num_queries,
-):
-    event = build_programme(sessions=1, rounds=1, capacity=10)
-    registration = new_registration(event, "anna@example.nl")
-    update = (f"UPDATE {Event._meta.db_table} SET capacity = %s WHERE id = %s", [7, event.pk])
-    on_postgresql = connection.vendor == "postgresql"
-
-    with django_assert_num_queries(1 if on_postgresql else 2):
-        seat_store.insert_groups([registration], then=[update, None])
-
-    assert stored(registration)["email"] == "anna@example.nl"
-    event.refresh_from_db()
-    assert event.capacity == 7
