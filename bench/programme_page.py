@@ -3,7 +3,9 @@
 Starts PostgreSQL and gunicorn (production settings), then runs wrk against
   1. /_bench/ceiling: a bare Django view through the full middleware stack (the ceiling),
   2. the Dag van de Buurt event page as anonymous visitors see it (page cache on),
-  3. the same page for a visitor with a session cookie (always rendered),
+  3. the same page for a visitor with a session cookie (always rendered, with the programme
+     kept per programme generation), and rendered from scratch (a new query string each
+     time: nothing kept),
   4. the registration form as anonymous visitors see it (kept per programme, its seats
      filled in for every response),
 and prints requests per second, p50/p99 and the ratio to the ceiling. Afterwards it
@@ -22,6 +24,7 @@ import argparse
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,9 +35,21 @@ from bench.client import Browser
 SEATS = re.compile(r"(\d+) plek(?:ken)? vrij")
 CEILING = "ceiling (bare Django view)"
 PAGE = "event page, anonymous (page cache)"
+FROM_SCRATCH = "event page, rendered from scratch"
 
 
-def wrk(url, *, duration, connections, headers=()):
+# A new query string for every request: nothing of the page is kept (the programme kept per
+# generation is keyed by the full path too), so every response is rendered from scratch.
+NEW_QUERY_EACH_TIME = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, wrk.path .. "?fresh=" .. math.random(1, 1000000000) .. counter)
+end
+"""
+
+
+def wrk(url, *, duration, connections, headers=(), script=None):
     command = [
         "wrk",
         f"-t{min(2, connections)}",
@@ -46,6 +61,10 @@ def wrk(url, *, duration, connections, headers=()):
     ]
     for header in [*common.PROXY_HEADERS.items(), *headers]:
         command += ["-H", f"{header[0]}: {header[1]}"]
+    if script:
+        script_path = Path(tempfile.gettempdir()) / "bench-wrk-script.lua"
+        script_path.write_text(script)
+        command += ["-s", str(script_path)]
     output = subprocess.run(
         [*command, url], capture_output=True, text=True, check=True, timeout=duration + 30
     ).stdout
@@ -146,12 +165,21 @@ def main():
                         page,
                         [("Cookie", "sessionid=x")],
                     ),
+                    (
+                        FROM_SCRATCH,
+                        page,
+                        [("Cookie", "sessionid=x")],
+                    ),
                     ("registration form, anonymous (seat slots)", page + "aanmelden/", ()),
                 ]:
                     common.log(f"wrk {args.duration}s, {args.connections} connections: {name}")
                     cpu_before = server.worker_cpu()
                     results[name] = wrk(
-                        url, duration=args.duration, connections=args.connections, headers=headers
+                        url,
+                        duration=args.duration,
+                        connections=args.connections,
+                        headers=headers,
+                        script=NEW_QUERY_EACH_TIME if name == FROM_SCRATCH else None,
                     )
                     results[name]["spread"] = spread(cpu_before, server.worker_cpu())
                     common.print_worker_memory(server, name)

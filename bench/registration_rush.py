@@ -15,6 +15,13 @@ address in the server's log.
     python bench/registration_rush.py [--participants 1000] [--clients 120] [--time-limit 300]
                                       [--rate 20] [--workers N --threads N]
                                       [--mail-worker alongside|after]
+                                      [--visit form|event-page|session-page]
+
+--visit says what each visitor does: GET and POST the form (``form``), first read the event
+page (``event-page``, the opening minute as it happens), or also open the page of one
+session they choose (``session-page``). The event and session pages' p50/p99 during the rush
+print beside the registration's, and after the rush the event page and the form must show
+exactly the seats left that the database holds.
 
 Without --rate each client registers one participant after the other as fast as the server
 answers (the server's capacity); with --rate participants arrive at that rate, and the
@@ -26,6 +33,7 @@ import email
 import email.header
 import queue
 import random
+import re
 import sys
 import threading
 import time
@@ -37,21 +45,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common
 from bench.client import Browser
 
-DONE_PATH = f"/evenementen/{common.EVENT_SLUG}/aanmelden/ontvangen/"
+EVENT_PATH = f"/evenementen/{common.EVENT_SLUG}/"
+DONE_PATH = f"{EVENT_PATH}aanmelden/ontvangen/"
+SEATS_SHOWN = re.compile(r'class="seats seats--\w+">([^<]*)<')
 
 
 def programme(postgres):
+    """The event's id, title and capacity, and its rounds: {round id: [(offering id,
+    session slug, seats)]}."""
     [(event_id, title, capacity)] = postgres.query(
         "SELECT id, title, capacity FROM events_event WHERE slug = %s", common.EVENT_SLUG
     )
     rows = postgres.query(
-        "SELECT o.id, o.round_id, o.session_id, o.capacity FROM events_sessionoffering o "
+        "SELECT o.id, o.round_id, s.slug, o.capacity FROM events_sessionoffering o "
+        "JOIN events_session s ON s.id = o.session_id "
         "WHERE o.event_id = %s ORDER BY o.round_id, o.order, o.id",
         event_id,
     )
     rounds = defaultdict(list)
-    for offering_id, round_id, session_id, seats in rows:
-        rounds[round_id].append((offering_id, session_id, seats))
+    for offering_id, round_id, session_slug, seats in rows:
+        rounds[round_id].append((offering_id, session_slug, seats))
     return event_id, title, capacity, dict(rounds)
 
 
@@ -67,7 +80,7 @@ def choose(rounds, rng):
     return chosen
 
 
-def rush(server, participants, clients, time_limit, rate=None):
+def rush(server, participants, clients, time_limit, rate=None, visit="form", sessions=None):
     """Closed loop: each client registers one participant after the other, as fast as
     the server answers. With `rate`, participants arrive at that many per second
     instead (open loop), and a registration's time counts from its arrival, so that
@@ -95,6 +108,10 @@ def rush(server, participants, clients, time_limit, rate=None):
                 time.sleep(max(0.0, arrival - started))
                 started = arrival
             try:
+                if visit != "form":
+                    browser.get(EVENT_PATH)
+                if visit == "session-page":
+                    browser.get(f"{EVENT_PATH}sessies/{sessions[address]}/")
                 get_status, post_status, location = browser.register(
                     common.EVENT_SLUG, email=address, choices=choices
                 )
@@ -104,6 +121,7 @@ def rush(server, participants, clients, time_limit, rate=None):
                 error = repr(exc)
                 browser.close()
             finished = time.monotonic()
+            form = [t[3] for t in browser.timings if "/aanmelden/" in t[1]]
             post = [t for t in browser.timings if t[0] == "POST"]
             post_sent = finished - post[-1][3] if post else finished
             with lock:
@@ -116,6 +134,7 @@ def rush(server, participants, clients, time_limit, rate=None):
                         "error": error,
                         "started": started,
                         "post_sent": post_sent,
+                        "form_time": sum(form),
                         "finished": finished,
                         "timings": list(browser.timings),
                     }
@@ -128,6 +147,43 @@ def rush(server, participants, clients, time_limit, rate=None):
     for thread in threads:
         thread.join()
     return results, time.monotonic() - begin
+
+
+VISITS = {
+    "form": "GET and POST the form",
+    "event-page": "GET the event page, then GET and POST the form",
+    "session-page": "GET the event page and one session page, then GET and POST the form",
+}
+
+
+def first_sessions(rounds, participants):
+    """{address: the slug of the session a participant chose first}: the page they open."""
+    slugs = {o[0]: o[1] for offerings in rounds.values() for o in offerings}
+    return {address: slugs[next(iter(choices.values()))] for address, choices in participants}
+
+
+def seats_shown_problems(server, postgres, event_id):
+    """The seats left that the event page and the form show, against the database's."""
+    rows = postgres.query(
+        "SELECT o.capacity - COUNT(c.id) FILTER (WHERE c.status = 'confirmed') "
+        "FROM events_sessionoffering o LEFT JOIN registrations_sessionchoice c "
+        "ON c.offering_id = o.id WHERE o.event_id = %s AND o.capacity IS NOT NULL "
+        "GROUP BY o.id",
+        event_id,
+    )
+    expected = sorted(max(left, 0) for (left,) in rows)
+    problems = []
+    browser = Browser(server.url)
+    for path in [EVENT_PATH, f"{EVENT_PATH}aanmelden/"]:
+        _status, _headers, html = browser.get(path)
+        numbers = [re.search(r"\d+", text) for text in SEATS_SHOWN.findall(html)]
+        shown = sorted(int(number.group(0)) if number else 0 for number in numbers)  # 0: full
+        if shown != expected:
+            problems.append(f"{path} shows seats left {shown}, the database holds {expected}")
+    browser.close()
+    if not problems:
+        common.log("seats shown on the event page and the form: exactly the database's")
+    return problems
 
 
 def verify(postgres, event_id, capacity, results, mail_dir, log_lines, title):
@@ -274,6 +330,12 @@ def main():
         type=float,
         help="participants arriving per second (open loop); default: as fast as answered",
     )
+    parser.add_argument(
+        "--visit",
+        choices=list(VISITS),
+        default="form",
+        help="what each visitor does (default: form)",
+    )
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: config)")
     parser.add_argument("--threads", type=int, help="gunicorn threads (default: config)")
     parser.add_argument(
@@ -337,12 +399,21 @@ def measure(args, postgres, server, workdir, mail_worker):
 
     arrivals = f", arriving at {args.rate:g} per second" if args.rate else ""
     common.log(
-        f"rush: {args.participants} participants, {args.clients} concurrent clients{arrivals}"
+        f"rush: {args.participants} participants, {args.clients} concurrent clients{arrivals}; "
+        f"each visitor: {VISITS[args.visit]}"
     )
     client_cpu = time.process_time()
     with common.OtherLoad(postgres) as load, common.BusyLoops(args.busy_loops) as busy:
         app_cpu, database_cpu = sum(server.worker_cpu().values()), postgres.cpu_seconds()
-        results, elapsed = rush(server, participants, args.clients, args.time_limit, args.rate)
+        results, elapsed = rush(
+            server,
+            participants,
+            args.clients,
+            args.time_limit,
+            args.rate,
+            visit=args.visit,
+            sessions=first_sessions(rounds, participants),
+        )
         app_cpu = sum(server.worker_cpu().values()) - app_cpu
         database_cpu = postgres.cpu_seconds() - database_cpu
     client_cpu = time.process_time() - client_cpu
@@ -352,8 +423,10 @@ def measure(args, postgres, server, workdir, mail_worker):
     mail_cpu = mail_worker.cpu_seconds()
     done = [r for r in results if r["post"] == 302]
     per_registration = [r["finished"] - r["started"] for r in done]
-    gets = [t[3] for r in results for t in r["timings"] if t[0] == "GET"]
+    gets = [t[3] for r in results for t in r["timings"] if t[0] == "GET" and "/aanmelden/" in t[1]]
     posts = [t[3] for r in results for t in r["timings"] if t[0] == "POST"]
+    event_pages = [t[3] for r in results for t in r["timings"] if t[1] == EVENT_PATH]
+    session_pages = [t[3] for r in results for t in r["timings"] if "/sessies/" in t[1]]
     print()
     print(f"registrations completed: {len(done)} of {args.participants} in {elapsed:.1f} s")
     print(f"registrations per second: {len(done) / elapsed:.1f}")
@@ -382,10 +455,15 @@ def measure(args, postgres, server, workdir, mail_worker):
         )
     )
     for name, values in [
-        ("registration (GET + POST)", per_registration),
+        ("visit (arrival to done)", per_registration),
+        ("registration (GET + POST)", [r["form_time"] for r in done]),
         ("GET form", gets),
         ("POST form", posts),
+        ("GET event page", event_pages),
+        ("GET session page", session_pages),
     ]:
+        if not values:
+            continue
         print(
             f"{name:26} p50 {common.percentile(values, 0.5) * 1000:7.0f} ms   "
             f"p99 {common.percentile(values, 0.99) * 1000:7.0f} ms"
@@ -402,6 +480,7 @@ def measure(args, postgres, server, workdir, mail_worker):
         server.log_lines() + mail_worker.log_lines(),
         title,
     )
+    problems += seats_shown_problems(server, postgres, event_id)
     print()
     if problems:
         print("VERIFICATION FAILED:")
