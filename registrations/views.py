@@ -1,4 +1,3 @@
-import datetime
 import functools
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from .forms import (
 )
 from .models import Registration, SessionChoice
 from .seats import Programme, seats_taken
+from .standing import standing
 
 # What the confirmation page shows travels in a signed cookie rather than the session:
 # no database write, and the visitor stays anonymous for the page caches.
@@ -75,38 +75,18 @@ def _person(form):
     )
 
 
-def _summary(form, events_with_ids, rounds):
-    """What the confirmation page shows: the submitted choices, not stored state.
+def _summary(form, events, *, preferences=False):
+    """What the confirmation page shows: the address and the events, never the choices.
 
-    The same page follows a first and a repeated registration, so that it never
-    reveals whether an address was registered before. `rounds` are the form's.
+    The same page follows a first and a repeated registration (and a bot's), so that it
+    never reveals whether an address was registered before; and as a repeated one
+    changes nothing, the page claims nothing was saved: it says where the message went
+    and what it tells. `preferences`: the form took rankings (the next steps differ).
     """
-    chosen = {pk for _event, ids in events_with_ids for pk in ids}
-    picked = [
-        (round_, offering)
-        for round_ in rounds
-        for offering in round_.offerings.all()
-        if offering.pk in chosen
-    ]
-    by_event = {}
-    for round_, offering in sorted(
-        picked, key=lambda pair: (pair[0].day or datetime.date.min, pair[0].starts_at)
-    ):
-        by_event.setdefault(offering.event_id, []).append(
-            {
-                "round": round_.title,
-                "starts_at": round_.starts_at.strftime("%H:%M"),
-                "ends_at": round_.ends_at.strftime("%H:%M") if round_.ends_at else "",
-                "session": offering.session.title,
-                "location": offering.location,
-            }
-        )
     return {
         "email": form.cleaned_data["email"],
-        "events": [
-            {"pk": event.pk, "sessions": by_event.get(event.pk, [])}
-            for event, _ids in events_with_ids
-        ],
+        "events": [{"pk": event.pk} for event in events],
+        "preferences": preferences,
     }
 
 
@@ -138,9 +118,7 @@ def register(request, slug):
     )
     if request.method == "POST" and form.is_valid() and form.is_spam():
         # The same answer as a registration, so the bot learns nothing; nothing is stored.
-        return _to_done_page(
-            event.slug, _summary(form, [(event, form.chosen_offering_ids())], rounds)
-        )
+        return _to_done_page(event.slug, _summary(form, [event]))
     if request.method == "POST" and form.is_valid():
         try:
             services.register_attendee(
@@ -152,9 +130,7 @@ def register(request, slug):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _to_done_page(
-                event.slug, _summary(form, [(event, form.chosen_offering_ids())], rounds)
-            )
+            return _to_done_page(event.slug, _summary(form, [event]))
     return _render_form(request, event, form, rounds, key=key)
 
 
@@ -193,7 +169,7 @@ def _register_preferences(request, event, rounds, key):
             except ValidationError as error:
                 form.add_error(None, error)
         if not form.non_field_errors():
-            return _to_done_page(event.slug, _preference_summary(form, event))
+            return _to_done_page(event.slug, _summary(form, [event], preferences=True))
     return _render_form(request, event, form, rounds, key=key, preferences=True)
 
 
@@ -266,29 +242,6 @@ def _seats_left_html(left, language):
     return conditional_escape(seats_label(left, 0))
 
 
-def _preference_summary(form, event):
-    titles = {
-        offering.pk: (offering.round.title, offering.session.title)
-        for offering in SessionOffering.objects.filter(event=event).select_related(
-            "round", "session"
-        )
-    }
-    return {
-        "email": form.cleaned_data["email"],
-        "events": [
-            {
-                "pk": event.pk,
-                "sessions": [],
-                "preferences": [
-                    {"round": titles[oid][0], "rank": rank, "session": titles[oid][1]}
-                    for ranked in form.rankings().values()
-                    for rank, oid in enumerate(ranked, start=1)
-                ],
-            }
-        ],
-    }
-
-
 def _to_done_page(slug, summary):
     """Redirect to the confirmation page, with what it shows in a signed cookie that
     only that page receives (HTTPS only, not readable by scripts, for half an hour)."""
@@ -320,19 +273,18 @@ def registration_done(request, slug):
     summary = _summary_from_cookie(request)
     if not summary or event.pk not in {item["pk"] for item in summary["events"]}:
         return redirect(event)
-    events = {e.pk: e for e in Event.objects.filter(pk__in=[i["pk"] for i in summary["events"]])}
-    items = [
-        {
-            "event": events[item["pk"]],
-            "sessions": item["sessions"],
-            "preferences": item.get("preferences", []),
-        }
-        for item in summary["events"]
-    ]
+    events = Event.objects.select_related("venue").in_bulk(
+        [item["pk"] for item in summary["events"]]
+    )
     return render(
         request,
         "registrations/registration_done.html",
-        {"event": event, "email": summary["email"], "items": items},
+        {
+            "event": event,
+            "email": summary["email"],
+            "events": [events[item["pk"]] for item in summary["events"] if item["pk"] in events],
+            "preferences": summary.get("preferences", False),
+        },
     )
 
 
@@ -351,15 +303,15 @@ def register_for_series(request, slug):
     )
     if request.method == "POST" and form.is_valid():
         chosen = form.chosen_events()
-        all_rounds = [round_ for rounds in rounds_by_event.values() for round_ in rounds]
+        summary = _summary(form, [event for event, _ids in chosen])
         if form.is_spam():  # As in register(): answered as usual, nothing stored.
-            return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
+            return _to_done_page(chosen[0][0].slug, summary)
         try:
             services.register_for_series(chosen, person=_person(form))
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
+            return _to_done_page(chosen[0][0].slug, summary)
     response = render(
         request,
         "registrations/series_form.html",
@@ -426,18 +378,14 @@ def manage(request, token):
             status = 400
     elif request.method == "POST":
         status = 409  # Closed: nothing may change any more.
-    lines = [
-        {"choice": choice, "position": SessionChoice.objects.waiting_position(choice)}
-        for choice in registration.choices.all()
-    ]
     return render(
         request,
         "registrations/manage.html",
         {
             "registration": registration,
             "event": event,
-            "lines": lines,
-            "event_position": Registration.objects.waiting_position(registration),
+            "standing": standing(registration),
+            "awaiting_allocation": event.uses_preferences and not event.allocated_at,
             "form": form,
             "can_change": can_change,
             "preferences": list(
