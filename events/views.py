@@ -82,7 +82,16 @@ def session_detail(request, event_slug, slug):
         ),
         slug=slug,
     )
-    return render(request, "events/session_detail.html", {"event": event, "session": session})
+    # Without counting seats: a full event still takes registrations for its waiting list.
+    can_register = not event.is_past and event.registration_state(count_seats=False) in {
+        "open",
+        "preferences",
+    }
+    return render(
+        request,
+        "events/session_detail.html",
+        {"event": event, "session": session, "can_register": can_register},
+    )
 
 
 def _ics_response(cal, filename):

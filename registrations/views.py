@@ -44,6 +44,9 @@ SUMMARY_MAX_AGE = 30 * 60
 # app server, until the programme changes, are kept: the page with its seat figures as
 # slots (they change with every registration), and the event with its rounds.
 PROGRAMMES = ProgrammeCache()
+# The registration form's query parameter that chooses a session beforehand; the
+# session page links to it (templates/events/session_detail.html).
+PRESELECT_PARAMETER = "sessie"
 
 
 def _rounds(event, *, seats=True):
@@ -99,22 +102,26 @@ def register(request, slug):
     if cached is not None:
         return _form_response(request, *cached, status=200, cache="hit")
     event, rounds, programme = _registration_programme(slug, generation)
-    state = event.registration_state(count_seats=False)
+    # A past event's form answers with a normal page that says so (200: the address is
+    # right and the answer is final, not an error of the visitor's; see README).
+    state = "past" if event.is_past else event.registration_state(count_seats=False)
     if state not in {"open", "preferences"}:
         return render(
             request,
             "registrations/registration_closed.html",
             {"event": event, "state": state},
-            status=200 if state in {"not_yet_open", "allocating"} else 403,
+            status=200 if state in {"not_yet_open", "allocating", "past"} else 403,
         )
+    preselected = _preselected(request, programme)
     if state == "preferences":
-        return _register_preferences(request, event, rounds, key)
+        return _register_preferences(request, event, rounds, key, preselected)
     form = RegistrationForm(
         request.POST or None,
         event=event,
         rounds=rounds,
         seat_slots=True,
         round_fields=_round_fields(slug, generation, rounds),
+        preselected=preselected,
     )
     if request.method == "POST" and form.is_valid() and form.is_spam():
         # The same answer as a registration, so the bot learns nothing; nothing is stored.
@@ -157,9 +164,23 @@ def _round_fields(slug, generation, rounds):
     return fields
 
 
-def _register_preferences(request, event, rounds, key):
+def _preselected(request, programme):
+    """The offering that a session page's link chose (``?sessie=<offering id>``), or None.
+
+    The form page is kept per URL, query string included (``ProgrammeCache.page_key``),
+    so a kept page carries the preselection of its own URL only.
+    """
+    if request.method != "GET":
+        return None
+    try:
+        return programme.offerings.get(int(request.GET.get(PRESELECT_PARAMETER, "")))
+    except ValueError:
+        return None
+
+
+def _register_preferences(request, event, rounds, key, preselected=None):
     """Preference mode: the same form, with three ranked choices per round."""
-    form = PreferenceForm(request.POST or None, event=event, rounds=rounds)
+    form = PreferenceForm(request.POST or None, event=event, rounds=rounds, preselected=preselected)
     if request.method == "POST" and form.is_valid():
         if not form.is_spam():
             try:
@@ -292,10 +313,11 @@ def registration_done(request, slug):
 @rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register_for_series(request, slug):
     series = get_object_or_404(Series.objects.published(), slug=slug)
+    published = list(series.events.published().with_seat_counts().select_related("venue"))
     events = [
         event
-        for event in series.events.published().with_seat_counts().select_related("venue")
-        if event.registration_state() in {"open", "full"}
+        for event in published
+        if not event.is_past and event.registration_state() in {"open", "full"}
     ]
     rounds_by_event = {event.pk: list(_rounds(event)) for event in events}
     form = SeriesRegistrationForm(
@@ -315,7 +337,12 @@ def register_for_series(request, slug):
     response = render(
         request,
         "registrations/series_form.html",
-        {"series": series, "form": form, "events": events},
+        {
+            "series": series,
+            "form": form,
+            "events": events,
+            "all_past": bool(published) and all(event.is_past for event in published),
+        },
         status=400 if form.is_bound else 200,
     )
     if form.is_bound:
