@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from events.calendar import event_calendar
 
 from .models import Preference, QueuedEmail, Registration, SessionChoice
+from .standing import standing
 
 logger = logging.getLogger(__name__)
 
@@ -51,31 +52,23 @@ def _load(registration_pk):
     return _registrations().get(pk=registration_pk)
 
 
-def _choice_lines(registration):
-    return [
-        {"choice": choice, "position": SessionChoice.objects.waiting_position(choice)}
-        for choice in registration.choices.all()
-    ]
-
-
 def _message(registration, *, kind, subject, with_calendar, connection=None):
     """The e-mail as `registration` receives it now, in their language."""
     with translation.override(registration.language):
+        # Before the allocation, a preference-mode registration has rankings only.
+        awaiting_allocation = (
+            registration.event.uses_preferences and not registration.event.allocated_at
+        )
         context = {
             "registration": registration,
             "event": registration.event,
             "kind": kind,
-            "choices": _choice_lines(registration),
-            "event_position": None,
-            # Before the allocation, a preference-mode registration has rankings only.
-            "preferences": list(registration.preferences.all())
-            if registration.event.uses_preferences and not registration.event.allocated_at
-            else [],
+            "standing": standing(registration) if registration.is_active else None,
+            "awaiting_allocation": awaiting_allocation,
+            "preferences": list(registration.preferences.all()) if awaiting_allocation else [],
             "manage_url": f"{settings.SITE_URL}{registration.get_absolute_url()}",
             "event_url": f"{settings.SITE_URL}{registration.event.get_absolute_url()}",
         }
-        if registration.status == registration.Status.WAITING:
-            context["event_position"] = Registration.objects.waiting_position(registration)
         text = render_to_string("registrations/email/message.txt", context)
         html = render_to_string("registrations/email/message.html", context)
         message = EmailMultiAlternatives(
@@ -88,8 +81,8 @@ def _message(registration, *, kind, subject, with_calendar, connection=None):
         message.attach_alternative(html, "text/html")
         if with_calendar and registration.is_active:
             sessions = "\n".join(
-                f"{line['choice'].offering.round.title}: {line['choice'].offering.session.title}"
-                for line in context["choices"]
+                f"{line.offering.round.title}: {line.offering.session.title} ({line.status})"
+                for line in context["standing"].choices
             )
             calendar = event_calendar(
                 registration.event, settings.SITE_URL, extra_description=sessions

@@ -213,10 +213,16 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
-    def __init__(self, *args, event, rounds, round_fields=None, **kwargs):
+    def __init__(self, *args, event, rounds, round_fields=None, preselected=None, **kwargs):
+        """`preselected`: an offering chosen beforehand in its round (a session page's
+        "register for this session")."""
         super().__init__(*args, **kwargs)
         self.event = event
-        self.add_round_fields(rounds, prepared=round_fields)
+        self.add_round_fields(
+            rounds,
+            initial={preselected.round_id: str(preselected.pk)} if preselected else None,
+            prepared=round_fields,
+        )
         self.order_fields(
             ["name", "email", "organisation", "function", "role", *self.round_fields, "question"]
         )
@@ -450,9 +456,13 @@ class RankingMixin:
 class PreferenceForm(RankingMixin, RegistrationForm):
     """Registration in preference mode: the person's details and their ranked sessions."""
 
-    def __init__(self, *args, event, rounds, **kwargs):
+    def __init__(self, *args, event, rounds, preselected=None, **kwargs):
         super().__init__(*args, event=event, rounds=[], **kwargs)
-        self.add_ranking_fields(rounds)
+        # A preselected session is the first choice in its round.
+        self.add_ranking_fields(
+            rounds,
+            initial={(preselected.round_id, 1): str(preselected.pk)} if preselected else None,
+        )
 
     def submit_label(self):
         return _("Send my preferences")

@@ -1,8 +1,10 @@
+import functools
+import operator
 import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -36,16 +38,30 @@ class SeatQuerySet(models.QuerySet):
 
         A registration waits for its event, a session choice for its offering.
         """
-        if item.status != Status.WAITING:
-            return None
+        return self.waiting_positions([item]).get(item.pk)
+
+    def waiting_positions(self, items):
+        """{pk: 1-based place on its waiting list} of those of `items` that wait, in one
+        query however many there are (``waiting_position`` for each, batched)."""
+        waiting = [item for item in items if item.status == Status.WAITING]
+        if not waiting:
+            return {}
+        queues = functools.reduce(operator.or_, (Q(**item.queue()) for item in waiting))
         ahead = (
             self.waiting()
-            .filter(**item.queue())
-            .filter(
-                Q(created_at__lt=item.created_at) | Q(created_at=item.created_at, pk__lt=item.pk)
+            .filter(queues)
+            .aggregate(
+                **{f"ahead_{item.pk}": Count("pk", filter=self._ahead_of(item)) for item in waiting}
             )
         )
-        return ahead.count() + 1
+        return {item.pk: ahead[f"ahead_{item.pk}"] + 1 for item in waiting}
+
+    @staticmethod
+    def _ahead_of(item):
+        """Who waits before `item` in its line: the order of ``waiting()``."""
+        return Q(**item.queue()) & (
+            Q(created_at__lt=item.created_at) | Q(created_at=item.created_at, pk__lt=item.pk)
+        )
 
 
 class Registration(models.Model):

@@ -1,5 +1,3 @@
-import datetime
-
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
@@ -33,6 +31,7 @@ from .forms import (
 )
 from .models import Registration, SessionChoice
 from .seats import Programme
+from .standing import standing
 
 # What the confirmation page shows travels in a signed cookie rather than the session:
 # no database write, and the visitor stays anonymous for the page caches.
@@ -42,6 +41,9 @@ SUMMARY_MAX_AGE = 30 * 60
 # app server, until the programme changes, are kept: the page with its seat figures as
 # slots (they change with every registration), and the event with its rounds.
 PROGRAMMES = ProgrammeCache()
+# The registration form's query parameter that chooses a session beforehand; the
+# session page links to it (templates/events/session_detail.html).
+PRESELECT_PARAMETER = "sessie"
 
 
 def _rounds(event):
@@ -68,38 +70,18 @@ def _person(form):
     )
 
 
-def _summary(form, events_with_ids, rounds):
-    """What the confirmation page shows: the submitted choices, not stored state.
+def _summary(form, events, *, preferences=False):
+    """What the confirmation page shows: the address and the events, never the choices.
 
-    The same page follows a first and a repeated registration, so that it never
-    reveals whether an address was registered before. `rounds` are the form's.
+    The same page follows a first and a repeated registration (and a bot's), so that it
+    never reveals whether an address was registered before; and as a repeated one
+    changes nothing, the page claims nothing was saved: it says where the message went
+    and what it tells. `preferences`: the form took rankings (the next steps differ).
     """
-    chosen = {pk for _event, ids in events_with_ids for pk in ids}
-    picked = [
-        (round_, offering)
-        for round_ in rounds
-        for offering in round_.offerings.all()
-        if offering.pk in chosen
-    ]
-    by_event = {}
-    for round_, offering in sorted(
-        picked, key=lambda pair: (pair[0].day or datetime.date.min, pair[0].starts_at)
-    ):
-        by_event.setdefault(offering.event_id, []).append(
-            {
-                "round": round_.title,
-                "starts_at": round_.starts_at.strftime("%H:%M"),
-                "ends_at": round_.ends_at.strftime("%H:%M") if round_.ends_at else "",
-                "session": offering.session.title,
-                "location": offering.location,
-            }
-        )
     return {
         "email": form.cleaned_data["email"],
-        "events": [
-            {"pk": event.pk, "sessions": by_event.get(event.pk, [])}
-            for event, _ids in events_with_ids
-        ],
+        "events": [{"pk": event.pk} for event in events],
+        "preferences": preferences,
     }
 
 
@@ -112,29 +94,31 @@ def register(request, slug):
     if cached is not None:
         return _form_response(request, cached, status=200, cache="hit")
     event, rounds, programme = _registration_programme(slug, generation)
-    state = registration_state(event)
+    # A past event's form answers with a normal page that says so (200: the address is
+    # right and the answer is final, not an error of the visitor's; see README).
+    state = "past" if event.is_past else registration_state(event)
     if state not in TAKING:
         return render(
             request,
             "registrations/registration_closed.html",
             {"event": event, "state": state},
             status=200
-            if state in {RegistrationState.NOT_YET_OPEN, RegistrationState.ALLOCATING}
+            if state in {RegistrationState.NOT_YET_OPEN, RegistrationState.ALLOCATING, "past"}
             else 403,
         )
+    preselected = _preselected(request, programme)
     if state == RegistrationState.PREFERENCES:
-        return _register_preferences(request, event, rounds, key)
+        return _register_preferences(request, event, rounds, key, preselected)
     form = RegistrationForm(
         request.POST or None,
         event=event,
         rounds=rounds,
         round_fields=_round_fields(slug, generation, rounds),
+        preselected=preselected,
     )
     if request.method == "POST" and form.is_valid() and form.is_spam():
         # The same answer as a registration, so the bot learns nothing; nothing is stored.
-        return _to_done_page(
-            event.slug, _summary(form, [(event, form.chosen_offering_ids())], rounds)
-        )
+        return _to_done_page(event.slug, _summary(form, [event]))
     if request.method == "POST" and form.is_valid():
         try:
             services.register_attendee(
@@ -146,9 +130,7 @@ def register(request, slug):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _to_done_page(
-                event.slug, _summary(form, [(event, form.chosen_offering_ids())], rounds)
-            )
+            return _to_done_page(event.slug, _summary(form, [event]))
     return _render_form(request, event, form, rounds, key=key)
 
 
@@ -175,9 +157,23 @@ def _round_fields(slug, generation, rounds):
     return fields
 
 
-def _register_preferences(request, event, rounds, key):
+def _preselected(request, programme):
+    """The offering that a session page's link chose (``?sessie=<offering id>``), or None.
+
+    The form page is kept per URL, query string included (``ProgrammeCache.page_key``),
+    so a kept page carries the preselection of its own URL only.
+    """
+    if request.method != "GET":
+        return None
+    try:
+        return programme.offerings.get(int(request.GET.get(PRESELECT_PARAMETER, "")))
+    except ValueError:
+        return None
+
+
+def _register_preferences(request, event, rounds, key, preselected=None):
     """Preference mode: the same form, with three ranked choices per round."""
-    form = PreferenceForm(request.POST or None, event=event, rounds=rounds)
+    form = PreferenceForm(request.POST or None, event=event, rounds=rounds, preselected=preselected)
     if request.method == "POST" and form.is_valid():
         if not form.is_spam():
             try:
@@ -187,7 +183,7 @@ def _register_preferences(request, event, rounds, key):
             except ValidationError as error:
                 form.add_error(None, error)
         if not form.non_field_errors():
-            return _to_done_page(event.slug, _preference_summary(form, event))
+            return _to_done_page(event.slug, _summary(form, [event], preferences=True))
     return _render_form(request, event, form, rounds, key=key, preferences=True)
 
 
@@ -216,29 +212,6 @@ def _form_response(request, page, *, status, cache=None):
     if cache:
         response["X-Page-Cache"] = cache
     return response
-
-
-def _preference_summary(form, event):
-    titles = {
-        offering.pk: (offering.round.title, offering.session.title)
-        for offering in SessionOffering.objects.filter(event=event).select_related(
-            "round", "session"
-        )
-    }
-    return {
-        "email": form.cleaned_data["email"],
-        "events": [
-            {
-                "pk": event.pk,
-                "sessions": [],
-                "preferences": [
-                    {"round": titles[oid][0], "rank": rank, "session": titles[oid][1]}
-                    for ranked in form.rankings().values()
-                    for rank, oid in enumerate(ranked, start=1)
-                ],
-            }
-        ],
-    }
 
 
 def _to_done_page(slug, summary):
@@ -272,19 +245,18 @@ def registration_done(request, slug):
     summary = _summary_from_cookie(request)
     if not summary or event.pk not in {item["pk"] for item in summary["events"]}:
         return redirect(event)
-    events = {e.pk: e for e in Event.objects.filter(pk__in=[i["pk"] for i in summary["events"]])}
-    items = [
-        {
-            "event": events[item["pk"]],
-            "sessions": item["sessions"],
-            "preferences": item.get("preferences", []),
-        }
-        for item in summary["events"]
-    ]
+    events = Event.objects.select_related("venue").in_bulk(
+        [item["pk"] for item in summary["events"]]
+    )
     return render(
         request,
         "registrations/registration_done.html",
-        {"event": event, "email": summary["email"], "items": items},
+        {
+            "event": event,
+            "email": summary["email"],
+            "events": [events[item["pk"]] for item in summary["events"] if item["pk"] in events],
+            "preferences": summary.get("preferences", False),
+        },
     )
 
 
@@ -293,10 +265,11 @@ def registration_done(request, slug):
 @rate_limited("registration", setting="REGISTRATION_RATE_LIMIT")
 def register_for_series(request, slug):
     series = get_object_or_404(Series.objects.published(), slug=slug)
+    published = list(series.events.published().select_related("venue"))
     events = [
         event
-        for event in series.events.published().select_related("venue")
-        if registration_state(event) == RegistrationState.OPEN
+        for event in published
+        if not event.is_past and registration_state(event) == RegistrationState.OPEN
     ]
     rounds_by_event = {event.pk: list(_rounds(event)) for event in events}
     form = SeriesRegistrationForm(
@@ -304,19 +277,24 @@ def register_for_series(request, slug):
     )
     if request.method == "POST" and form.is_valid():
         chosen = form.chosen_events()
-        all_rounds = [round_ for rounds in rounds_by_event.values() for round_ in rounds]
+        summary = _summary(form, [event for event, _ids in chosen])
         if form.is_spam():  # As in register(): answered as usual, nothing stored.
-            return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
+            return _to_done_page(chosen[0][0].slug, summary)
         try:
             services.register_for_series(chosen, person=_person(form))
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _to_done_page(chosen[0][0].slug, _summary(form, chosen, all_rounds))
+            return _to_done_page(chosen[0][0].slug, summary)
     response = render(
         request,
         "registrations/series_form.html",
-        {"series": series, "form": form, "events": events},
+        {
+            "series": series,
+            "form": form,
+            "events": events,
+            "all_past": bool(published) and all(event.is_past for event in published),
+        },
         status=400 if form.is_bound else 200,
     )
     if form.is_bound:
@@ -380,18 +358,14 @@ def manage(request, token):
             status = 400
     elif request.method == "POST":
         status = 409  # Closed: nothing may change any more.
-    lines = [
-        {"choice": choice, "position": SessionChoice.objects.waiting_position(choice)}
-        for choice in registration.choices.all()
-    ]
     return render(
         request,
         "registrations/manage.html",
         {
             "registration": registration,
             "event": event,
-            "lines": lines,
-            "event_position": Registration.objects.waiting_position(registration),
+            "standing": standing(registration),
+            "awaiting_allocation": event.uses_preferences and not event.allocated_at,
             "form": form,
             "can_change": can_change,
             "preferences": list(

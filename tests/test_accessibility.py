@@ -338,3 +338,72 @@ def test_checkin_toggles_in_place_with_javascript(page, site, staff_pages):
     expect(page.locator("[data-count=present]")).to_have_text("1")
     assert page.url == site + staff_pages["checkin"]  # no reload
     assert button.get_attribute("aria-pressed") == "true"
+
+
+@pytest.fixture
+def participant_pages(site, page):
+    """A participant's pages on an open copy of the Dag van de Buurt: their personal page
+    with a seat in one session and a waiting-list place in another, the page after the
+    form (its cookie handed to the browser), and the session page with its link."""
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from events.models import Event
+    from registrations import services
+    from registrations.forms import NO_SESSION
+
+    seed = Event.objects.get(slug=DVDB)
+    event = copy_as_draft(seed, start_date=timezone.localdate() + timedelta(days=10), slug="live")
+    event.is_published = True
+    event.registration_opens_at = timezone.now() - timedelta(days=1)
+    event.save()
+    first_round, second_round = event.rounds.order_by("starts_at")[:2]
+    full = first_round.offerings.order_by("pk").first()
+    full.capacity = 1
+    full.save()
+    other = second_round.offerings.exclude(session=full.session).order_by("pk").first()
+    for number in range(2):
+        registration = services.register_attendee(
+            event,
+            person=services.Person(name=f"Deelnemer {number}", email=f"d{number}@example.nl",
+                                   role="resident"),
+            offering_ids=[full.pk, other.pk],
+        ).registration  # fmt: skip
+    data = {"name": "Anna", "email": "anna@example.nl", "role": "resident", "consent": "on"}
+    data.update({f"round_{round_.pk}": NO_SESSION for round_ in event.rounds.all()})
+    client = Client()
+    response = client.post(f"/evenementen/{event.slug}/aanmelden/", data)
+    done = response["Location"]
+    page.context.add_cookies(
+        [
+            {
+                "name": "registration_summary",
+                "value": response.cookies["registration_summary"].value,
+                "url": site + done,
+            }
+        ]
+    )
+    return {
+        "manage": registration.get_absolute_url(),
+        "done": done,
+        "session": full.session.get_absolute_url(),
+        "past form": f"/evenementen/{DVDB}/aanmelden/",
+        "past series form": f"/reeksen/{SERIES_SLUGS[0]}/aanmelden/",
+    }
+
+
+def test_participant_pages_have_no_axe_violations(page, site, participant_pages):
+    expected = {
+        "manage": "wachtlijst, plaats 1",
+        "done": "We hebben een bericht gestuurd naar anna@example.nl.",
+        "session": "Aanmelden voor deze sessie",
+        "past form": "Afgelopen",
+        "past series form": "Afgelopen",
+    }
+    for name, text in expected.items():
+        open_page(page, site + participant_pages[name])
+        assert text.lower() in page.inner_text("main").lower(), name  # some in capitals by CSS
+        assert_accessible(page)
+        assert_one_h1(page)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from sitewide.pagecache import keep_until
 
-from ..availability import RegistrationState, registration_state, state_changes_at
+from ..availability import TAKING, RegistrationState, registration_state, state_changes_at
 from ..seat_slots import seat_slot, seat_text
 
 register = template.Library()
@@ -35,6 +35,13 @@ def event_registration_state(context, event):
     if request is not None:
         keep_until(request, state_changes_at(event))
     return registration_state(event)
+
+
+@register.simple_tag(takes_context=True)
+def takes_registrations(context, event):
+    """Whether the event's form takes a registration or a ranking now (a full event does:
+    for its waiting list)."""
+    return not event.is_past and event_registration_state(context, event) in TAKING
 
 
 @register.simple_tag(takes_context=True)

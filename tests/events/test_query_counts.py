@@ -31,10 +31,14 @@ def test_event_page_queries_on_seed_equal_ten_times_bigger_event(client, seed_fi
     big = build_programme(sessions=130, rounds=2, speakers_per_session=2, event_speakers=90)
     assert big.offerings.count() == 260
 
+    small = build_programme(sessions=13, rounds=2, speakers_per_session=2, event_speakers=9)
+
     seed_queries = count_queries(client, seed.get_absolute_url())
+    small_queries = count_queries(client, small.get_absolute_url())
     big_queries = count_queries(client, big.get_absolute_url())
 
-    assert seed_queries == big_queries == 8  # the last: every seat left, filled in
+    assert small_queries == big_queries == 8  # the last: every seat left, filled in
+    assert seed_queries == 7  # past: no seats shown
 
 
 @pytest.mark.parametrize("item_count", [1, 3])

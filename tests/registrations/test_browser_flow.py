@@ -56,8 +56,8 @@ def test_register_change_and_cancel_in_browser(live_server, page, dag_van_de_buu
     page.keyboard.press("Enter")
 
     page.wait_for_url(re.compile(r"/aanmelden/ontvangen/$"))
-    assert "Bedankt, we hebben je aanmelding ontvangen" in page.content()
-    assert first_choice.session.title in page.inner_text("main")
+    assert "Kijk in je e-mail" in page.content()
+    assert "We hebben een bericht gestuurd naar anna@example.nl." in page.inner_text("main")
     [message] = mail.outbox
     assert message.to == ["anna@example.nl"]
     assert first_choice.session.title in message.body
@@ -65,7 +65,7 @@ def test_register_change_and_cancel_in_browser(live_server, page, dag_van_de_buu
     link = re.search(r"(http://\S+/aanmelding/\S+/)", message.body).group(1)
 
     page.goto(link)
-    assert "Je plek is bevestigd." in page.inner_text("main")
+    assert "Je plek bij het evenement en in al je sessies is bevestigd." in page.inner_text("main")
     new_choice = (
         first_round.offerings.exclude(pk=first_choice.pk)
         .exclude(session=second_choice.session)
