@@ -13,7 +13,7 @@ from sitewide.layout import Button, Div, Field, Fieldset, Link, form_helper
 from sitewide.pagecache import slot
 from sitewide.text import PlainTextField
 
-from .models import Registration
+from .models import ExportColumns, Registration
 
 NO_SESSION = "0"
 # The first-come form's button says "Register" or "Join the waiting list": a slot that
@@ -534,8 +534,9 @@ class CheckinToggleForm(forms.Form):
     present = forms.CharField(required=False, widget=forms.HiddenInput)
 
     @classmethod
-    def for_row(cls, row, *, action, next_url):
-        """The button of one row: it says whether the person is present, and whom it is for."""
+    def for_row(cls, row, *, action, next_url, autofocus=False):
+        """The button of one row: it says whether the person is present, and whom it is for.
+        `autofocus`: the row just marked, whose button keeps the focus after the reload."""
         form = cls(
             initial={"pk": row.pk, "next": next_url, "present": "0" if row.present else "1"},
             auto_id=False,  # one form per row: no ids to repeat
@@ -550,6 +551,7 @@ class CheckinToggleForm(forms.Form):
                 type="submit",
                 css_class="button--present" if row.present else "button--secondary",
                 aria_pressed="true" if row.present else "false",
+                autofocus=autofocus,
             ),
             form_class="checkin-toggle",
             action=action,
@@ -558,3 +560,55 @@ class CheckinToggleForm(forms.Form):
 
     def marks_present(self):
         return self.cleaned_data["present"] == "1"
+
+
+class ExportColumnsForm(AccessibleErrorsMixin, forms.Form):
+    """The columns of the CSV and Excel exports, a checkbox each; its two buttons post to
+    the export of either format, which remembers the choice for the user (ExportColumns)."""
+
+    def __init__(self, *args, csv_url, xlsx_url, **kwargs):
+        super().__init__(*args, **kwargs)
+        for value, label in ExportColumns.Column.choices:
+            self.fields[value] = forms.BooleanField(label=label, required=False)
+        self.helper = form_helper(
+            Fieldset(
+                _("Columns in the export"), *ExportColumns.Column.values, css_class="export-columns"
+            ),
+            Div(
+                Button(
+                    _("CSV (Excel)"),
+                    type="submit",
+                    css_class="button--secondary",
+                    formaction=csv_url,
+                ),
+                Button(
+                    _("Excel (.xlsx)"),
+                    type="submit",
+                    css_class="button--secondary",
+                    formaction=xlsx_url,
+                ),
+                css_class="list-actions",
+            ),
+            form_class="export-form",
+            action=xlsx_url,
+        )
+
+    @classmethod
+    def for_user(cls, user, **kwargs):
+        chosen = set(ExportColumns.for_user(user))
+        return cls(
+            initial={value: value in chosen for value in ExportColumns.Column.values}, **kwargs
+        )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if not any(cleaned_data.get(value) for value in ExportColumns.Column.values):
+            self.add_error(
+                ExportColumns.Column.NAME,
+                forms.ValidationError(_("Choose at least one column."), code="no_columns"),
+            )
+        return cleaned_data
+
+    @property
+    def columns(self):
+        return [value for value in ExportColumns.Column.values if self.cleaned_data.get(value)]

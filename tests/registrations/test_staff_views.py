@@ -283,9 +283,39 @@ def test_checkin_without_javascript_saves_and_redirects_back(client, setup):
     choice.refresh_from_db()
     assert choice.checked_in_at is not None
     assert response.status_code == 302
-    assert response["Location"] == f"{url}?q=jos#row-{choice.pk}"
+    assert response["Location"] == f"{url}?q=jos&gemeld={choice.pk}#row-{choice.pk}"
     page = client.get(url)
     assert (page.context["list"].present_count, page.context["list"].absent_count) == (1, 1)
+
+
+def test_checkin_without_javascript_gives_the_focus_back_and_says_what_changed(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    choice = setup["registrations"][0].choices.get()
+    url = _urls(setup)["offering_checkin"]
+
+    marked = client.post(url, {"pk": choice.pk, "present": "1", "next": url})
+    page = client.get(marked["Location"].split("#")[0]).content.decode()
+    unmarked = client.post(url, {"pk": choice.pk, "present": "0", "next": marked["Location"]})
+    page_after_undo = client.get(unmarked["Location"].split("#")[0]).content.decode()
+
+    # The marked row's button, and no other, takes the focus when the page loads.
+    assert page.count("autofocus") == 1
+    row = page[page.index(f'id="row-{choice.pk}"') :]
+    assert row.index("autofocus") < row.index("</li>")
+    assert 'role="status">Jos van der Lans is aanwezig gemeld.</p>' in page
+    # The marked row is not carried from one round trip to the next.
+    assert unmarked["Location"] == f"{url}?gemeld={choice.pk}#row-{choice.pk}"
+    assert 'role="status">Jos van der Lans is niet meer aanwezig gemeld.</p>' in page_after_undo
+
+
+def test_checkin_page_without_a_marked_row_focuses_nothing(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    url = _urls(setup)["offering_checkin"]
+
+    page = client.get(url, {"gemeld": "999999"}).content.decode()
+
+    assert "autofocus" not in page
+    assert 'role="status"></p>' in page
 
 
 def test_checkin_with_javascript_answers_json_and_can_undo(client, setup):
