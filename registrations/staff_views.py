@@ -254,7 +254,9 @@ def _toggle(request, model, queryset, *, back):
         next_url = back
     next_url = _without_marked(next_url)
     separator = "&" if "?" in next_url else "?"
-    return redirect(f"{next_url}{separator}{urlencode({MARKED: pk})}#row-{pk}")
+    # No #row fragment: browsers skip autofocus on a page opened at a fragment, and the
+    # focused button is scrolled into view anyway.
+    return redirect(f"{next_url}{separator}{urlencode({MARKED: pk})}")
 
 
 @never_cache
