@@ -1,10 +1,14 @@
 import copy
+import secrets
 from functools import cached_property
+from types import SimpleNamespace
 
+from crispy_forms.utils import render_crispy_form
 from django import forms
 from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -557,6 +561,30 @@ class CheckinToggleForm(forms.Form):
             action=action,
         )
         return form
+
+    @classmethod
+    def row_renderer(cls, *, action, next_url, csrf_token, focused_pk=None):
+        """A function row -> the HTML of its button form. Crispy renders the form once per
+        kind of row (present or not, focused or not) with stand-ins for the row's number and
+        name, which are then filled in: a crispy render per row cost ~1 ms, a second for a
+        plenary list. The stand-ins are random, so no text in `next_url` can be one."""
+        stand_in = secrets.token_hex(8)
+        pk_slot, name_slot = f"pk{stand_in}", f"name{stand_in}"
+        rendered = {}
+
+        def render(row):
+            focused = row.pk == focused_pk
+            key = (row.present, focused)
+            if key not in rendered:
+                prototype = SimpleNamespace(pk=pk_slot, name=name_slot, present=row.present)
+                form = cls.for_row(prototype, action=action, next_url=next_url, autofocus=focused)
+                rendered[key] = render_crispy_form(
+                    form, helper=form.helper, context={"csrf_token": csrf_token}
+                )
+            html = rendered[key].replace(pk_slot, str(row.pk)).replace(name_slot, escape(row.name))
+            return mark_safe(html)  # noqa: S308 (crispy's output, with the escaped name)
+
+        return render
 
     def marks_present(self):
         return self.cleaned_data["present"] == "1"

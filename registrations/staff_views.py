@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -205,7 +206,12 @@ def _checkin_page(request, attendee_list, *, toggle_url):
     # and the status line says what changed.
     marked_pk = request.GET.get(MARKED, "")
     marked = next((row for row in rows if str(row.pk) == marked_pk), None)
-    next_url = _without_marked(request.get_full_path())
+    render_toggle = CheckinToggleForm.row_renderer(
+        action=toggle_url,
+        next_url=_without_marked(request.get_full_path()),
+        csrf_token=get_token(request),
+        focused_pk=marked.pk if marked else None,
+    )
     return render(
         request,
         "registrations/staff/checkin.html",
@@ -215,15 +221,7 @@ def _checkin_page(request, attendee_list, *, toggle_url):
             "offering": attendee_list.offering,
             "rows": rows,
             # Each row with the form of its button.
-            "toggles": [
-                (
-                    row,
-                    CheckinToggleForm.for_row(
-                        row, action=toggle_url, next_url=next_url, autofocus=row is marked
-                    ),
-                )
-                for row in rows
-            ],
+            "toggles": [(row, render_toggle(row)) for row in rows],
             "marked": marked,
             "query": query,
             "search": search,

@@ -678,3 +678,27 @@ def test_list_and_checkin_pages_keep_their_query_count(
 
     assert len(sheet.context["list"].confirmed) == people + 2
     assert len(checkin.context["rows"]) == people + 2
+
+
+@pytest.mark.parametrize("present", [False, True])
+@pytest.mark.parametrize("focused", [False, True])
+def test_checkin_row_renderer_writes_what_crispy_writes_per_row(present, focused):
+    from crispy_forms.utils import render_crispy_form
+
+    from registrations.attendees import Row
+    from registrations.forms import CheckinToggleForm
+
+    row = Row(
+        pk=42, name='<b>Anne O\'Neil & "Co"</b>', organisation="", function="", role="",
+        question="", present=present, status="confirmed",
+    )  # fmt: skip
+    options = {"action": "/lijsten/sessie/1/aanwezig/", "next_url": "/lijsten/?q=a&b=<c>"}
+    form = CheckinToggleForm.for_row(row, autofocus=focused, **options)
+    expected = render_crispy_form(form, helper=form.helper, context={"csrf_token": "token"})
+
+    render = CheckinToggleForm.row_renderer(
+        csrf_token="token", focused_pk=42 if focused else None, **options
+    )
+
+    assert render(row) == expected
+    assert "<b>" not in render(row)
