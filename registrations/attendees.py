@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from sitewide.text import plain_text
 
-from .models import SessionChoice, Status
+from .models import ExportColumns, SessionChoice, Status
 
 # Dutch surname particles ("tussenvoegsels"), ignored when sorting by surname.
 PARTICLES = {
@@ -194,43 +194,70 @@ def _append(sheet, values):
             cell.quotePrefix = True
 
 
-def _headers():
-    return [
-        _("No."),
-        _("Name"),
-        _("Organisation"),
-        _("Function"),
-        _("Takes part as"),
-        _("Status"),
-        _("Present"),
-        _("Question for the session leader"),
+# The export's columns in their order, with their width in Excel; the number and the status
+# are always there, the others as the moderator chose (ExportColumns).
+EXPORT_LAYOUT = [
+    ("number", 6), ("name", 28), ("organisation", 28), ("function", 22), ("role", 18),
+    ("status", 14), ("present", 10), ("question", 50),
+]  # fmt: skip
+ALWAYS = {"number", "status"}
+
+
+def _export_keys(columns):
+    chosen = set(ExportColumns.Column.values if columns is None else columns) | ALWAYS
+    return [key for key, _width in EXPORT_LAYOUT if key in chosen]
+
+
+def _headers(keys):
+    labels = {
+        "number": _("No."),
+        "name": _("Name"),
+        "organisation": _("Organisation"),
+        "function": _("Function"),
+        "role": _("Takes part as"),
+        "status": _("Status"),
+        "present": _("Present"),
+        "question": _("Question for the session leader"),
+    }
+    return [labels[key] for key in keys]
+
+
+def _lines(attendee_list, keys):
+    # Only a confirmed participant can be present: the waiting list has no answer there.
+    groups = [
+        (attendee_list.confirmed, _("confirmed"), True),
+        (attendee_list.waiting, _("waiting list"), False),
     ]
+    for rows, status, can_be_present in groups:
+        for number, row in enumerate(rows, start=1):
+            present = (_("yes") if row.present else _("no")) if can_be_present else ""
+            values = {
+                "number": number,
+                "name": row.name,
+                "organisation": row.organisation,
+                "function": row.function,
+                "role": row.role,
+                "status": status,
+                "present": present,
+                "question": row.question,
+            }
+            yield [values[key] for key in keys]
 
 
-def _lines(attendee_list):
-    for number, row in enumerate(attendee_list.confirmed, start=1):
-        yield [
-            number, row.name, row.organisation, row.function, row.role, _("confirmed"),
-            _("yes") if row.present else _("no"), row.question,
-        ]  # fmt: skip
-    for number, row in enumerate(attendee_list.waiting, start=1):
-        yield [
-            number, row.name, row.organisation, row.function, row.role,
-            _("waiting list"), "", row.question,
-        ]  # fmt: skip
-
-
-def as_csv(attendee_list, *, delimiter=";"):
-    """UTF-8 with a byte-order mark, so Excel shows accents; ';' suits Dutch Excel."""
+def as_csv(attendee_list, *, delimiter=";", columns=None):
+    """UTF-8 with a byte-order mark, so Excel shows accents; ';' suits Dutch Excel.
+    `columns`: the chosen ExportColumns.Column values (None: all)."""
+    keys = _export_keys(columns)
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(_headers())
-    writer.writerows([_cell(value) for value in line] for line in _lines(attendee_list))
+    writer.writerow(_headers(keys))
+    writer.writerows([_cell(value) for value in line] for line in _lines(attendee_list, keys))
     return buffer.getvalue().encode("utf-8")
 
 
-def as_xlsx(attendee_list):
+def as_xlsx(attendee_list, *, columns=None):
+    keys = _export_keys(columns)
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = _("Participants")[:31]
@@ -241,15 +268,16 @@ def as_xlsx(attendee_list):
         subtitle = f"{offering.session.title} – {offering.round.title}, {subtitle}"
     _append(sheet, [subtitle])
     _append(sheet, [])
-    _append(sheet, _headers())
+    _append(sheet, _headers(keys))
     for cell in sheet[4]:
         cell.font = Font(bold=True)
     sheet["A1"].font = Font(bold=True, size=14)
-    for line in _lines(attendee_list):
+    for line in _lines(attendee_list, keys):
         _append(sheet, line)
     sheet.freeze_panes = "A5"
-    for index, width in enumerate([6, 28, 28, 22, 18, 14, 10, 50], start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
+    widths = dict(EXPORT_LAYOUT)
+    for index, key in enumerate(keys, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = widths[key]
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

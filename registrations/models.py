@@ -456,3 +456,44 @@ class QueuedEmail(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.registration_id}"
+
+
+class ExportColumns(models.Model):
+    """The columns a moderator last chose for the attendee exports (CSV and Excel): every
+    later export, from any list, has them again."""
+
+    class Column(models.TextChoices):
+        NAME = "name", _("Name")
+        ORGANISATION = "organisation", _("Organisation")
+        FUNCTION = "function", _("Function")
+        ROLE = "role", _("Takes part as")
+        QUESTION = "question", _("Question for the session leader")
+        PRESENT = "present", _("Present")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="export_columns",
+    )
+    columns = models.JSONField(_("columns"), default=list)
+    updated_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("export columns")
+        verbose_name_plural = _("export columns")
+
+    def __str__(self):
+        return f"{self.user}: {', '.join(self.columns)}"
+
+    @classmethod
+    def for_user(cls, user):
+        """The user's columns in export order; every column until they chose."""
+        stored = cls.objects.filter(user=user).values_list("columns", flat=True).first()
+        if stored is None:
+            return list(cls.Column.values)
+        return [value for value in cls.Column.values if value in stored]
+
+    @classmethod
+    def remember(cls, user, columns):
+        cls.objects.update_or_create(user=user, defaults={"columns": list(columns)})

@@ -6,29 +6,39 @@ And each one is ``never_cache``: no browser or proxy may keep a copy.
 """
 
 from collections import Counter
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 
-from events.models import BLOCK_ORDER, Event, SessionOffering
+from events.models import BLOCK_ORDER, Event, SessionOffering, SessionRole
 
 from . import attendees
-from .forms import CheckinSearchForm, CheckinToggleForm
-from .models import Registration, SessionChoice, Status
+from .forms import CheckinSearchForm, CheckinToggleForm, ExportColumnsForm
+from .models import ExportColumns, Registration, SessionChoice, Status
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _offering(user, offering_id):
     offering = get_object_or_404(
-        SessionOffering.objects.select_related("session", "round", "event__venue"), pk=offering_id
+        SessionOffering.objects.select_related("session", "round", "event__venue").prefetch_related(
+            Prefetch(
+                "session__roles",
+                queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
+                    "order", "pk"
+                ),
+            )
+        ),
+        pk=offering_id,
     )
     if not attendees.can_see_offering_list(user, offering):
         raise PermissionDenied
@@ -82,7 +92,28 @@ def my_sessions(request):
     )
 
 
-def _list_page(request, attendee_list, *, checkin_url, export_base):
+def _list_urls(attendee_list):
+    """The links of a list page: check-in, exports and (for a session) its cue card."""
+    if attendee_list.offering:
+        args, prefix = [attendee_list.offering.pk], "registrations:offering_"
+    else:
+        args, prefix = [attendee_list.event.pk], "registrations:event_"
+    urls = {
+        "checkin_url": reverse(f"{prefix}checkin", args=args),
+        "csv_url": reverse(f"{prefix}export", args=[*args, "csv"]),
+        "xlsx_url": reverse(f"{prefix}export", args=[*args, "xlsx"]),
+    }
+    if attendee_list.offering:
+        urls["cue_card_url"] = reverse("registrations:offering_cue_card", args=args)
+    return urls
+
+
+def _list_page(request, attendee_list, *, export_form=None):
+    urls = _list_urls(attendee_list)
+    if export_form is None:
+        export_form = ExportColumnsForm.for_user(
+            request.user, csv_url=urls["csv_url"], xlsx_url=urls["xlsx_url"]
+        )
     return render(
         request,
         "registrations/staff/attendee_list.html",
@@ -90,8 +121,8 @@ def _list_page(request, attendee_list, *, checkin_url, export_base):
             "list": attendee_list,
             "event": attendee_list.event,
             "offering": attendee_list.offering,
-            "checkin_url": checkin_url,
-            "export_base": export_base,
+            "export_form": export_form,
+            **urls,
         },
     )
 
@@ -100,39 +131,43 @@ def _list_page(request, attendee_list, *, checkin_url, export_base):
 @login_required
 def offering_attendees(request, offering_id):
     offering = _offering(request.user, offering_id)
-    return _list_page(
-        request,
-        attendees.offering_list(offering),
-        checkin_url=reverse("registrations:offering_checkin", args=[offering.pk]),
-        export_base=reverse("registrations:offering_attendees", args=[offering.pk]),
-    )
+    return _list_page(request, attendees.offering_list(offering))
 
 
 @never_cache
 @login_required
 def event_attendees(request, event_id):
     event = _event(request.user, event_id)
-    return _list_page(
-        request,
-        attendees.event_list(event),
-        checkin_url=reverse("registrations:event_checkin", args=[event.pk]),
-        export_base=reverse("registrations:event_attendees", args=[event.pk]),
-    )
+    return _list_page(request, attendees.event_list(event))
 
 
 def _export(attendee_list, fmt, request):
+    """A GET exports the user's remembered columns; the list page's form POSTs a new
+    choice, which is remembered and exported at once."""
     if fmt not in {"csv", "xlsx"}:
         raise Http404
+    if request.method == "POST":
+        urls = _list_urls(attendee_list)
+        form = ExportColumnsForm(request.POST, csv_url=urls["csv_url"], xlsx_url=urls["xlsx_url"])
+        if not form.is_valid():
+            return _list_page(request, attendee_list, export_form=form)
+        columns = form.columns
+        ExportColumns.remember(request.user, columns)
+    else:
+        columns = ExportColumns.for_user(request.user)
     name = slugify(attendee_list.title)[:60] or "deelnemers"
     if attendee_list.offering:
         name = f"{name}-{slugify(attendee_list.offering.round.title)}"
     if fmt == "xlsx":
-        response = HttpResponse(attendees.as_xlsx(attendee_list), content_type=XLSX)
+        response = HttpResponse(
+            attendees.as_xlsx(attendee_list, columns=columns), content_type=XLSX
+        )
         response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
         return response
     delimiter = "," if request.GET.get("delimiter") == "comma" else ";"
     response = HttpResponse(
-        attendees.as_csv(attendee_list, delimiter=delimiter), content_type="text/csv; charset=utf-8"
+        attendees.as_csv(attendee_list, delimiter=delimiter, columns=columns),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
@@ -152,6 +187,10 @@ def event_export(request, event_id, fmt):
     return _export(attendees.event_list(event), fmt, request)
 
 
+# The query parameter that names the row just marked, after a round trip without JavaScript.
+MARKED = "gemeld"
+
+
 def _checkin_page(request, attendee_list, *, toggle_url):
     search = CheckinSearchForm(request.GET)
     query = search.cleaned_data["q"] if search.is_valid() else ""
@@ -163,6 +202,16 @@ def _checkin_page(request, attendee_list, *, toggle_url):
             for row in rows
             if folded in row.name.casefold() or folded in row.organisation.casefold()
         ]
+    # Back from marking someone without JavaScript: their button has the focus again (autofocus)
+    # and the status line says what changed.
+    marked_pk = request.GET.get(MARKED, "")
+    marked = next((row for row in rows if str(row.pk) == marked_pk), None)
+    render_toggle = CheckinToggleForm.row_renderer(
+        action=toggle_url,
+        next_url=_without_marked(request.get_full_path()),
+        csrf_token=get_token(request),
+        focused_pk=marked.pk if marked else None,
+    )
     return render(
         request,
         "registrations/staff/checkin.html",
@@ -172,19 +221,19 @@ def _checkin_page(request, attendee_list, *, toggle_url):
             "offering": attendee_list.offering,
             "rows": rows,
             # Each row with the form of its button.
-            "toggles": [
-                (
-                    row,
-                    CheckinToggleForm.for_row(
-                        row, action=toggle_url, next_url=request.get_full_path()
-                    ),
-                )
-                for row in rows
-            ],
+            "toggles": [(row, render_toggle(row)) for row in rows],
+            "marked": marked,
             "query": query,
             "search": search,
         },
     )
+
+
+def _without_marked(url):
+    parts = urlsplit(url)
+    query = QueryDict(parts.query, mutable=True)
+    query.pop(MARKED, None)
+    return urlunsplit(parts._replace(query=query.urlencode(), fragment=""))
 
 
 def _toggle(request, model, queryset, *, back):
@@ -201,7 +250,11 @@ def _toggle(request, model, queryset, *, back):
     next_url = form.cleaned_data["next"]
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = back
-    return redirect(f"{next_url}#row-{pk}")
+    next_url = _without_marked(next_url)
+    separator = "&" if "?" in next_url else "?"
+    # No #row fragment: browsers skip autofocus on a page opened at a fragment, and the
+    # focused button is scrolled into view anyway.
+    return redirect(f"{next_url}{separator}{urlencode({MARKED: pk})}")
 
 
 @never_cache
@@ -232,6 +285,24 @@ def event_checkin(request, event_id):
             back=request.path,
         )
     return _checkin_page(request, attendees.event_list(event), toggle_url=request.path)
+
+
+@never_cache
+@login_required
+def offering_cue_card(request, offering_id):
+    """What a chair needs to introduce a session: who leads it, who is coming, and the
+    participants' questions, printable on one A5 card."""
+    offering = _offering(request.user, offering_id)
+    return render(
+        request,
+        "registrations/staff/cue_card.html",
+        {
+            "list": attendees.offering_list(offering),
+            "event": offering.event,
+            "offering": offering,
+            "sign_in_url": reverse("registrations:offering_attendees", args=[offering.pk]),
+        },
+    )
 
 
 @never_cache

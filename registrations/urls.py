@@ -28,6 +28,11 @@ urlpatterns = [
         staff_views.offering_checkin,
         name="offering_checkin",
     ),
+    path(
+        "lijsten/sessie/<int:offering_id>/moderatorkaart/",
+        staff_views.offering_cue_card,
+        name="offering_cue_card",
+    ),
     path("lijsten/evenement/<int:event_id>/", staff_views.event_attendees, name="event_attendees"),
     path(
         "lijsten/evenement/<int:event_id>/deelnemers.<str:fmt>",

@@ -64,6 +64,7 @@ PAGES = {
     "offering_export csv": ("moderator", "registrations:offering_export", ["offering", "csv"]),
     "offering_export xlsx": ("moderator", "registrations:offering_export", ["offering", "xlsx"]),
     "offering_checkin": ("moderator", "registrations:offering_checkin", ["offering"]),
+    "offering_cue_card": ("moderator", "registrations:offering_cue_card", ["offering"]),
     "event_attendees": ("organiser", "registrations:event_attendees", ["event"]),
     "event_export csv": ("organiser", "registrations:event_export", ["event", "csv"]),
     "event_export xlsx": ("organiser", "registrations:event_export", ["event", "xlsx"]),

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from events.models import Event, Round, Session
 from registrations import services
 from registrations.attendees import surname_key
-from registrations.models import Registration
+from registrations.models import ExportColumns, Registration
 from tests.factories import build_programme, offerings_by_round, person
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +66,7 @@ def _urls(setup):
         "offering_csv": reverse("registrations:offering_export", args=[offering.pk, "csv"]),
         "offering_xlsx": reverse("registrations:offering_export", args=[offering.pk, "xlsx"]),
         "offering_checkin": reverse("registrations:offering_checkin", args=[offering.pk]),
+        "cue_card": reverse("registrations:offering_cue_card", args=[offering.pk]),
         "event_list": reverse("registrations:event_attendees", args=[event.pk]),
         "event_csv": reverse("registrations:event_export", args=[event.pk, "csv"]),
         "event_checkin": reverse("registrations:event_checkin", args=[event.pk]),
@@ -95,6 +96,12 @@ EXPECTED = {
         "organiser": 200,
     },
     "offering_checkin": {
+        "participant": 403,
+        "other_moderator": 403,
+        "moderator": 200,
+        "organiser": 200,
+    },
+    "cue_card": {
         "participant": 403,
         "other_moderator": 403,
         "moderator": 200,
@@ -142,7 +149,7 @@ def test_event_moderator_sees_event_and_its_session_lists(client, setup):
 
     responses = [client.get(url) for url in _urls(setup).values()]
 
-    assert [r.status_code for r in responses] == [200] * 7 + [403, 403]
+    assert [r.status_code for r in responses] == [200] * 8 + [403, 403]
 
 
 def test_surname_sort_ignores_dutch_particles():
@@ -283,9 +290,39 @@ def test_checkin_without_javascript_saves_and_redirects_back(client, setup):
     choice.refresh_from_db()
     assert choice.checked_in_at is not None
     assert response.status_code == 302
-    assert response["Location"] == f"{url}?q=jos#row-{choice.pk}"
+    assert response["Location"] == f"{url}?q=jos&gemeld={choice.pk}"
     page = client.get(url)
     assert (page.context["list"].present_count, page.context["list"].absent_count) == (1, 1)
+
+
+def test_checkin_without_javascript_gives_the_focus_back_and_says_what_changed(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    choice = setup["registrations"][0].choices.get()
+    url = _urls(setup)["offering_checkin"]
+
+    marked = client.post(url, {"pk": choice.pk, "present": "1", "next": url})
+    page = client.get(marked["Location"]).content.decode()
+    unmarked = client.post(url, {"pk": choice.pk, "present": "0", "next": marked["Location"]})
+    page_after_undo = client.get(unmarked["Location"]).content.decode()
+
+    # The marked row's button, and no other, takes the focus when the page loads.
+    assert page.count("autofocus") == 1
+    row = page[page.index(f'id="row-{choice.pk}"') :]
+    assert row.index("autofocus") < row.index("</li>")
+    assert 'role="status">Jos van der Lans is aanwezig gemeld.</p>' in page
+    # The marked row is not carried from one round trip to the next.
+    assert unmarked["Location"] == f"{url}?gemeld={choice.pk}"
+    assert 'role="status">Jos van der Lans is niet meer aanwezig gemeld.</p>' in page_after_undo
+
+
+def test_checkin_page_without_a_marked_row_focuses_nothing(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    url = _urls(setup)["offering_checkin"]
+
+    page = client.get(url, {"gemeld": "999999"}).content.decode()
+
+    assert "autofocus" not in page
+    assert 'role="status"></p>' in page
 
 
 def test_checkin_with_javascript_answers_json_and_can_undo(client, setup):
@@ -456,3 +493,212 @@ def test_my_sessions_counts_are_not_multiplied_by_other_moderators(one_seat_even
 
     [line] = response.context["offerings"]
     assert line.confirmed == 1
+
+
+def test_cue_card_has_what_a_chair_needs_to_introduce_the_session(client, setup):
+    offering = setup["offering"]
+    leader = offering.session.roles.select_related("speaker").order_by("order", "pk").first()
+    leader.speaker.biography = "Werkt al twintig jaar in de wijk. " + "Lang verhaal. " * 80
+    leader.speaker.save()
+    offering.location = "Tafel 3"
+    offering.save()
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.get(_urls(setup)["cue_card"])
+
+    content = response.content.decode()
+    assert offering.session.title in content
+    assert offering.round.title in content
+    starts, ends = (f"{time:%H:%M}" for time in (offering.round.starts_at, offering.round.ends_at))
+    assert f"<time>{starts}</time> – <time>{ends}</time>" in content
+    assert "Tafel 3" in content
+    assert leader.speaker.name in content
+    assert "Werkt al twintig jaar in de wijk." in content
+    assert content.count("Lang verhaal.") < 80  # a short biography, not the whole text
+    context = response.context
+    assert (len(context["list"].confirmed), len(context["list"].waiting)) == (2, 1)
+    assert "2 / 2" in content  # registered of the seats
+    # Only Jos asked something; his question, with his name.
+    assert [(row.name, row.question) for row in context["list"].questions] == [
+        ("Jos van der Lans", "Hoe doen jullie dat?")
+    ]
+    assert "Hoe doen jullie dat?" in content
+
+
+def test_cue_card_is_linked_from_my_sessions_and_the_sign_in_sheet(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    cue_card = _urls(setup)["cue_card"]
+
+    my_sessions = client.get(reverse("registrations:my_sessions")).content.decode()
+    sheet = client.get(_urls(setup)["offering_list"]).content.decode()
+
+    assert f'href="{cue_card}"' in my_sessions
+    assert f'href="{cue_card}"' in sheet
+
+
+@pytest.mark.parametrize("people", [1, 6])
+def test_cue_card_queries_do_not_grow_with_the_list(
+    client, setup, people, django_assert_max_num_queries
+):
+    offering = setup["offering"]
+    offering.capacity = None
+    offering.save()
+    for number in range(people):
+        services.register_attendee(
+            setup["event"],
+            person=services.Person(
+                name=f"Extra {number}", email=f"x{number}@example.nl", role="resident",
+                question="Een vraag",
+            ),
+            offering_ids=[offering.pk],
+        )  # fmt: skip
+    client.force_login(setup["users"]["moderator"])
+
+    with django_assert_max_num_queries(8):
+        response = client.get(_urls(setup)["cue_card"])
+
+    assert len(response.context["list"].questions) == people + 1
+
+
+def _export_rows(response):
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+
+
+def test_export_with_chosen_columns_is_remembered_for_the_user(client, setup):
+    moderator = setup["users"]["moderator"]
+    client.force_login(moderator)
+    urls = _urls(setup)
+
+    posted = client.post(urls["offering_csv"], {"name": "on", "question": "on"})
+    later = client.get(urls["offering_csv"])
+    later_xlsx = client.get(urls["offering_xlsx"])
+
+    assert _export_rows(posted)[0] == ["Nr.", "Naam", "Status", "Vraag voor de sessieleider"]
+    assert _export_rows(later) == _export_rows(posted)
+    assert _export_rows(later)[1:] == [
+        ["1", "Anna de Boer", "bevestigd", ""],
+        ["2", "Jos van der Lans", "bevestigd", "Hoe doen jullie dat?"],
+        ["1", "Piet Aarts", "wachtlijst", ""],
+    ]
+    sheet = load_workbook(io.BytesIO(later_xlsx.content)).active
+    assert [cell.value for cell in sheet[4]] == [
+        "Nr.",
+        "Naam",
+        "Status",
+        "Vraag voor de sessieleider",
+    ]
+    assert ExportColumns.objects.get(user=moderator).columns == ["name", "question"]
+    page = client.get(urls["offering_list"])
+    assert {name: field.initial for name, field in page.context["export_form"].fields.items()} == {
+        "name": None, "organisation": None, "function": None, "role": None,
+        "question": None, "present": None,
+    }  # fmt: skip
+    assert page.context["export_form"].initial == {
+        "name": True, "organisation": False, "function": False, "role": False,
+        "question": True, "present": False,
+    }  # fmt: skip
+
+
+def test_export_columns_of_one_user_do_not_change_another_users_export(client, setup):
+    client.force_login(setup["users"]["moderator"])
+    client.post(_urls(setup)["offering_csv"], {"name": "on"})
+    client.force_login(setup["users"]["organiser"])
+
+    response = client.get(_urls(setup)["offering_csv"])
+
+    assert _export_rows(response)[0] == [
+        "Nr.", "Naam", "Organisatie", "Functie", "Doet mee als", "Status", "Aanwezig",
+        "Vraag voor de sessieleider",
+    ]  # fmt: skip
+
+
+def test_export_without_any_column_shows_a_dutch_message_and_saves_nothing(client, setup):
+    client.force_login(setup["users"]["moderator"])
+
+    response = client.post(_urls(setup)["offering_xlsx"], {})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    content = response.content.decode()
+    assert "Kies ten minste één kolom." in content
+    assert 'id="error-summary"' in content
+    assert not ExportColumns.objects.exists()
+
+
+def test_export_columns_are_refused_to_other_moderators(client, setup):
+    client.force_login(setup["users"]["other_moderator"])
+
+    response = client.post(_urls(setup)["offering_csv"], {"name": "on"})
+
+    assert response.status_code == 403
+    assert not ExportColumns.objects.exists()
+
+
+def test_chosen_columns_keep_formulas_and_control_characters_harmless(client, setup):
+    jos = setup["registrations"][0]
+    Registration.objects.filter(pk=jos.pk).update(
+        name='=HYPERLINK("http://x","klik")', question="@SUM(1)\x0bverder\x07"
+    )
+    client.force_login(setup["users"]["organiser"])
+    client.post(_urls(setup)["offering_csv"], {"name": "on", "question": "on"})
+
+    rows = _export_rows(client.get(_urls(setup)["offering_csv"]))
+    sheet = load_workbook(io.BytesIO(client.get(_urls(setup)["offering_xlsx"]).content)).active
+
+    [row] = [row for row in rows if "HYPERLINK" in row[1]]
+    assert row[1] == '\'=HYPERLINK("http://x","klik")'
+    assert row[3] == "'@SUM(1)\nverder"
+    [cells] = [cells for cells in sheet.iter_rows(min_row=5) if "HYPERLINK" in cells[1].value]
+    assert (cells[1].data_type, cells[1].quotePrefix) == ("s", True)
+    assert (cells[3].value, cells[3].quotePrefix) == ("@SUM(1)\nverder", True)
+
+
+@pytest.mark.parametrize("people", [1, 8])
+def test_list_and_checkin_pages_keep_their_query_count(
+    client, setup, people, django_assert_max_num_queries
+):
+    offering = setup["offering"]
+    offering.capacity = None
+    offering.save()
+    for number in range(people):
+        services.register_attendee(
+            setup["event"],
+            person=services.Person(name=f"Extra {number}", email=f"x{number}@example.nl",
+                                   role="resident"),
+            offering_ids=[offering.pk],
+        )  # fmt: skip
+    client.force_login(setup["users"]["moderator"])
+    urls = _urls(setup)
+
+    # Session, login, offering, its leaders, the list, the remembered columns: not per person.
+    with django_assert_max_num_queries(9):
+        sheet = client.get(urls["offering_list"])
+    with django_assert_max_num_queries(8):
+        checkin = client.get(urls["offering_checkin"])
+
+    assert len(sheet.context["list"].confirmed) == people + 2
+    assert len(checkin.context["rows"]) == people + 2
+
+
+@pytest.mark.parametrize("present", [False, True])
+@pytest.mark.parametrize("focused", [False, True])
+def test_checkin_row_renderer_writes_what_crispy_writes_per_row(present, focused):
+    from crispy_forms.utils import render_crispy_form
+
+    from registrations.attendees import Row
+    from registrations.forms import CheckinToggleForm
+
+    row = Row(
+        pk=42, name='<b>Anne O\'Neil & "Co"</b>', organisation="", function="", role="",
+        question="", present=present, status="confirmed",
+    )  # fmt: skip
+    options = {"action": "/lijsten/sessie/1/aanwezig/", "next_url": "/lijsten/?q=a&b=<c>"}
+    form = CheckinToggleForm.for_row(row, autofocus=focused, **options)
+    expected = render_crispy_form(form, helper=form.helper, context={"csrf_token": "token"})
+
+    render = CheckinToggleForm.row_renderer(
+        csrf_token="token", focused_pk=42 if focused else None, **options
+    )
+
+    assert render(row) == expected
+    assert "<b>" not in render(row)
