@@ -76,7 +76,7 @@ def session_detail(request, event_slug, slug):
             Prefetch(
                 "offerings",
                 queryset=SessionOffering.objects.with_seat_counts()
-                .select_related("round")
+                .select_related("round", "last_round")
                 .order_by("round__day", "round__starts_at", "round__order"),
             ),
         ),

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from events.calendar import event_calendar
+from events.models import time_range
 
 from .models import Preference, QueuedEmail, Registration, SessionChoice
 
@@ -35,7 +36,7 @@ def _registrations():
         Prefetch(
             "choices",
             queryset=SessionChoice.objects.active()
-            .select_related("offering__session", "offering__round")
+            .select_related("offering__session", "offering__round", "offering__last_round")
             .order_by("round__day", "round__starts_at"),
         ),
         Prefetch(
@@ -56,6 +57,11 @@ def _choice_lines(registration):
         {"choice": choice, "position": SessionChoice.objects.waiting_position(choice)}
         for choice in registration.choices.all()
     ]
+
+
+def calendar_line(offering):
+    """'Ronde 1 (13:20–15:30): Excursie' for the calendar invitation's description."""
+    return f"{offering.rounds_title} ({time_range(offering)}): {offering.session.title}"
 
 
 def _message(registration, *, kind, subject, with_calendar, connection=None):
@@ -88,8 +94,7 @@ def _message(registration, *, kind, subject, with_calendar, connection=None):
         message.attach_alternative(html, "text/html")
         if with_calendar and registration.is_active:
             sessions = "\n".join(
-                f"{line['choice'].offering.round.title}: {line['choice'].offering.session.title}"
-                for line in context["choices"]
+                calendar_line(line["choice"].offering) for line in context["choices"]
             )
             calendar = event_calendar(
                 registration.event, settings.SITE_URL, extra_description=sessions

@@ -28,7 +28,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _offering(user, offering_id):
     offering = get_object_or_404(
-        SessionOffering.objects.select_related("session", "round", "event__venue"), pk=offering_id
+        SessionOffering.objects.select_related("session", "round", "last_round", "event__venue"),
+        pk=offering_id,
     )
     if not attendees.can_see_offering_list(user, offering):
         raise PermissionDenied
@@ -59,7 +60,7 @@ def my_sessions(request):
     mine = SessionOffering.objects.filter(Q(moderators=user) | Q(event__moderators=user))
     offerings = (
         SessionOffering.objects.filter(pk__in=mine.values("pk"))
-        .select_related("session", "round", "event")
+        .select_related("session", "round", "last_round", "event")
         .annotate(**seat_counts)
         .order_by("-event__start_date", "round__starts_at", "order")
     )

@@ -89,14 +89,14 @@ def _summary(form, events_with_ids, rounds):
         if offering.pk in chosen
     ]
     by_event = {}
-    for round_, offering in sorted(
+    for _round, offering in sorted(
         picked, key=lambda pair: (pair[0].day or datetime.date.min, pair[0].starts_at)
     ):
         by_event.setdefault(offering.event_id, []).append(
             {
-                "round": round_.title,
-                "starts_at": round_.starts_at.strftime("%H:%M"),
-                "ends_at": round_.ends_at.strftime("%H:%M") if round_.ends_at else "",
+                "round": offering.rounds_title,
+                "starts_at": offering.starts_at.strftime("%H:%M"),
+                "ends_at": offering.ends_at.strftime("%H:%M") if offering.ends_at else "",
                 "session": offering.session.title,
                 "location": offering.location,
             }
@@ -377,7 +377,7 @@ def _registration(token):
             Prefetch(
                 "choices",
                 queryset=SessionChoice.objects.active()
-                .select_related("offering__session", "offering__round")
+                .select_related("offering__session", "offering__round", "offering__last_round")
                 .order_by("round__day", "round__starts_at"),
             )
         ),
