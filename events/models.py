@@ -690,7 +690,7 @@ class SessionOffering(SeatsMixin, models.Model):
     last_round = models.ForeignKey(
         "events.Round",
         verbose_name=_("until the end of round"),
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="+",
