@@ -13,7 +13,7 @@ from icalendar import Calendar
 from registrations import services
 from registrations.forms import ChangeChoicesForm, RegistrationForm
 from registrations.models import Registration, SessionChoice
-from tests.factories import build_span_programme, person
+from tests.factories import SeriesFactory, build_span_programme, person
 
 pytestmark = pytest.mark.django_db
 
@@ -293,3 +293,32 @@ def test_the_lottery_refuses_a_programme_with_overlapping_times(span):
         services.run_allocation(event)
 
     assert error.value.code == "overlapping_times"
+
+
+def test_the_series_form_lets_the_excursion_fill_its_rounds_and_checks_only_ticked_events(
+    client,
+):
+    series = SeriesFactory()
+    event, offerings = build_span_programme(series=series, capacity=100)
+    other, _other_offerings = build_span_programme(series=series, capacity=100)
+    first, second, third = event.rounds.order_by("starts_at")
+    data = {
+        "name": "Sam",
+        "email": "sam@example.nl",
+        "role": "professional",
+        "consent": "on",
+        f"event_{event.pk}": "on",
+        f"round_{first.pk}": str(offerings["excursion"].pk),
+        f"round_{third.pk}": "0",
+    }
+    url = reverse("registrations:series", args=[series.slug])
+
+    refused = client.post(url, {**data, f"round_{second.pk}": str(offerings["table"].pk)})
+    response = client.post(url, data)
+
+    assert refused.status_code == 400
+    assert "neemt ook deze ronde in beslag" in refused.content.decode()
+    assert response.status_code == 302
+    registration = Registration.objects.get()  # the unticked event asked nothing
+    assert registration.event == event
+    assert registration.choices.get().offering == offerings["excursion"]
