@@ -91,14 +91,14 @@ class SessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
 class SessionOfferingInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = SessionOffering
     extra = 0
-    fields = ["session", "round", "capacity", "location", "order"]
+    fields = ["session", "round", "last_round", "capacity", "location", "order"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Offer only this event's sessions and rounds.
         event_id = (
             request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
         )
-        if db_field.name in {"session", "round"}:
+        if db_field.name in {"session", "round", "last_round"}:
             queryset = db_field.related_model.objects.all()
             kwargs["queryset"] = queryset.filter(event_id=event_id) if event_id else queryset.none()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -195,13 +195,13 @@ class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
 class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = SessionOffering
     extra = 0
-    fields = ["round", "capacity", "location", "order"]
+    fields = ["round", "last_round", "capacity", "location", "order"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         session_id = (
             request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
         )
-        if db_field.name == "round":
+        if db_field.name in {"round", "last_round"}:
             event_ids = Session.objects.filter(pk=session_id).values("event_id")
             kwargs["queryset"] = Round.objects.filter(event_id__in=event_ids)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -236,8 +236,8 @@ class SessionOfferingAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin
     list_display = ["session", "round", "event", "capacity", "location"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["session__title", "round__title", "event__title", "location"]
-    autocomplete_fields = ["event", "session", "round"]
-    list_select_related = ["session", "round", "event"]
+    autocomplete_fields = ["event", "session", "round", "last_round"]
+    list_select_related = ["session", "round", "last_round", "event"]
 
 
 @admin.register(Round)

@@ -1,4 +1,5 @@
 import datetime
+import itertools
 
 from django.conf import settings
 from django.db import models
@@ -141,6 +142,10 @@ class EventQuerySet(models.QuerySet):
 
 
 BLOCK_ORDER = ("day", "starts_at", "order", "pk")
+PREFERENCES_NEED_SEPARATE_ROUNDS = _(
+    "Preferences need rounds that do not overlap in time and sessions of one round each: "
+    "the lottery assigns each round on its own."
+)
 
 
 class Event(ContactFields):
@@ -313,6 +318,18 @@ class Event(ContactFields):
             raise ValidationError(
                 {"preferences_close_at": _("Set the preference deadline for preference mode.")}
             )
+        if self.allocation_mode == self.AllocationMode.PREFERENCE and self.pk and self.clashes():
+            raise ValidationError({"allocation_mode": PREFERENCES_NEED_SEPARATE_ROUNDS})
+
+    def clashes(self):
+        """Whether a person could hold sessions at overlapping times here without holding
+        two in one round: sessions across rounds, or rounds that overlap in time."""
+        if self.offerings.filter(last_round__isnull=False).exists():
+            return True
+        intervals = sorted(round_.interval(self.start_date) for round_ in self.rounds.all())
+        return any(
+            times_overlap(earlier, later) for earlier, later in itertools.pairwise(intervals)
+        )
 
     @property
     def is_multi_day(self):
@@ -397,6 +414,30 @@ class Event(ContactFields):
         return grouped
 
 
+def _moment(day, time, event_date):
+    return datetime.datetime.combine(day or event_date, time)
+
+
+def times_overlap(first, second):
+    """Whether two (start, end) intervals share time. One without a known end
+    (start == end) counts as its first minute."""
+    (first_start, first_end), (second_start, second_end) = first, second
+    return first_start < max(second_end, second_start + ONE_MINUTE) and second_start < max(
+        first_end, first_start + ONE_MINUTE
+    )
+
+
+ONE_MINUTE = datetime.timedelta(minutes=1)
+
+
+def time_range(item):
+    """'13:20–15:30', or '13:20' without an end: of a round, a block or an offering."""
+    times = item.starts_at.strftime("%H:%M")
+    if item.ends_at:
+        times += f"–{item.ends_at:%H:%M}"
+    return times
+
+
 class TimedItem(models.Model):
     day = models.DateField(
         _("day"), null=True, blank=True, help_text=_("Only for events of several days.")
@@ -473,6 +514,12 @@ class Round(TimedItem):
     def __str__(self):
         return f"{self.title} ({self.starts_at:%H:%M})"
 
+    def interval(self, event_date):
+        """(start, end) as naive datetimes; the end is the start when it is not known.
+        `event_date`: the event's date, for a round without a day of its own."""
+        start = _moment(self.day, self.starts_at, event_date)
+        return start, _moment(self.day, self.ends_at, event_date) if self.ends_at else start
+
 
 class Session(models.Model):
     """A table session or workshop; its text and speakers are edited once.
@@ -533,7 +580,7 @@ class SessionOfferingQuerySet(models.QuerySet):
         the busiest page when registration opens.
         """
         return (
-            self.select_related("session")
+            self.select_related("session", "last_round")
             .prefetch_related(
                 Prefetch(
                     "session__roles",
@@ -546,7 +593,7 @@ class SessionOfferingQuerySet(models.QuerySet):
     def for_cards(self):
         """Offerings with their session and its leaders."""
         return (
-            self.select_related("session__event")
+            self.select_related("session__event", "last_round")
             .prefetch_related(
                 Prefetch(
                     "session__roles",
@@ -573,6 +620,18 @@ class SessionOffering(models.Model):
     )
     round = models.ForeignKey(
         "events.Round", verbose_name=_("round"), on_delete=models.CASCADE, related_name="offerings"
+    )
+    last_round = models.ForeignKey(
+        "events.Round",
+        verbose_name=_("until the end of round"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_(
+            "Only for a session that lasts several rounds, such as an excursion: the round "
+            "in which it ends. It has one set of seats, and takes up every round in between."
+        ),
     )
     capacity = models.PositiveIntegerField(
         _("seats"), null=True, blank=True, help_text=_("Leave empty for no limit.")
@@ -604,6 +663,8 @@ class SessionOffering(models.Model):
         ]
 
     def __str__(self):
+        if self.last_round_id:
+            return f"{self.session.title} – {self.round.title} – {self.last_round.title}"
         return f"{self.session.title} – {self.round.title}"
 
     def clean(self):
@@ -614,8 +675,76 @@ class SessionOffering(models.Model):
             errors["session"] = _("The session belongs to another event.")
         if self.round_id and self.event_id and self.round.event_id != self.event_id:
             errors["round"] = _("The round belongs to another event.")
+        if self.last_round_id and self.round_id and "round" not in errors:
+            last = self.last_round
+            if last.event_id != self.round.event_id:
+                errors["last_round"] = _("The round belongs to another event.")
+            elif last.day != self.round.day or last.starts_at <= self.round.starts_at:
+                errors["last_round"] = _("Choose a later round on the same day.")
+            elif self.event_id and self.event.uses_preferences:
+                errors["last_round"] = PREFERENCES_NEED_SEPARATE_ROUNDS
         if errors:
             raise ValidationError(errors)
+
+    # The offering's own times: from the start of its round to the end of its last round.
+
+    @property
+    def end_round(self):
+        return self.last_round if self.last_round_id else self.round
+
+    @property
+    def day(self):
+        return self.round.day
+
+    @property
+    def starts_at(self):
+        return self.round.starts_at
+
+    @property
+    def ends_at(self):
+        return self.end_round.ends_at
+
+    @property
+    def spans_rounds(self):
+        return self.last_round_id is not None
+
+    @property
+    def rounds_title(self):
+        """'Ronde 1', or 'Ronde 1 – Ronde 2' for a session across rounds."""
+        if self.last_round_id:
+            return f"{self.round.title} – {self.last_round.title}"
+        return self.round.title
+
+    def interval(self, event_date):
+        """(start, end) as naive datetimes, as ``Round.interval``."""
+        return self.round.interval(event_date)[0], self.end_round.interval(event_date)[1]
+
+    def spans(self, round_, event_date):
+        """Whether `round_` is one this offering runs on into: a later round that starts
+        before its last round ends (the last round included)."""
+        if not self.last_round_id or round_.pk == self.round_id:
+            return False
+        round_start = round_.interval(event_date)[0]
+        first_start = self.round.interval(event_date)[0]
+        return first_start <= round_start <= self.last_round.interval(event_date)[0]
+
+    def takes_up(self, round_, event_date):
+        """Whether someone in this offering can attend nothing in `round_`: its own round,
+        a round it spans, or a round whose time overlaps its own."""
+        return (
+            round_.pk == self.round_id
+            or self.spans(round_, event_date)
+            or times_overlap(self.interval(event_date), round_.interval(event_date))
+        )
+
+    def clashes_with(self, other, event_date):
+        """Whether one person cannot attend both: their times overlap, or one starts in a
+        round the other takes up."""
+        return (
+            self.takes_up(other.round, event_date)
+            or other.takes_up(self.round, event_date)
+            or times_overlap(self.interval(event_date), other.interval(event_date))
+        )
 
 
 class Appearance(models.Model):

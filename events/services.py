@@ -109,6 +109,7 @@ def copy_as_draft(
             event=copy,
             session=session_map[offering.session_id],
             round=round_map[offering.round_id],
+            last_round=round_map.get(offering.last_round_id),
             capacity=offering.capacity,
             location=offering.location,
             order=offering.order,

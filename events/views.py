@@ -91,7 +91,7 @@ def session_detail(request, event_slug, slug):
             ),
             Prefetch(
                 "offerings",
-                queryset=SessionOffering.objects.select_related("round").order_by(
+                queryset=SessionOffering.objects.select_related("round", "last_round").order_by(
                     "round__day", "round__starts_at", "round__order"
                 ),
             ),

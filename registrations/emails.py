@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from events.calendar import event_calendar
+from events.models import time_range
 
 from .models import Preference, QueuedEmail, Registration, SessionChoice
 from .standing import standing
@@ -36,7 +37,7 @@ def _registrations():
         Prefetch(
             "choices",
             queryset=SessionChoice.objects.active()
-            .select_related("offering__session", "offering__round")
+            .select_related("offering__session", "offering__round", "offering__last_round")
             .order_by("round__day", "round__starts_at"),
         ),
         Prefetch(
@@ -50,6 +51,11 @@ def _registrations():
 
 def _load(registration_pk):
     return _registrations().get(pk=registration_pk)
+
+
+def calendar_line(offering):
+    """'Ronde 1 (13:20–15:30): Excursie' for the calendar invitation's description."""
+    return f"{offering.rounds_title} ({time_range(offering)}): {offering.session.title}"
 
 
 def _message(registration, *, kind, subject, with_calendar, connection=None):
@@ -81,7 +87,7 @@ def _message(registration, *, kind, subject, with_calendar, connection=None):
         message.attach_alternative(html, "text/html")
         if with_calendar and registration.is_active:
             sessions = "\n".join(
-                f"{line.offering.round.title}: {line.offering.session.title} ({line.status})"
+                f"{calendar_line(line.offering)} ({line.status})"
                 for line in context["standing"].choices
             )
             calendar = event_calendar(

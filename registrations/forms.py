@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from events.models import time_range, times_overlap
 from sitewide.layout import Button, Div, Field, Fieldset, Link, form_helper
 from sitewide.text import PlainTextField
 
@@ -29,11 +30,44 @@ def offering_label(offering):
         seats = seat_slot("choice", offering.event_id, offering.capacity, offering.pk)
     leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
     return format_html(
-        '<span class="choice__title">{}</span>{}{}',
+        '<span class="choice__title">{}</span>{}{}{}',
         offering.session.title,
+        format_html('<span class="choice__meta">{}</span>', span_label(offering))
+        if offering.spans_rounds
+        else "",
         format_html('<span class="choice__meta">{}</span>', leaders) if leaders else "",
         format_html('<span class="choice__seats">{}</span>', seats) if seats else "",
     )
+
+
+def end_label(offering):
+    """When a session across rounds ends: its time, or else its last round."""
+    return offering.ends_at.strftime("%H:%M") if offering.ends_at else offering.end_round.title
+
+
+def span_label(offering):
+    """'13:20–15:30, until the end of Ronde 2' for a session across rounds."""
+    return _("%(times)s, until the end of %(round)s") % {
+        "times": time_range(offering),
+        "round": offering.last_round.title,
+    }
+
+
+def clash_message(chosen, offering):
+    """Why `offering` cannot be chosen beside `chosen`, chosen in an earlier round."""
+    if chosen.spans(offering.round, offering.round.event.start_date):
+        return _(
+            "%(session)s, which you chose in %(round)s, lasts until %(end)s and takes up "
+            "this round too. Choose 'no session' here, or another session in %(round)s."
+        ) % {
+            "session": chosen.session.title,
+            "round": chosen.round.title,
+            "end": end_label(chosen),
+        }
+    return _(
+        "This session takes place at the same time as %(session)s, which you chose in "
+        "%(round)s. Choose another session or 'no session'."
+    ) % {"session": chosen.session.title, "round": chosen.round.title}
 
 
 class KeptChoiceField(forms.ChoiceField):
@@ -59,19 +93,24 @@ class RoundFields:
         self.fields = {}
         self.round_pks = {}
         self.session_by_offering = {}
+        self.offerings = {}
+        # Per round field: the offerings of other rounds that take up its time (a session
+        # across rounds, or a round that overlaps it); with one of them chosen, the
+        # round may be left empty.
+        self.taken_up_by = {}
         for round_ in rounds:
             name = f"round_{round_.pk}"
             offerings = list(round_.offerings.all())
             self.session_by_offering.update(
                 {offering.pk: offering.session_id for offering in offerings}
             )
+            self.offerings.update({offering.pk: offering for offering in offerings})
             choices = [(str(offering.pk), offering_label(offering)) for offering in offerings]
             choices.append((NO_SESSION, _("No session in this round")))
-            times = round_.starts_at.strftime("%H:%M")
-            if round_.ends_at:
-                times += f"–{round_.ends_at:%H:%M}"
             self.fields[name] = KeptChoiceField(
-                label=format_html('{} <span class="legend__time">{}</span>', round_.title, times),
+                label=format_html(
+                    '{} <span class="legend__time">{}</span>', round_.title, time_range(round_)
+                ),
                 choices=choices,
                 widget=forms.RadioSelect,
                 error_messages={
@@ -82,6 +121,49 @@ class RoundFields:
                 },
             )
             self.round_pks[name] = round_.pk
+        for round_ in rounds:
+            self._mark_taken_up(round_, rounds)
+
+    def _mark_taken_up(self, round_, rounds):
+        """Let `round_` be left empty when another round's session takes up its time,
+        and say so next to it."""
+        date = round_.event.start_date
+        others = [other for other in rounds if other.event_id == round_.event_id]
+        overlapping = [
+            other
+            for other in others
+            if other.pk != round_.pk and times_overlap(other.interval(date), round_.interval(date))
+        ]
+        taken_up_by = [
+            offering
+            for other in others
+            if other.pk != round_.pk
+            for offering in other.offerings.all()
+            if offering.takes_up(round_, date)
+        ]
+        if not taken_up_by:
+            return
+        name = f"round_{round_.pk}"
+        self.taken_up_by[name] = {offering.pk for offering in taken_up_by}
+        field = self.fields[name]
+        field.required = False
+        notes = [
+            _("%(session)s (%(round)s) lasts until %(end)s and takes up this round too.")
+            % {
+                "session": offering.session.title,
+                "round": offering.round.title,
+                "end": end_label(offering),
+            }
+            for offering in taken_up_by
+            if offering.spans(round_, date)
+        ]
+        if overlapping:
+            notes.append(
+                _("This round overlaps %(rounds)s in time.")
+                % {"rounds": ", ".join(other.title for other in overlapping)}
+            )
+        notes.append(_("With a session there, choose nothing here or 'no session'."))
+        field.help_text = " ".join(str(note) for note in notes)
 
 
 class RoundChoicesMixin:
@@ -94,6 +176,8 @@ class RoundChoicesMixin:
         prepared = prepared or RoundFields(rounds)
         self.round_fields = list(prepared.fields)
         self.session_by_offering = prepared.session_by_offering
+        self.round_offerings = prepared.offerings
+        self.taken_up_by = prepared.taken_up_by
         for name, field in prepared.fields.items():
             field = copy.deepcopy(field)
             field.initial = initial.get(prepared.round_pks[name])
@@ -111,10 +195,14 @@ class RoundChoicesMixin:
                 ids.append(int(value))
         return ids
 
-    def clean_rounds(self, cleaned_data):
-        """The same session may not be chosen in two rounds."""
+    def clean_rounds(self, cleaned_data, names=None):
+        """The same session may not be chosen in two rounds, nor two sessions at the same
+        time; a round taken up by a chosen session may stay empty. `names`: the round
+        fields to check (default: all)."""
+        names = self.round_fields if names is None else names
         seen = set()
-        for name in self.round_fields:
+        chosen = []
+        for name in names:
             value = cleaned_data.get(name)
             if not value or value == NO_SESSION:
                 continue
@@ -127,7 +215,30 @@ class RoundChoicesMixin:
                         code="same_session_twice",
                     ),
                 )
+                continue
             seen.add(session_id)
+            offering = self.round_offerings[int(value)]
+            clash = next(
+                (
+                    earlier
+                    for earlier in chosen
+                    if earlier.event_id == offering.event_id
+                    and earlier.clashes_with(offering, offering.round.event.start_date)
+                ),
+                None,
+            )
+            if clash is not None:
+                self.add_error(
+                    name, forms.ValidationError(clash_message(clash, offering), code="clash")
+                )
+            else:
+                chosen.append(offering)
+        chosen_pks = {offering.pk for offering in chosen}
+        for name in names:
+            if cleaned_data.get(name) or name not in self.taken_up_by or name in self.errors:
+                continue
+            if not self.taken_up_by[name] & chosen_pks:
+                self.add_error(name, self.fields[name].error_messages["required"])
 
 
 class AccessibleErrorsMixin:
@@ -277,8 +388,11 @@ class RegistrationForm(AccessibleErrorsMixin, RoundChoicesMixin, forms.Form):
 
     def clean(self):
         cleaned_data = super().clean()
-        self.clean_rounds(cleaned_data)
+        self.clean_rounds(cleaned_data, self.checked_round_fields(cleaned_data))
         return cleaned_data
+
+    def checked_round_fields(self, cleaned_data):
+        return self.round_fields
 
     def is_spam(self):
         """True when the honeypot field was filled in (only bots see it)."""
@@ -362,9 +476,20 @@ class SeriesRegistrationForm(RegistrationForm):
                 continue
             for round_ in self.rounds_by_event[event.pk]:
                 name = f"round_{round_.pk}"
+                if name in self.taken_up_by:
+                    continue  # checked by clean_rounds
                 if not cleaned_data.get(name) and name not in self.errors:
                     self.add_error(name, self.fields[name].error_messages["required"])
         return cleaned_data
+
+    def checked_round_fields(self, cleaned_data):
+        """Only the rounds of the events ticked."""
+        return [
+            f"round_{round_.pk}"
+            for event in self.events
+            if cleaned_data.get(f"event_{event.pk}")
+            for round_ in self.rounds_by_event[event.pk]
+        ]
 
     def chosen_events(self):
         chosen = []

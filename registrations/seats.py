@@ -3,7 +3,9 @@
 - **Capacity**: the event and each session offering hold at most their capacity of
   confirmed places; capacities are read under the event's lock, never from a kept copy.
 - **Choices**: at most one session per round, never the same session twice, only the
-  event's own offerings (``validated_offerings``).
+  event's own offerings (``validated_offerings``), and never two sessions at the same time:
+  not in overlapping rounds, nor in a round taken up by a session across several rounds
+  (``check_no_clash``; ``EventSeats.claim`` checks new choices against those held).
 - **Reservations**: seats kept for a group (``SeatReservation``) count as taken for everyone
   else until their release date, unless a member of that group holds them.
 - **Waiting lists**: whoever finds no seat waits, first come, first served; a freed seat goes
@@ -69,7 +71,7 @@ def validated_offerings(event, offering_ids, known=None):
     else:
         offerings = list(
             SessionOffering.objects.filter(event=event, pk__in=ids).select_related(
-                "session", "round"
+                "session", "round", "last_round"
             )
         )
     if len(offerings) != len(set(ids)) or len(ids) != len(set(ids)):
@@ -82,7 +84,32 @@ def validated_offerings(event, offering_ids, known=None):
         raise ValidationError(
             _("You cannot choose the same session in two rounds."), code="same_session_twice"
         )
+    check_no_clash(event, offerings)
     return sorted(offerings, key=lambda offering: offering.pk)
+
+
+def first_clash(event, offerings, held=()):
+    """The first pair (earlier, later) of `offerings`, or of one of them and one of `held`,
+    that one person cannot attend both; None when there is none."""
+    earlier = list(held)
+    for offering in sorted(offerings, key=lambda offering: offering.interval(event.start_date)):
+        for other in earlier:
+            if other.pk != offering.pk and offering.clashes_with(other, event.start_date):
+                return other, offering
+        earlier.append(offering)
+    return None
+
+
+def check_no_clash(event, offerings, held=()):
+    """Raise ValidationError(code="overlapping_times") unless the person can attend all of
+    `offerings` (and `held`, the offerings they hold already): never two at the same time."""
+    clash = first_clash(event, offerings, held)
+    if clash is not None:
+        raise ValidationError(
+            _("%(first)s and %(second)s take place at the same time. Choose one of them.")
+            % {"first": clash[0].session.title, "second": clash[1].session.title},
+            code="overlapping_times",
+        )
 
 
 @dataclass
@@ -146,6 +173,9 @@ class EventSeats:
         self._reservations = reservations
         self._book = None  # read when first needed
         self._new_rows = []
+        # Registrations admitted here hold no choices but those claimed here (by pk).
+        self._without_choices = set()
+        self._claimed = {}
 
     @classmethod
     def open(cls, event, *, email=None, offerings=None, reservations=None, now=None):
@@ -187,17 +217,30 @@ class EventSeats:
                 seat_store.insert_rows([registration])
             else:
                 self._new_rows.insert(0, [registration])
+            self._without_choices.add(registration.pk)
             return registration
         registration.created_at = timezone.now()  # a reactivated registration queues anew
         registration.save()
         registration.choices.all().delete()
         registration.preferences.all().delete()
+        self._without_choices.add(registration.pk)
         return registration
 
     def claim(self, registration, offerings):
         """A choice of each of `offerings` for `registration`: with a seat where one is free
         and the registration holds an event seat, else on that offering's waiting list.
-        Stored by ``write``."""
+        Stored by ``write``. Raises ValidationError when one of them takes place at the
+        same time as a session the registration holds."""
+        held = self._claimed.setdefault(registration.pk, [])
+        if registration.pk not in self._without_choices:
+            held = held + [
+                choice.offering
+                for choice in registration.choices.active().select_related(
+                    "offering__session", "offering__round", "offering__last_round"
+                )
+            ]
+        check_no_clash(self.event, offerings, held)
+        self._claimed[registration.pk].extend(offerings)
         book = self._seat_book()
         choices = []
         for offering in offerings:

@@ -30,7 +30,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _offering(user, offering_id):
     offering = get_object_or_404(
-        SessionOffering.objects.select_related("session", "round", "event__venue").prefetch_related(
+        SessionOffering.objects.select_related(
+            "session", "round", "last_round", "event__venue"
+        ).prefetch_related(
             Prefetch(
                 "session__roles",
                 queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
@@ -69,7 +71,7 @@ def my_sessions(request):
     mine = SessionOffering.objects.filter(Q(moderators=user) | Q(event__moderators=user))
     offerings = (
         SessionOffering.objects.filter(pk__in=mine.values("pk"))
-        .select_related("session", "round", "event")
+        .select_related("session", "round", "last_round", "event")
         .annotate(**seat_counts)
         .order_by("-event__start_date", "round__starts_at", "order")
     )

@@ -308,7 +308,7 @@ def _registration(token):
             Prefetch(
                 "choices",
                 queryset=SessionChoice.objects.active()
-                .select_related("offering__session", "offering__round")
+                .select_related("offering__session", "offering__round", "offering__last_round")
                 .order_by("round__day", "round__starts_at"),
             )
         ),

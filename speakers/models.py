@@ -41,7 +41,7 @@ class SpeakerQuerySet(models.QuerySet):
                 .prefetch_related(
                     models.Prefetch(
                         "session__offerings",
-                        queryset=offering.objects.select_related("round").order_by(
+                        queryset=offering.objects.select_related("round", "last_round").order_by(
                             "round__order", "round__starts_at", "pk"
                         ),
                     )

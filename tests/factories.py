@@ -210,3 +210,35 @@ def reserve_seats(offering, *, role="resident", share=40, days=1):
 def person(number, role="resident", name=None):
     """Participant number `number`: P1, p1@example.nl."""
     return services.Person(name=name or f"P{number}", email=f"p{number}@example.nl", role=role)
+
+
+def build_span_programme(**event_kwargs):
+    """An event with a session across two rounds and two rounds that overlap in time.
+
+    Ronde 1 13:20-14:20: "workshop", and "excursion" until the end of Ronde 2 (15:30);
+    Ronde 2 14:30-15:30: "table"; Ronde 3 15:00-16:00 (overlaps Ronde 2): "late".
+    Returns the event and its offerings by those names.
+    """
+    event = EventFactory(start_time=datetime.time(13, 0), **event_kwargs)
+    first, second, third = (
+        RoundFactory(event=event, title=title, starts_at=start, ends_at=end, order=order)
+        for order, (title, start, end) in enumerate(
+            [
+                ("Ronde 1", datetime.time(13, 20), datetime.time(14, 20)),
+                ("Ronde 2", datetime.time(14, 30), datetime.time(15, 30)),
+                ("Ronde 3", datetime.time(15, 0), datetime.time(16, 0)),
+            ]
+        )
+    )
+    offerings = {}
+    for name, title, round_, last_round in [
+        ("workshop", "Workshop buurtbudget", first, None),
+        ("excursion", "Excursie door de wijk", first, second),
+        ("table", "Tafel over groen", second, None),
+        ("late", "Tafel over wonen", third, None),
+    ]:
+        session = SessionFactory(event=event, title=title, slug=name)
+        offerings[name] = SessionOfferingFactory(
+            session=session, event=event, round=round_, last_round=last_round
+        )
+    return event, offerings

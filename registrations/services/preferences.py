@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from events.models import Event, SessionOffering
+from events.models import PREFERENCES_NEED_SEPARATE_ROUNDS, Event, SessionOffering
 
 from .. import allocation, emails
 from ..availability import RegistrationState, registration_state
@@ -188,6 +188,9 @@ def run_allocation(
         raise ValidationError(
             _("Seats can be assigned once the preference deadline has passed."), code="too_early"
         )
+    if event.clashes():
+        # The lottery gives each round a seat on its own; it cannot keep times apart.
+        raise ValidationError(PREFERENCES_NEED_SEPARATE_ROUNDS, code="overlapping_times")
     offerings, participants, reservations_active = _allocation_input(event, now=now)
     seed = allocation.new_seed() if seed is None else seed
     result = allocation.allocate_seats(

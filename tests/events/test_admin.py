@@ -199,3 +199,29 @@ def test_capacity_raised_on_the_session_page_moves_people_up(one_seat_event, adm
     )
 
     assert waiting.registration.choices.get().status == "confirmed"
+
+
+def test_admin_sets_a_session_across_rounds_and_refuses_an_earlier_last_round(admin_client):
+    session = SessionFactory()
+    event = session.event
+    first, second = (
+        RoundFactory(event=event, title=f"Ronde {n}", starts_at=datetime.time(13 + n, 0))
+        for n in (1, 2)
+    )
+    url = reverse("admin:events_session_change", args=[session.pk])
+    page = admin_client.get(url)
+    last_choices = page.context["inline_admin_formsets"][1].formset.empty_form.fields["last_round"]
+
+    refused = admin_client.post(
+        url, session_form_data(session, second, **{"offerings-0-last_round": first.pk})
+    )
+    accepted = admin_client.post(
+        url, session_form_data(session, first, **{"offerings-0-last_round": second.pk})
+    )
+
+    assert set(last_choices.queryset) == {first, second}
+    assert refused.status_code == 200
+    assert "Kies een latere ronde op dezelfde dag." in refused.content.decode()
+    assert accepted.status_code == 302
+    offering = session.offerings.get()
+    assert (offering.round, offering.last_round) == (first, second)

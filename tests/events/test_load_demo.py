@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Event
@@ -18,12 +19,14 @@ def test_load_demo_loads_seeds_and_open_upcoming_copies():
         "demo-dag-van-de-buurt",
         "demo-dag-van-de-buurt-voorkeuren",
         "demo-werken-in-de-wijk",
+        "demo-wijkcongres-met-excursie",
         "demo-estafette-leeuwarden",
         "demo-estafette-amersfoort",
     ]
     assert [registration_state(event) for event in demo] == [
         "open",
         "preferences",
+        "open",
         "open",
         "open",
         "open",
@@ -60,3 +63,23 @@ def test_load_demo_runs_again_after_someone_registered():
     call_command("load_demo", verbosity=0)
 
     assert Event.objects.get(slug="demo-dag-van-de-buurt").registrations.count() == 0
+
+
+def test_load_demo_has_an_excursion_across_rounds_and_overlapping_rounds(client):
+    call_command("load_demo", verbosity=0)
+    call_command("load_demo", verbosity=0)  # replaced, not doubled
+
+    event = Event.objects.get(slug="demo-wijkcongres-met-excursie")
+    [excursion] = event.offerings.filter(last_round__isnull=False)
+    assert (excursion.round.title, excursion.last_round.title) == ("Ronde 1", "Ronde 2")
+    assert (excursion.starts_at.strftime("%H:%M"), excursion.ends_at.strftime("%H:%M")) == (
+        "13:20",
+        "15:30",
+    )
+    second, deeper = event.rounds.get(title="Ronde 2"), event.rounds.get(title="Verdiepingsronde")
+    assert deeper.starts_at < second.ends_at  # the rounds overlap
+    assert event.clashes() and registration_state(event) == "open"
+    page = client.get(event.get_absolute_url()).content.decode()
+    assert "<time>13:20</time> – <time>15:30</time> (tot het einde van Ronde 2)" in page
+    form = client.get(reverse("registrations:create", args=[event.slug])).content.decode()
+    assert "Deze ronde overlapt in tijd met Verdiepingsronde." in form

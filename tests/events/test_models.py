@@ -16,6 +16,7 @@ from tests.factories import (
     SessionFactory,
     SessionOfferingFactory,
     build_programme,
+    build_span_programme,
 )
 
 pytestmark = pytest.mark.django_db
@@ -253,3 +254,112 @@ def test_preference_mode_needs_a_deadline():
         event.full_clean(exclude=["slug"])
 
     assert list(excinfo.value.message_dict) == ["preferences_close_at"]
+
+
+# Sessions across rounds and overlapping times -------------------------------------------
+
+
+def test_an_offering_across_rounds_runs_from_its_first_start_to_its_last_end():
+    event, offerings = build_span_programme()
+    excursion, table = offerings["excursion"], offerings["table"]
+
+    assert (excursion.starts_at, excursion.ends_at) == (
+        datetime.time(13, 20),
+        datetime.time(15, 30),
+    )
+    assert excursion.rounds_title == "Ronde 1 – Ronde 2"
+    assert (table.starts_at, table.ends_at, table.rounds_title) == (
+        datetime.time(14, 30),
+        datetime.time(15, 30),
+        "Ronde 2",
+    )
+    day = event.start_date
+    assert excursion.interval(day) == (
+        datetime.datetime.combine(day, datetime.time(13, 20)),
+        datetime.datetime.combine(day, datetime.time(15, 30)),
+    )
+
+
+def test_what_clashes_with_what():
+    event, offerings = build_span_programme()
+    day = event.start_date
+    clashes = {
+        (first, second)
+        for first in offerings
+        for second in offerings
+        if first < second and offerings[first].clashes_with(offerings[second], day)
+    }
+
+    assert clashes == {
+        ("excursion", "workshop"),  # the same round
+        ("excursion", "table"),  # a round the excursion spans
+        ("excursion", "late"),  # times that overlap
+        ("late", "table"),  # rounds that overlap
+    }
+    assert event.clashes()
+    assert not build_programme(sessions=1, rounds=3).clashes()
+
+
+def test_a_span_takes_up_a_round_between_even_without_end_times():
+    event = EventFactory()
+    first, middle, last = (
+        RoundFactory(event=event, starts_at=datetime.time(hour, 0), ends_at=None)
+        for hour in (10, 11, 12)
+    )
+    offering = SessionOfferingFactory(
+        session=SessionFactory(event=event), event=event, round=first, last_round=last
+    )
+
+    after = RoundFactory(event=event, starts_at=datetime.time(13, 0), ends_at=None)
+
+    assert offering.takes_up(middle, event.start_date)
+    assert offering.takes_up(last, event.start_date)
+    assert not offering.takes_up(after, event.start_date)
+
+
+@pytest.mark.parametrize(
+    ("day", "starts_at", "other_event"),
+    [
+        (None, datetime.time(13, 0), False),  # earlier
+        (None, datetime.time(13, 20), False),  # the same time
+        (datetime.date(2030, 1, 2), datetime.time(15, 0), False),  # another day
+        (None, datetime.time(15, 0), True),
+    ],
+    ids=["earlier", "same start", "other day", "other event"],
+)
+def test_the_last_round_must_be_a_later_round_of_the_same_event_and_day(
+    day, starts_at, other_event
+):
+    event, offerings = build_span_programme()
+    last = RoundFactory(
+        event=EventFactory() if other_event else event, day=day, starts_at=starts_at, ends_at=None
+    )
+    excursion = offerings["excursion"]
+    excursion.last_round = last
+
+    with pytest.raises(ValidationError) as error:
+        excursion.full_clean()
+
+    assert "last_round" in error.value.message_dict
+
+
+def test_a_span_is_refused_in_preference_mode():
+    event, offerings = build_span_programme(
+        allocation_mode=Event.AllocationMode.PREFERENCE,
+        preferences_close_at=timezone.now() + datetime.timedelta(days=7),
+    )
+
+    with pytest.raises(ValidationError) as error:
+        offerings["excursion"].full_clean()
+
+    assert "last_round" in error.value.message_dict
+
+
+def test_a_copy_keeps_the_span():
+    event, _offerings = build_span_programme()
+
+    copy = copy_as_draft(event, start_date=event.start_date + datetime.timedelta(days=365))
+
+    excursion = copy.offerings.get(last_round__isnull=False)
+    assert (excursion.round.title, excursion.last_round.title) == ("Ronde 1", "Ronde 2")
+    assert excursion.last_round.event == copy

@@ -12,6 +12,7 @@ from tests.factories import (
     SeriesFactory,
     SessionRoleFactory,
     build_programme,
+    build_span_programme,
     registration_form_data,
 )
 
@@ -111,3 +112,29 @@ def test_registration_form_and_post_queries_are_constant(
     with django_assert_num_queries(6 if connection.vendor == "postgresql" else 7):
         response = client.post(url, data)
     assert response.status_code == 302
+
+
+def test_a_session_across_rounds_costs_no_extra_queries(client, settings):
+    """The event page, the form and a registration for the excursion: as many queries as
+    for a programme without sessions across rounds (above)."""
+    settings.PAGE_CACHE_SECONDS = 60
+    event, offerings = build_span_programme(capacity=100)
+    url = reverse("registrations:create", args=[event.slug])
+
+    assert count_queries(client, event.get_absolute_url()) == 8
+    client.get(url)
+    client.cookies.clear()
+    assert count_queries(client, url) == 1
+    first, _second, third = event.rounds.order_by("starts_at")
+    data = {
+        "name": "Anna de Vries",
+        "email": "anna@example.nl",
+        "role": "resident",
+        "consent": "on",
+        f"round_{first.pk}": str(offerings["excursion"].pk),  # fills Ronde 2 too
+        f"round_{third.pk}": "0",
+    }
+    with CaptureQueriesContext(connection) as context:
+        response = client.post(url, data)
+    assert response.status_code == 302
+    assert len(context.captured_queries) == (6 if connection.vendor == "postgresql" else 7)

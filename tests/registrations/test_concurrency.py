@@ -7,7 +7,8 @@ from django.db import close_old_connections, connection
 
 from registrations import emails, services
 from registrations.models import QueuedEmail, Registration, SessionChoice
-from tests.factories import build_programme, reserve_seats, single_offering
+from registrations.seats import first_clash
+from tests.factories import build_programme, build_span_programme, reserve_seats, single_offering
 
 # One rush at a time (pytest-xdist's group): each opens up to 60 connections.
 pytestmark = [
@@ -186,3 +187,60 @@ def test_simultaneous_repeat_registrations_queue_one_link(settings):
 
     assert errors == []
     assert QueuedEmail.objects.filter(kind="link").count() == 1
+
+
+def test_simultaneous_changes_never_leave_two_sessions_at_the_same_time():
+    """Each change on its own is fine; kept together, they would overlap. Under the event's
+    lock the later change sees the earlier one and replaces it."""
+    event, offerings = build_span_programme(capacity=100)
+    registration = services.register_attendee(
+        event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        offering_ids=[offerings["workshop"].pk],
+    ).registration
+    wanted = [
+        [offerings["excursion"].pk],  # takes up Ronde 1 and 2
+        [offerings["workshop"].pk, offerings["table"].pk],
+        [offerings["workshop"].pk, offerings["late"].pk],
+    ] * 4
+
+    def change(number):
+        services.change_choices(registration, offering_ids=wanted[number])
+
+    errors = _rush(change, len(wanted))
+
+    assert errors == []
+    held = [
+        choice.offering
+        for choice in SessionChoice.objects.active()
+        .filter(registration=registration)
+        .select_related("offering__round", "offering__last_round")
+    ]
+    assert sorted(offering.pk for offering in held) in [sorted(ids) for ids in wanted]
+    assert first_clash(event, held) is None
+
+
+def test_simultaneous_registrations_of_one_person_with_overlapping_choices():
+    """A double submission with different choices: one registration, its choices consistent."""
+    event, offerings = build_span_programme(capacity=100)
+    wanted = [[offerings["excursion"].pk], [offerings["table"].pk, offerings["workshop"].pk]] * 5
+
+    def register(number):
+        services.register_attendee(
+            event,
+            person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+            offering_ids=wanted[number],
+        )
+
+    errors = _rush(register, len(wanted))
+
+    assert errors == []
+    registration = Registration.objects.get()
+    held = [
+        choice.offering
+        for choice in registration.choices.active().select_related(
+            "offering__round", "offering__last_round"
+        )
+    ]
+    assert sorted(offering.pk for offering in held) in [sorted(ids) for ids in wanted]
+    assert first_clash(event, held) is None

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from registrations.models import Registration, SeatReservation, SessionChoice, Status
 from registrations.seats import EventSeats, Programme, reserve_key, validated_offerings
-from tests.factories import build_programme, offerings_by_round
+from tests.factories import build_programme, build_span_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +138,61 @@ def test_only_the_events_own_offerings_and_each_once(event):
             validated_offerings(event, ids)
         assert refused.value.code == "invalid_choice"
     assert validated_offerings(event, [own.pk, None]) == [own]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("excursion", "table"), ("excursion", "late"), ("table", "late")],
+    ids=["spanned round", "overlapping times of a span", "overlapping rounds"],
+)
+def test_never_two_sessions_at_the_same_time(first, second):
+    event, offerings = build_span_programme()
+    chosen = [offerings[first].pk, offerings[second].pk]
+    with pytest.raises(ValidationError) as refused:
+        validated_offerings(event, chosen)
+    assert refused.value.code == "overlapping_times"
+    with pytest.raises(ValidationError):
+        validated_offerings(event, chosen, known={o.pk: o for o in offerings.values()})
+
+
+def test_sessions_one_after_the_other_are_fine():
+    event, offerings = build_span_programme()
+    for names in (["workshop", "table"], ["workshop", "late"], ["excursion"]):
+        chosen = [offerings[name] for name in names]
+        assert validated_offerings(event, [o.pk for o in chosen]) == sorted(
+            chosen, key=lambda o: o.pk
+        )
+
+
+def test_a_claim_at_the_same_time_as_a_held_session_is_refused_under_the_lock():
+    event, offerings = build_span_programme()
+    registration = register(event, "p@example.nl", [offerings["table"]])
+
+    with pytest.raises(ValidationError) as refused, transaction.atomic():
+        seats = EventSeats.open(event)
+        seats.claim(registration, [offerings["late"]])
+        seats.write()
+
+    assert refused.value.code == "overlapping_times"
+    assert [c.offering for c in registration.choices.all()] == [offerings["table"]]
+    with transaction.atomic():  # what does not overlap may be added
+        seats = EventSeats.open(event)
+        seats.claim(registration, [offerings["workshop"]])
+        seats.write()
+    assert registration.choices.count() == 2
+
+
+def test_claims_in_one_transaction_see_each_other():
+    event, offerings = build_span_programme()
+    with pytest.raises(ValidationError), transaction.atomic():
+        registration = reserve_key(new_registration(event, "p@example.nl"))
+        seats = EventSeats.open(
+            event, email="p@example.nl", offerings=[offerings["table"], offerings["excursion"]]
+        )
+        seats.admit(registration)
+        seats.claim(registration, [offerings["table"]])
+        seats.claim(registration, [offerings["excursion"]])
+    assert Registration.objects.count() == 0
 
 
 # Reservations -------------------------------------------------------------------------

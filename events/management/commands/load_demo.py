@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from events.models import Event
+from events.models import Event, ProgrammeBlock, Round, Session, SessionOffering, Venue
 from events.services import copy_as_draft
 
 SEED_FIXTURES = [
@@ -52,6 +52,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         call_command("loaddata", *SEED_FIXTURES, verbosity=options["verbosity"])
         created = self.create_live_demo_events(today=timezone.localdate())
+        created.append(self.create_excursion_demo_event(today=timezone.localdate()))
         for event in created:
             self.stdout.write(f"Demo event: {event.title} on {event.start_date:%Y-%m-%d}")
 
@@ -85,3 +86,144 @@ class Command(BaseCommand):
             demo.save()
             created.append(demo)
         return created
+
+    # A programme no seed has: an excursion across two rounds, and a round that overlaps
+    # another in time. Made up for trying these out; it names no people.
+    EXCURSION_DEMO_SLUG = "demo-wijkcongres-met-excursie"
+    EXCURSION_DEMO_DAYS_AHEAD = 50
+
+    @transaction.atomic
+    def create_excursion_demo_event(self, *, today):
+        for old in Event.objects.filter(slug=self.EXCURSION_DEMO_SLUG):
+            old.registrations.all().delete()
+            old.delete()
+        start_date = today + datetime.timedelta(days=self.EXCURSION_DEMO_DAYS_AHEAD)
+        event = Event.objects.create(
+            title="Demo: Wijkcongres met excursie",
+            slug=self.EXCURSION_DEMO_SLUG,
+            kind=Event.Kind.CONGRESS,
+            theme="Samen werken aan de wijk",
+            summary=(
+                "Een voorbeeldprogramma om uit te proberen: een excursie die twee rondes "
+                "duurt, en een verdiepingsronde die de tweede ronde overlapt."
+            ),
+            introduction=(
+                "Dit is een demo. Kies in de eerste ronde een tafelsessie of de excursie. "
+                "De excursie duurt tot het einde van de tweede ronde; wie meegaat, kiest "
+                "in die ronde niets.\n\n"
+                "De verdiepingsronde begint halverwege de tweede ronde. Je kunt dus een "
+                "sessie in de tweede ronde of in de verdiepingsronde kiezen, niet allebei."
+            ),
+            start_date=start_date,
+            start_time=datetime.time(13, 0),
+            end_time=datetime.time(16, 30),
+            venue=Venue.objects.filter(city="Zaandam").order_by("pk").first(),
+            capacity=80,
+            price_note="Deelname is gratis.",
+            is_published=True,
+            registration_opens_at=timezone.now() - datetime.timedelta(days=1),
+            registration_closes_at=timezone.make_aware(
+                datetime.datetime.combine(
+                    start_date - datetime.timedelta(days=1), datetime.time(23, 59)
+                )
+            ),
+        )
+        ProgrammeBlock.objects.bulk_create(
+            [
+                ProgrammeBlock(
+                    event=event,
+                    kind=ProgrammeBlock.Kind.RECEPTION,
+                    title="Ontvangst en opening",
+                    starts_at=datetime.time(13, 0),
+                    ends_at=datetime.time(13, 20),
+                ),
+                ProgrammeBlock(
+                    event=event,
+                    kind=ProgrammeBlock.Kind.DRINKS,
+                    title="Afsluiting en borrel",
+                    starts_at=datetime.time(16, 0),
+                    ends_at=datetime.time(16, 30),
+                ),
+            ]
+        )
+        rounds = {
+            title: Round.objects.create(
+                event=event, title=title, starts_at=start, ends_at=end, order=order
+            )
+            for order, (title, start, end) in enumerate(
+                [
+                    ("Ronde 1", datetime.time(13, 20), datetime.time(14, 20)),
+                    ("Ronde 2", datetime.time(14, 30), datetime.time(15, 30)),
+                    ("Verdiepingsronde", datetime.time(15, 0), datetime.time(16, 0)),
+                ]
+            )
+        }
+        programme = [
+            # (title, summary, first round, last round, seats, place)
+            (
+                "Excursie: buurtinitiatieven te voet",
+                "Een wandeling langs initiatieven van bewoners, met een gesprek bij elk.",
+                "Ronde 1",
+                "Ronde 2",
+                15,
+                "verzamelen bij de ingang",
+            ),
+            (
+                "Buurtbudget: wie beslist mee?",
+                "Hoe verdeel je een wijkbudget zo dat iedereen mee kan doen?",
+                "Ronde 1",
+                None,
+                20,
+                "tafel 1",
+            ),
+            (
+                "Samen een wijkagenda maken",
+                "Van losse wensen naar een agenda die bewoners en gemeente delen.",
+                "Ronde 1",
+                None,
+                20,
+                "tafel 2",
+            ),
+            (
+                "Groen in de wijk",
+                "Geveltuinen, boomspiegels en een buurtmoestuin: wie doet wat?",
+                "Ronde 2",
+                None,
+                20,
+                "tafel 1",
+            ),
+            (
+                "Jongeren aan tafel",
+                "Hoe krijg je jongeren betrokken bij plannen voor hun wijk?",
+                "Ronde 2",
+                None,
+                20,
+                "tafel 2",
+            ),
+            (
+                "Een buurtfonds opzetten",
+                "Een praktijksessie over geld, regels en vertrouwen.",
+                "Verdiepingsronde",
+                None,
+                25,
+                "zaal 3",
+            ),
+        ]
+        for order, (title, summary, first, last, seats, place) in enumerate(programme):
+            session = Session.objects.create(
+                event=event,
+                title=title,
+                slug=f"sessie-{order + 1}",
+                summary=summary,
+                order=order,
+            )
+            SessionOffering.objects.create(
+                event=event,
+                session=session,
+                round=rounds[first],
+                last_round=rounds[last] if last else None,
+                capacity=seats,
+                location=place,
+                order=order,
+            )
+        return event
