@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.admin import widgets
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sitewide.text import PlainTextField
@@ -181,10 +183,13 @@ class CopyEventForm(forms.Form):
     """Next year's copy as proposed; what the organiser changes is used instead."""
 
     start_date = forms.DateField(label=_("date"), widget=widgets.AdminDateWidget)
-    title = PlainTextField(label=_("title"), max_length=200)
+    title = PlainTextField(
+        label=_("title"), max_length=200, widget=forms.TextInput(attrs={"class": "vTextField"})
+    )
     slug = forms.SlugField(
         label=_("web address (slug)"),
         max_length=200,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text=_("The last part of the event's web address."),
     )
     registration_opens_at = forms.SplitDateTimeField(
@@ -197,6 +202,14 @@ class CopyEventForm(forms.Form):
     def __init__(self, *args, event, **kwargs):
         self.event = event
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.label = capfirst(field.label)
+        # The admin's split widget labels its two boxes with plain text only.
+        for name in ("registration_opens_at", "registration_closes_at"):
+            label = capfirst(self.fields[name].label)
+            date_box, time_box = self.fields[name].widget.widgets
+            date_box.attrs["aria-label"] = f"{label}: {gettext('Date:').rstrip(':')}"
+            time_box.attrs["aria-label"] = f"{label}: {gettext('Time:').rstrip(':')}"
         self.fields["start_date"].help_text = _(
             "Proposed: the same weekday in the same week of next year. Was %(date)s."
         ) % {"date": event.start_date.strftime("%d-%m-%Y")}

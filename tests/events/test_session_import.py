@@ -660,3 +660,24 @@ def test_queries_do_not_grow_with_the_rows(admin_client, event, django_assert_ma
         )
     assert event.offerings.count() == 80
     assert Speaker.objects.count() == 80
+
+
+def test_two_speakers_of_one_name_need_the_organisation(event):
+    SpeakerFactory(name="Jan de Vries", organisation__name="Gemeente Breda")
+    wanted = SpeakerFactory(name="Jan de Vries", organisation__name="Gemeente Zwolle")
+    rows = [
+        ("Zonder organisatie", "", "Jan de Vries", "", "1", "", ""),
+        ("Met organisatie", "", "Jan de Vries (gemeente zwolle)", "", "1", "", ""),
+    ]
+
+    checked = check_rows(event, read_sheet(csv_file(rows)))
+
+    assert [row.errors for row in checked] == [
+        [
+            "Er zijn meerdere sprekers met de naam Jan de Vries; zet de organisatie erbij "
+            "zoals die op hun sprekerspagina staat."
+        ],
+        [],
+    ]
+    (session,) = save_rows(event, checked[1:])
+    assert session.roles.get().speaker == wanted
