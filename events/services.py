@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -250,20 +250,31 @@ class CopySummary:
 
 def copy_summary(copy, source):
     """What the copy holds (counted in the database) and what the organiser should check."""
-    counts = Event.objects.filter(pk=copy.pk).aggregate(
-        blocks=Count("programme_blocks", distinct=True),
-        rounds=Count("rounds", distinct=True),
-        sessions=Count("sessions", distinct=True),
-        offerings=Count("offerings", distinct=True),
-        event_roles=Count("roles", distinct=True),
-        moderators=Count("moderators", distinct=True),
-        organisers=Count("organisers", distinct=True),
-        reservations=Count("seat_reservations", distinct=True),
-    )
-    offering_totals = SessionOffering.objects.filter(event=copy).aggregate(
-        seats=Sum("capacity"),
-        offering_moderators=Count("moderators", distinct=True),
-    )
+    # One count per relation: counting them in one join would multiply the rows.
+    counts = {
+        name: getattr(copy, relation).count()
+        for name, relation in [
+            ("blocks", "programme_blocks"),
+            ("rounds", "rounds"),
+            ("sessions", "sessions"),
+            ("offerings", "offerings"),
+            ("event_roles", "roles"),
+            ("moderators", "moderators"),
+            ("organisers", "organisers"),
+            ("reservations", "seat_reservations"),
+        ]
+    }
+    offering_totals = {
+        "seats": SessionOffering.objects.filter(event=copy).aggregate(seats=Sum("capacity"))[
+            "seats"
+        ],
+        "offering_moderators": SessionOffering.moderators.through.objects.filter(
+            sessionoffering__event=copy
+        )
+        .values("user")
+        .distinct()
+        .count(),
+    }
     summary = CopySummary()
     summary.copied = [
         (_("programme blocks"), counts["blocks"]),
