@@ -383,6 +383,8 @@ def save_rows(event, rows):
                 summary=row.summary,
                 description=row.description,
                 order=position,
+                # row.kind (column "soort") is not saved yet: set the session's kind here
+                # once Session has one.
             )
         )
     Session.objects.bulk_create(sessions)
