@@ -1,11 +1,13 @@
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from sitewide.admin import SafeAdminMixin
 from sitewide.text import PlainTextAdminMixin
 
+from . import admin_views
 from .models import (
     Event,
     EventRole,
@@ -17,7 +19,6 @@ from .models import (
     SessionRole,
     Venue,
 )
-from .services import copy_as_draft
 
 
 @admin.register(Venue)
@@ -172,17 +173,29 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Duplicate as a draft for next year"), permissions=["add"])
     def duplicate_events(self, request, queryset):
-        copies = [copy_as_draft(event) for event in queryset]
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d event copied as an unpublished draft: %(titles)s.",
-                "%(count)d events copied as unpublished drafts: %(titles)s.",
-                len(copies),
+        # One at a time: the copy form proposes a date, title and address to check.
+        if queryset.count() != 1:
+            self.message_user(
+                request, _("Choose one event to copy for next year."), messages.WARNING
             )
-            % {"count": len(copies), "titles": ", ".join(str(copy) for copy in copies)},
-            messages.SUCCESS,
-        )
+            return None
+        return redirect("admin:events_event_copy", queryset.get().pk)
+
+    def get_urls(self):
+        def view(function, name, route):
+            wrapped = self.admin_site.admin_view(
+                lambda request, object_id: function(self, request, object_id)
+            )
+            return path(f"<int:object_id>/{route}/", wrapped, name=f"events_event_{name}")
+
+        return [
+            view(admin_views.programme_text_import, "programme_import", "programma-importeren"),
+            view(admin_views.session_sheet_import, "session_import", "sessies-importeren"),
+            view(admin_views.session_sheet_template, "session_template", "sessies-sjabloon"),
+            view(admin_views.copy_event, "copy", "kopieren"),
+            view(admin_views.copy_done, "copied", "gekopieerd"),
+            *super().get_urls(),
+        ]
 
 
 class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):

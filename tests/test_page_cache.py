@@ -607,3 +607,21 @@ def test_logged_in_visitors_get_the_programme_kept_with_exact_seats(
         "Een nieuwe korte tekst."
         in logged_in_client.get(open_event.get_absolute_url()).content.decode()
     )
+
+
+def test_a_sheet_import_renews_its_event_only(client, db_page_cache, open_event, other_event):
+    """Imports write with bulk_create, which sends no signals: they renew explicitly."""
+    from events.session_sheet import check_rows, read_sheet, save_rows
+    from tests.events.test_session_import import csv_file
+
+    known = Speaker.objects.first()
+    mine = kept_pages(client, open_event)
+    others = kept_pages(client, other_event)
+    rows = read_sheet(csv_file([("Nieuwe sessie", "", known.name, "", "1", "", "")]))
+
+    save_rows(open_event, check_rows(open_event, rows))
+
+    assert set(cache_states(client, mine)) == {"miss"}
+    assert set(cache_states(client, others)) == {"hit"}
+    assert "Nieuwe sessie" in get_page(client, open_event)[1]
+

@@ -1,0 +1,122 @@
+"""The organiser pages of the event admin in headless Chromium: axe, and no sideways scroll.
+
+Imports and copy, with the seed programmes loaded, as an organiser goes through them:
+the empty page, the preview, the messages on bad input, and the summary.
+"""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+from playwright.sync_api import expect
+
+from events.models import Event
+from tests.test_accessibility import assert_accessible, assert_one_h1, open_page, site  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ZAANSTAD_LINES = "Programma\n14:00 – 14:30 ontvangst\n15:00 – 15:45 ronde 1 tafelsessies\n"
+BAD_SHEET = (
+    "titel;sessieleiders;rondes;plaatsen\n"
+    "Buurtbudgetten;Suzanne van Eerden (Gemeente Breda);Ronde 9;twaalf\n"
+    ";;Ronde 1 tafelsessies;\n"
+)
+GOOD_SHEET = "titel;sessieleiders;rondes;plaatsen\nNieuwe tafel;Anna (Wijkteam);1; 12\n"
+
+
+@pytest.fixture
+def organiser(site, page):  # noqa: F811
+    """A logged-in organiser and the Zaanstad event's admin pages."""
+    user = User.objects.create_superuser("organisator", "o@example.nl", "x")
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": site,
+            }
+        ]
+    )
+    event = Event.objects.get(slug="zaanstad-werken-in-de-wijk-2016")
+    base = f"{site}/admin/events/event/{event.pk}"
+    return {
+        "change": f"{base}/change/",
+        "programme": f"{base}/programma-importeren/",
+        "sessions": f"{base}/sessies-importeren/",
+        "copy": f"{base}/kopieren/",
+    }
+
+
+# Measured after the layout has settled at the new width (two animation frames).
+SIDEWAYS_OVERFLOW = """() => new Promise(resolve => requestAnimationFrame(
+  () => requestAnimationFrame(() => resolve(
+    document.documentElement.scrollWidth - document.documentElement.clientWidth))))"""
+
+
+WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)"""
+
+
+def check(page):
+    assert_accessible(page)
+    assert_one_h1(page)
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate(SIDEWAYS_OVERFLOW)
+        assert overflow <= 0, f"{page.url} scrolls sideways at {width} px: " + str(
+            page.evaluate(WIDER_THAN_THE_SCREEN)
+        )
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+def test_programme_text_import_pages_are_accessible(page, organiser):
+    open_page(page, organiser["change"])
+    page.get_by_role("link", name="Programma uit tekst").click()
+    check(page)
+
+    page.get_by_label("Programma als tekst").fill(ZAANSTAD_LINES)
+    page.get_by_role("button", name="Laat zien wat het wordt").click()
+    expect(page.get_by_text("Geen tijd aan het begin van de regel: overgeslagen.")).to_be_visible()
+    check(page)
+
+    page.get_by_role("button", name="Toevoegen aan het programma").click()
+    expect(page.get_by_text("al een ronde met deze titel")).to_be_visible()
+    check(page)
+
+
+def test_session_sheet_import_pages_are_accessible(page, organiser):
+    open_page(page, organiser["sessions"])
+    check(page)
+
+    page.get_by_label("Spreadsheet (.xlsx of .csv)").set_input_files(
+        files=[{"name": "sessies.csv", "mimeType": "text/csv", "buffer": BAD_SHEET.encode()}]
+    )
+    page.get_by_role("button", name="Spreadsheet controleren").click()
+    expect(page.get_by_text("Onbekende ronde “Ronde 9”")).to_be_visible()
+    check(page)
+
+    page.get_by_label("Spreadsheet (.xlsx of .csv)").set_input_files(
+        files=[{"name": "sessies.csv", "mimeType": "text/csv", "buffer": GOOD_SHEET.encode()}]
+    )
+    page.get_by_role("button", name="Spreadsheet controleren").click()
+    check(page)
+    page.get_by_role("button", name="Deze sessies importeren").click()
+    expect(page.get_by_text("1 sessie geïmporteerd.")).to_be_visible()
+
+
+def test_copy_pages_are_accessible(page, organiser):
+    open_page(page, organiser["copy"])
+    check(page)
+
+    page.locator("#id_registration_closes_at_0").fill("31-12-2099")
+    page.get_by_role("button", name="Kopie maken").click()
+    expect(page.get_by_text("Aanmelden zou sluiten nadat het evenement begint")).to_be_visible()
+    check(page)
+
+    page.locator("#id_registration_closes_at_0").fill("28-10-2017")
+    page.get_by_role("button", name="Kopie maken").click()
+    expect(page.get_by_role("heading", name="Controleer vóór je publiceert")).to_be_visible()
+    check(page)
