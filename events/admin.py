@@ -13,11 +13,26 @@ from .models import (
     Round,
     Series,
     Session,
+    SessionKind,
     SessionOffering,
     SessionRole,
     Venue,
 )
 from .services import copy_as_draft
+
+
+class LabelAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+    """An editable list with Dutch and English names (kinds, roles)."""
+
+    list_display = ["name", "name_en", "code", "order"]
+    list_editable = ["order"]
+    search_fields = ["name", "name_en", "code"]
+    prepopulated_fields = {"code": ["name_en"]}
+
+
+@admin.register(SessionKind)
+class SessionKindAdmin(LabelAdmin):
+    pass
 
 
 @admin.register(Venue)
@@ -83,7 +98,7 @@ class RoundInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
 class SessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = Session
     extra = 0
-    fields = ["title", "slug", "theme", "order"]
+    fields = ["title", "slug", "kind", "theme", "order"]
     prepopulated_fields = {"slug": ["title"]}
     show_change_link = True
 
@@ -209,12 +224,12 @@ class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.Tabula
 
 @admin.register(Session)
 class SessionAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "event", "theme", "offering_count"]
-    list_filter = [("event", admin.RelatedOnlyFieldListFilter), "event__start_date"]
+    list_display = ["title", "event", "kind", "theme", "offering_count"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter), "kind", "event__start_date"]
     search_fields = ["title", "theme", "description", "event__title", "roles__speaker__name"]
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["event"]
-    list_select_related = ["event"]
+    list_select_related = ["event", "kind"]
     inlines = [SessionRoleInline, OfferingForSessionInline]
 
     def get_queryset(self, request):

@@ -1,7 +1,18 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _fill_empty_label_lists(sender, apps, using, **kwargs):
+    # A flush (as between transactional tests) empties the lists the migrations filled.
+    from . import defaults
+
+    defaults.create_all(apps, using)
 
 
 class EventsConfig(AppConfig):
     name = "events"
     verbose_name = _("Events")
+
+    def ready(self):
+        post_migrate.connect(_fill_empty_label_lists, sender=self)

@@ -5,9 +5,50 @@ from django.db import models
 from django.db.models import Count, F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from speakers.models import Organisation
+
+
+def in_language(dutch, english):
+    """The English text on English pages when there is one, else the Dutch."""
+    if english and (get_language() or "").startswith("en"):
+        return english
+    return dutch
+
+
+class Label(models.Model):
+    """An editable list entry with a Dutch and an English name, found by its code."""
+
+    code = models.SlugField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        help_text=_("Short fixed name used in links and files; do not change once used."),
+    )
+    name = models.CharField(_("name (Dutch)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return str(self.shown)
+
+    @property
+    def shown(self):
+        return in_language(self.name, self.name_en)
+
+
+class SessionKind(Label):
+    """Workshop, tafelsessie, excursie ...: shown with each session and used to filter."""
+
+    class Meta(Label.Meta):
+        verbose_name = _("kind of session")
+        verbose_name_plural = _("kinds of session")
 
 
 class Venue(models.Model):
@@ -543,6 +584,14 @@ class Session(models.Model):
     )
     title = models.CharField(_("title"), max_length=250)
     slug = models.SlugField(_("slug"), max_length=200)
+    kind = models.ForeignKey(
+        "events.SessionKind",
+        verbose_name=_("kind of session"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
     theme = models.CharField(_("theme"), max_length=200, blank=True)
     summary = models.TextField(
         _("short text"), blank=True, help_text=_("Shown on the session card.")
@@ -596,7 +645,7 @@ class SessionOfferingQuerySet(models.QuerySet):
         the busiest page when registration opens.
         """
         return (
-            self.select_related("session")
+            self.select_related("session__kind")
             .prefetch_related(
                 Prefetch(
                     "session__roles",
@@ -610,7 +659,7 @@ class SessionOfferingQuerySet(models.QuerySet):
         """Offerings with their session, its leaders and the seats taken."""
         return (
             self.with_seat_counts()
-            .select_related("session__event")
+            .select_related("session__event", "session__kind")
             .prefetch_related(
                 Prefetch(
                     "session__roles",

@@ -89,6 +89,7 @@ def copy_as_draft(
             event=copy,
             title=old_session.title,
             slug=old_session.slug,
+            kind_id=old_session.kind_id,
             theme=old_session.theme,
             summary=old_session.summary,
             description=old_session.description,

@@ -7,6 +7,7 @@ from sitewide.pagecache import page_cached
 
 from . import calendar
 from .models import Event, Series, SessionOffering, SessionRole
+from .programme_filter import ProgrammeFilter
 
 
 @page_cached
@@ -52,7 +53,13 @@ def series_ics(request, slug):
 @page_cached
 def event_detail(request, slug):
     event = get_object_or_404(Event.objects.published().for_programme(), slug=slug)
-    return render(request, "events/event_detail.html", {"event": event})
+    programme_filter = ProgrammeFilter(event, request.GET)
+    programme_filter.apply()
+    return render(
+        request,
+        "events/event_detail.html",
+        {"event": event, "programme_filter": programme_filter},
+    )
 
 
 def event_ics(request, slug):
@@ -66,7 +73,7 @@ def session_detail(request, event_slug, slug):
         Event.objects.published().select_related("venue", "series"), slug=event_slug
     )
     session = get_object_or_404(
-        event.sessions.prefetch_related(
+        event.sessions.select_related("kind").prefetch_related(
             Prefetch(
                 "roles",
                 queryset=SessionRole.objects.select_related("speaker__organisation").order_by(

@@ -35,7 +35,7 @@ def _registrations():
         Prefetch(
             "choices",
             queryset=SessionChoice.objects.active()
-            .select_related("offering__session", "offering__round")
+            .select_related("offering__session__kind", "offering__round")
             .order_by("round__day", "round__starts_at"),
         ),
         Prefetch(

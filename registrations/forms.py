@@ -39,9 +39,11 @@ def offering_label(offering, *, seat_slot=False):
     else:
         seats = seats_label(offering.capacity, offering.seats_taken)
     leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
+    kind = offering.session.kind
     return format_html(
-        '<span class="choice__title">{}</span>{}{}',
+        '<span class="choice__title">{}</span>{}{}{}',
         offering.session.title,
+        format_html('<span class="choice__kind">{}</span>', kind.shown) if kind else "",
         format_html('<span class="choice__meta">{}</span>', leaders) if leaders else "",
         format_html('<span class="choice__seats">{}</span>', seats) if seats else "",
     )

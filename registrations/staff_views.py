@@ -28,7 +28,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _offering(user, offering_id):
     offering = get_object_or_404(
-        SessionOffering.objects.select_related("session", "round", "event__venue"), pk=offering_id
+        SessionOffering.objects.select_related("session__kind", "round", "event__venue"),
+        pk=offering_id,
     )
     if not attendees.can_see_offering_list(user, offering):
         raise PermissionDenied

@@ -59,3 +59,18 @@ def test_load_demo_runs_again_after_someone_registered():
     call_command("load_demo", verbosity=0)
 
     assert Event.objects.get(slug="demo-dag-van-de-buurt").registrations.count() == 0
+
+
+def test_a_demo_event_has_session_kinds_to_filter_by(client):
+    call_command("load_demo", verbosity=0)
+    dag = Event.objects.get(slug="demo-dag-van-de-buurt")
+
+    kinds = dict(dag.sessions.values_list("slug", "kind__code"))
+    assert kinds["buurtagenda-in-een-uur"] == "workshop"
+    assert kinds["vastgoed-voor-de-buurt"] == "table_session"
+    assert (
+        Event.objects.get(slug="dag-van-de-buurt-2021").sessions.filter(kind__isnull=False).count()
+        == 0
+    )
+    content = client.get(dag.get_absolute_url(), {"kind": "round_table"}).content.decode()
+    assert "3 sessies getoond" in content  # three round tables
