@@ -8,8 +8,10 @@ from sitewide.text import PlainTextAdminMixin
 
 from .models import (
     Event,
+    EventKind,
     EventRole,
     ProgrammeBlock,
+    RoleLabel,
     Round,
     Series,
     Session,
@@ -35,6 +37,17 @@ class SessionKindAdmin(LabelAdmin):
     pass
 
 
+@admin.register(EventKind)
+class EventKindAdmin(LabelAdmin):
+    pass
+
+
+@admin.register(RoleLabel)
+class RoleLabelAdmin(LabelAdmin):
+    list_display = ["name", "name_en", "evening_name", "evening_name_en", "in_event_facts", "order"]
+    list_editable = ["in_event_facts", "order"]
+
+
 @admin.register(Venue)
 class VenueAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "city", "street_address"]
@@ -49,6 +62,9 @@ class SeriesEventInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
     extra = 0
     show_change_link = True
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("kind")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -129,7 +145,7 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["series", "venue", "organisers"]
     filter_horizontal = ["moderators"]
     readonly_fields = ["allocated_at"]
-    list_select_related = ["series", "venue"]
+    list_select_related = ["series", "venue", "kind"]
     save_on_top = True
     actions = ["duplicate_events"]
     inlines = [

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def _fill_empty_label_lists(sender, apps, using, **kwargs):
+def _fill_empty_label_lists(sender, using, apps=global_apps, **kwargs):
     # A flush (as between transactional tests) empties the lists the migrations filled.
     from . import defaults
 

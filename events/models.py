@@ -43,6 +43,47 @@ class Label(models.Model):
         return in_language(self.name, self.name_en)
 
 
+class EventKind(Label):
+    """Kennisatelier, inspiratiebijeenkomst, congres ...: the kind of an event."""
+
+    class Meta(Label.Meta):
+        verbose_name = _("kind of event")
+        verbose_name_plural = _("kinds of event")
+
+
+class RoleLabel(Label):
+    """A role of a person in a programme (dagvoorzitter, keynote, tafelgast ...).
+
+    An event that starts in the evening shows the evening name when there is one
+    (avondvoorzitter for dagvoorzitter).
+    """
+
+    evening_name = models.CharField(
+        _("name at an evening event (Dutch)"),
+        max_length=100,
+        blank=True,
+        help_text=_("For example 'avondvoorzitter'. Used when the event starts at 17:00 or later."),
+    )
+    evening_name_en = models.CharField(
+        _("name at an evening event (English)"), max_length=100, blank=True
+    )
+    in_event_facts = models.BooleanField(
+        _("named at the top of the event page"),
+        default=False,
+        help_text=_("Next to the date and the venue, as for the chair or the presenter."),
+    )
+
+    class Meta(Label.Meta):
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def shown_for(self, event):
+        """The name for a role at `event`: the evening name at an evening event."""
+        if event is not None and event.is_evening and self.evening_name:
+            return in_language(self.evening_name, self.evening_name_en or self.name_en)
+        return self.shown
+
+
 class SessionKind(Label):
     """Workshop, tafelsessie, excursie ...: shown with each session and used to filter."""
 
@@ -183,7 +224,7 @@ class EventQuerySet(models.QuerySet):
         """What an event card renders (home, series page), in constant queries."""
         return (
             self.with_seat_counts()
-            .select_related("venue", "series")
+            .select_related("venue", "series", "kind")
             .order_by("start_date", "start_time", "title")
         )
 
@@ -191,7 +232,7 @@ class EventQuerySet(models.QuerySet):
         """Everything templates/events/event_detail.html renders, in constant queries."""
         return (
             self.with_seat_counts()
-            .select_related("venue", "series")
+            .select_related("venue", "series", "kind")
             .prefetch_related(
                 Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
                 Prefetch(
@@ -199,9 +240,9 @@ class EventQuerySet(models.QuerySet):
                 ),
                 Prefetch(
                     "roles",
-                    queryset=EventRole.objects.select_related("speaker__organisation").order_by(
-                        "order", "pk"
-                    ),
+                    queryset=EventRole.objects.select_related(
+                        "speaker__organisation", "role"
+                    ).order_by("order", "pk"),
                 ),
                 Prefetch(
                     "rounds",
@@ -216,18 +257,10 @@ class EventQuerySet(models.QuerySet):
 BLOCK_ORDER = ("day", "starts_at", "order", "pk")
 
 
-class Event(SeatsMixin, ContactFields):
-    class Kind(models.TextChoices):
-        KNOWLEDGE = "knowledge", _("knowledge meeting")
-        REFLECTION = "reflection", _("reflection meeting")
-        PRACTICE = "practice", _("practice meeting")
-        FEEDBACK = "feedback", _("feedback meeting")
-        CONGRESS = "congress", _("congress")
-        STUDY_AFTERNOON = "study_afternoon", _("study afternoon")
-        AFTERNOON = "afternoon", _("afternoon meeting")
-        THEME_DAY = "theme_day", _("theme day")
-        MEETING = "meeting", _("meeting")
+EVENING_STARTS = datetime.time(17, 0)
 
+
+class Event(SeatsMixin, ContactFields):
     series = models.ForeignKey(
         "events.Series",
         verbose_name=_("series"),
@@ -238,7 +271,16 @@ class Event(SeatsMixin, ContactFields):
     )
     title = models.CharField(_("title"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MEETING)
+    # Keyed by code, in the column of the former fixed choices: fixtures name the code.
+    kind = models.ForeignKey(
+        "events.EventKind",
+        verbose_name=_("kind"),
+        on_delete=models.PROTECT,
+        to_field="code",
+        db_column="kind",
+        default="meeting",
+        related_name="events",
+    )
     theme = models.CharField(_("theme"), max_length=200, blank=True)
     summary = models.CharField(
         _("summary"), max_length=300, blank=True, help_text=_("One sentence for lists.")
@@ -419,6 +461,11 @@ class Event(SeatsMixin, ContactFields):
         return timezone.make_aware(datetime.datetime.combine(self.last_date, self.end_time))
 
     @property
+    def is_evening(self):
+        """Starts at 17:00 or later: roles then show their evening name."""
+        return bool(self.start_time) and self.start_time >= EVENING_STARTS
+
+    @property
     def place(self):
         """Short 'where' for cards: the city, or 'online'."""
         if self.venue_id:
@@ -488,12 +535,6 @@ class Event(SeatsMixin, ContactFields):
                 isinstance(item, Round),
             ),
         )
-
-    def roles_by_kind(self):
-        grouped = {}
-        for role in self.roles.all():
-            grouped.setdefault(role.role, []).append(role)
-        return grouped
 
 
 class TimedItem(models.Model):
@@ -624,11 +665,11 @@ class Session(models.Model):
 
     @property
     def leaders(self):
-        return [role for role in self.roles.all() if role.role == SessionRole.Role.LEADER]
+        return [role for role in self.roles.all() if role.role_id == SessionRole.Role.LEADER]
 
     @property
     def other_roles(self):
-        return [role for role in self.roles.all() if role.role != SessionRole.Role.LEADER]
+        return [role for role in self.roles.all() if role.role_id != SessionRole.Role.LEADER]
 
 
 class SessionOfferingQuerySet(models.QuerySet):
@@ -663,9 +704,9 @@ class SessionOfferingQuerySet(models.QuerySet):
             .prefetch_related(
                 Prefetch(
                     "session__roles",
-                    queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
-                        "order", "pk"
-                    ),
+                    queryset=SessionRole.objects.select_related(
+                        "speaker__organisation", "role"
+                    ).order_by("order", "pk"),
                 )
             )
             .order_by("order", "session__order", "pk")
@@ -748,7 +789,12 @@ class Appearance(models.Model):
         abstract = True
 
     def __str__(self):
-        return f"{self.speaker.name}: {self.get_role_display()}"
+        return f"{self.speaker.name}: {self.label}"
+
+    @property
+    def label(self):
+        """The role's name as this event shows it (the evening name at an evening)."""
+        return self.role.shown_for(self.programme_event)
 
     @property
     def shown_affiliation(self):
@@ -760,14 +806,33 @@ class Appearance(models.Model):
         return ", ".join(part for part in parts if part)
 
 
+class RoleCodes:
+    """Codes of the default roles (events/defaults.py) that code refers to."""
+
+    CHAIR = "chair"
+    MODERATOR = "moderator"
+    PRESENTER = "presenter"
+    OPENING = "opening"
+    SPEAKER = "speaker"
+    TABLE_GUEST = "table_guest"
+    LEADER = "leader"
+
+
+def role_field(default, related_name):
+    # Keyed by code, in the column of the former fixed choices: fixtures name the code.
+    return models.ForeignKey(
+        "events.RoleLabel",
+        verbose_name=_("role"),
+        on_delete=models.PROTECT,
+        to_field="code",
+        db_column="role",
+        default=default,
+        related_name=related_name,
+    )
+
+
 class EventRole(Appearance):
-    class Role(models.TextChoices):
-        CHAIR = "chair", _("chair")
-        MODERATOR = "moderator", _("moderator")
-        PRESENTER = "presenter", _("presenter")
-        OPENING = "opening", _("opening speaker")
-        SPEAKER = "speaker", _("speaker")
-        TABLE_GUEST = "table_guest", _("table guest")
+    Role = RoleCodes
 
     event = models.ForeignKey(
         "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="roles"
@@ -778,7 +843,7 @@ class EventRole(Appearance):
         on_delete=models.CASCADE,
         related_name="event_roles",
     )
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SPEAKER)
+    role = role_field(RoleCodes.SPEAKER, "event_roles")
     note = models.CharField(
         _("note"), max_length=200, blank=True, help_text=_("For example 'plenair interview'.")
     )
@@ -793,12 +858,13 @@ class EventRole(Appearance):
             ),
         ]
 
+    @property
+    def programme_event(self):
+        return self.event
+
 
 class SessionRole(Appearance):
-    class Role(models.TextChoices):
-        LEADER = "leader", _("session leader")
-        SPEAKER = "speaker", _("speaker")
-        TABLE_GUEST = "table_guest", _("table guest")
+    Role = RoleCodes
 
     session = models.ForeignKey(
         "events.Session", verbose_name=_("session"), on_delete=models.CASCADE, related_name="roles"
@@ -809,7 +875,7 @@ class SessionRole(Appearance):
         on_delete=models.CASCADE,
         related_name="session_roles",
     )
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.LEADER)
+    role = role_field(RoleCodes.LEADER, "session_roles")
 
     class Meta:
         ordering = ["session", "order", "pk"]
@@ -820,3 +886,7 @@ class SessionRole(Appearance):
                 fields=["session", "speaker", "role"], name="sessionrole_unique_speaker_role"
             ),
         ]
+
+    @property
+    def programme_event(self):
+        return self.session.event

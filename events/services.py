@@ -66,7 +66,7 @@ def copy_as_draft(
         EventRole(
             event=copy,
             speaker_id=role.speaker_id,
-            role=role.role,
+            role_id=role.role_id,
             note=role.note,
             order=role.order,
         )
@@ -100,7 +100,7 @@ def copy_as_draft(
             SessionRole(
                 session=new_session,
                 speaker_id=role.speaker_id,
-                role=role.role,
+                role_id=role.role_id,
                 order=role.order,
             )
             for role in old_session.roles.all()

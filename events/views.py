@@ -76,9 +76,9 @@ def session_detail(request, event_slug, slug):
         event.sessions.select_related("kind").prefetch_related(
             Prefetch(
                 "roles",
-                queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
-                    "order", "pk"
-                ),
+                queryset=SessionRole.objects.select_related(
+                    "speaker__organisation", "role"
+                ).order_by("order", "pk"),
             ),
             Prefetch(
                 "offerings",
