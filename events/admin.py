@@ -96,7 +96,7 @@ class EventRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = EventRole
     extra = 0
     autocomplete_fields = ["speaker"]
-    fields = ["speaker", "role", "affiliation", "note", "order"]
+    fields = ["speaker", "participant", "role", "affiliation", "note", "order"]
 
 
 class ProgrammeBlockInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
@@ -220,7 +220,7 @@ class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
     model = SessionRole
     extra = 0
     autocomplete_fields = ["speaker"]
-    fields = ["speaker", "role", "affiliation", "order"]
+    fields = ["speaker", "participant", "role", "affiliation", "order"]
 
 
 class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):

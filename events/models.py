@@ -775,8 +775,21 @@ class SessionOffering(SeatsMixin, models.Model):
 
 
 class Appearance(models.Model):
-    """What event and session roles share: how a speaker is shown there."""
+    """What event and session roles share: who appears there, and how they are shown.
 
+    Either a speaker with a page of their own, or a participant named in a few words
+    ("een bewoner uit de wijk") who has none.
+    """
+
+    participant = models.CharField(
+        _("participant without a speaker page"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Instead of a speaker: for example 'een bewoner uit de wijk' or "
+            "'wethouder met een inwoner'."
+        ),
+    )
     affiliation = models.CharField(
         _("affiliation for this appearance"),
         max_length=200,
@@ -789,7 +802,18 @@ class Appearance(models.Model):
         abstract = True
 
     def __str__(self):
-        return f"{self.speaker.name}: {self.label}"
+        return f"{self.name}: {self.label}"
+
+    @property
+    def name(self):
+        return self.speaker.name if self.speaker_id else self.participant
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if bool(self.speaker_id) == bool(self.participant):
+            message = _("Choose a speaker or describe the participant, one of the two.")
+            raise ValidationError({"participant": message})
 
     @property
     def label(self):
@@ -799,7 +823,7 @@ class Appearance(models.Model):
     @property
     def shown_affiliation(self):
         """What follows the name: this appearance's affiliation, else the speaker's."""
-        if self.affiliation:
+        if self.affiliation or not self.speaker_id:
             return self.affiliation
         speaker = self.speaker
         parts = [speaker.function, speaker.organisation.name if speaker.organisation_id else ""]
@@ -831,6 +855,15 @@ def role_field(default, related_name):
     )
 
 
+def speaker_or_participant(prefix):
+    return models.CheckConstraint(
+        condition=(Q(speaker__isnull=False) & Q(participant=""))
+        | (Q(speaker__isnull=True) & ~Q(participant="")),
+        name=f"{prefix}_speaker_or_participant",
+        violation_error_message=_("Choose a speaker or describe the participant, one of the two."),
+    )
+
+
 class EventRole(Appearance):
     Role = RoleCodes
 
@@ -841,6 +874,8 @@ class EventRole(Appearance):
         "speakers.Speaker",
         verbose_name=_("speaker"),
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="event_roles",
     )
     role = role_field(RoleCodes.SPEAKER, "event_roles")
@@ -856,6 +891,7 @@ class EventRole(Appearance):
             models.UniqueConstraint(
                 fields=["event", "speaker", "role"], name="eventrole_unique_speaker_role"
             ),
+            speaker_or_participant("eventrole"),
         ]
 
     @property
@@ -873,6 +909,8 @@ class SessionRole(Appearance):
         "speakers.Speaker",
         verbose_name=_("speaker"),
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="session_roles",
     )
     role = role_field(RoleCodes.LEADER, "session_roles")
@@ -885,6 +923,7 @@ class SessionRole(Appearance):
             models.UniqueConstraint(
                 fields=["session", "speaker", "role"], name="sessionrole_unique_speaker_role"
             ),
+            speaker_or_participant("sessionrole"),
         ]
 
     @property

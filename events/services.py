@@ -66,6 +66,7 @@ def copy_as_draft(
         EventRole(
             event=copy,
             speaker_id=role.speaker_id,
+            participant=role.participant,
             role_id=role.role_id,
             note=role.note,
             order=role.order,
@@ -100,6 +101,7 @@ def copy_as_draft(
             SessionRole(
                 session=new_session,
                 speaker_id=role.speaker_id,
+                participant=role.participant,
                 role_id=role.role_id,
                 order=role.order,
             )

@@ -38,7 +38,7 @@ def offering_label(offering, *, seat_slot=False):
         seats = slot(f"seats:{offering.pk}")
     else:
         seats = seats_label(offering.capacity, offering.seats_taken)
-    leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
+    leaders = ", ".join(role.name for role in offering.session.roles.all())
     kind = offering.session.kind
     return format_html(
         '<span class="choice__title">{}</span>{}{}{}',

@@ -119,13 +119,13 @@ def event_json_ld(context, event):
     performers = []
     seen = set()
     for role in event.roles.all():
-        if role.speaker_id not in seen:
+        if role.speaker_id and role.speaker_id not in seen:
             seen.add(role.speaker_id)
             performers.append({"@type": "Person", "name": role.speaker.name})
     for round_ in event.rounds.all():
         for offering in round_.offerings.all():
             for role in offering.session.roles.all():
-                if role.speaker_id not in seen:
+                if role.speaker_id and role.speaker_id not in seen:
                     seen.add(role.speaker_id)
                     performers.append({"@type": "Person", "name": role.speaker.name})
     if performers:
