@@ -102,13 +102,13 @@ class EventRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
 class ProgrammeBlockInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = ProgrammeBlock
     extra = 0
-    fields = ["day", "starts_at", "ends_at", "kind", "title", "description", "order"]
+    fields = ["day", "starts_at", "ends_at", "kind", "title", "location", "description", "order"]
 
 
 class RoundInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = Round
     extra = 0
-    fields = ["day", "starts_at", "ends_at", "title", "description", "order"]
+    fields = ["day", "starts_at", "ends_at", "title", "location", "description", "order"]
 
 
 class SessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
@@ -162,13 +162,16 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
             {
                 "fields": [
                     ("start_date", "end_date"),
-                    ("start_time", "end_time"),
+                    ("doors_open", "start_time", "end_time"),
                     "time_to_be_confirmed",
                     "is_provisional",
                 ]
             },
         ),
-        (_("Place"), {"fields": ["venue", "is_online", "online_note"]}),
+        (
+            _("Place"),
+            {"fields": ["venue", "venue_to_be_announced", "is_online", "online_note"]},
+        ),
         (
             _("Texts"),
             {

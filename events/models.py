@@ -294,6 +294,12 @@ class Event(SeatsMixin, ContactFields):
     end_date = models.DateField(
         _("end date"), null=True, blank=True, help_text=_("Only for events of several days.")
     )
+    doors_open = models.TimeField(
+        _("doors open"),
+        null=True,
+        blank=True,
+        help_text=_("'Inloop vanaf': when people can come in, before the start."),
+    )
     start_time = models.TimeField(_("start time"), null=True, blank=True)
     end_time = models.TimeField(_("end time"), null=True, blank=True)
     time_to_be_confirmed = models.BooleanField(
@@ -314,6 +320,11 @@ class Event(SeatsMixin, ContactFields):
         null=True,
         blank=True,
         related_name="events",
+    )
+    venue_to_be_announced = models.BooleanField(
+        _("venue to be announced"),
+        default=False,
+        help_text=_("Shows 'locatie volgt nog' while there is no venue."),
     )
     is_online = models.BooleanField(_("online"), default=False)
     online_note = models.CharField(
@@ -402,6 +413,13 @@ class Event(SeatsMixin, ContactFields):
                 violation_error_message=_("The end time must be after the start time."),
             ),
             models.CheckConstraint(
+                condition=Q(doors_open__isnull=True)
+                | Q(start_time__isnull=True)
+                | Q(doors_open__lte=F("start_time")),
+                name="event_doors_open_before_start",
+                violation_error_message=_("The doors cannot open after the start."),
+            ),
+            models.CheckConstraint(
                 condition=Q(registration_opens_at__isnull=True)
                 | Q(registration_closes_at__isnull=True)
                 | Q(registration_closes_at__gt=F("registration_opens_at")),
@@ -470,7 +488,9 @@ class Event(SeatsMixin, ContactFields):
         """Short 'where' for cards: the city, or 'online'."""
         if self.venue_id:
             return self.venue.city
-        return _("online") if self.is_online else ""
+        if self.is_online:
+            return _("online")
+        return _("venue to be announced") if self.venue_to_be_announced else ""
 
     @property
     def effective_contact(self):
@@ -545,6 +565,12 @@ class TimedItem(models.Model):
     ends_at = models.TimeField(_("ends at"), null=True, blank=True)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    location = models.CharField(
+        _("place in the venue"),
+        max_length=100,
+        blank=True,
+        help_text=_("For example 'Kennisplein', 'zaal 3' or 'online break-out 2'."),
+    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:

@@ -58,6 +58,7 @@ def copy_as_draft(
             title=block.title,
             kind=block.kind,
             description=block.description,
+            location=block.location,
             order=block.order,
         )
         for block in source.programme_blocks.all()
@@ -82,6 +83,7 @@ def copy_as_draft(
             starts_at=old_round.starts_at,
             ends_at=old_round.ends_at,
             description=old_round.description,
+            location=old_round.location,
             order=old_round.order,
         )
     session_map = {}

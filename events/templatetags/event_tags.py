@@ -32,11 +32,20 @@ def event_times(event):
     if not event.start_time:
         return ""
     if event.end_time:
-        return _("%(start)s – %(end)s") % {
+        times = _("%(start)s – %(end)s") % {
             "start": time_format(event.start_time, "H:i"),
             "end": time_format(event.end_time, "H:i"),
         }
-    return _("from %(start)s") % {"start": time_format(event.start_time, "H:i")}
+    else:
+        times = _("from %(start)s") % {"start": time_format(event.start_time, "H:i")}
+    if event.doors_open:
+        times += " " + doors_open_text(event)
+    return times
+
+
+def doors_open_text(event):
+    """'(inloop vanaf 12:30)'."""
+    return _("(doors open %(time)s)") % {"time": time_format(event.doors_open, "H:i")}
 
 
 @register.simple_tag
