@@ -9,11 +9,13 @@ from sitewide.text import PlainTextAdminMixin
 from .models import (
     Event,
     EventKind,
+    EventOrganiser,
     EventRole,
     ProgrammeBlock,
     RoleLabel,
     Round,
     Series,
+    SeriesOrganiser,
     Session,
     SessionKind,
     SessionOffering,
@@ -70,17 +72,35 @@ class SeriesEventInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
         return False
 
 
+class OrganiserInline(SafeAdminMixin, admin.TabularInline):
+    """Organisations in the order the page shows them, each with its part."""
+
+    extra = 0
+    autocomplete_fields = ["organisation"]
+    fields = ["organisation", "role", "order"]
+
+
+class EventOrganiserInline(OrganiserInline):
+    model = EventOrganiser
+
+
+class SeriesOrganiserInline(OrganiserInline):
+    model = SeriesOrganiser
+
+
 @admin.register(Series)
 class SeriesAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "kind", "event_count", "is_published"]
     list_filter = ["kind", "is_published"]
     search_fields = ["title", "theme", "introduction"]
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["organisers"]
-    inlines = [SeriesEventInline]
+    inlines = [SeriesOrganiserInline, SeriesEventInline]
     fieldsets = [
         (None, {"fields": ["title", "slug", "kind", "theme", "summary", "is_published"]}),
-        (_("Texts"), {"fields": ["introduction", "audience", "price_note", "organisers"]}),
+        (
+            _("Texts"),
+            {"fields": ["introduction", "audience", "price_note", "organisers_line"]},
+        ),
         (_("Contact"), {"fields": ["contact_name", "contact_phone", "contact_email"]}),
     ]
 
@@ -142,13 +162,14 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
     date_hierarchy = "start_date"
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["series", "venue", "organisers"]
+    autocomplete_fields = ["series", "venue"]
     filter_horizontal = ["moderators"]
     readonly_fields = ["allocated_at"]
     list_select_related = ["series", "venue", "kind"]
     save_on_top = True
     actions = ["duplicate_events"]
     inlines = [
+        EventOrganiserInline,
         EventRoleInline,
         ProgrammeBlockInline,
         RoundInline,
@@ -178,7 +199,7 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
                 "fields": [
                     "introduction",
                     "audience",
-                    "organisers",
+                    "organisers_line",
                     "price_note",
                     ("more_info_url", "more_info_label"),
                 ]

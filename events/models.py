@@ -8,8 +8,6 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from speakers.models import Organisation
-
 
 def in_language(dutch, english):
     """The English text on English pages when there is one, else the Dutch."""
@@ -155,6 +153,55 @@ class SeatsMixin:
         return self.capacity is not None and self.seats_left == 0
 
 
+def organisers_line_field():
+    return models.CharField(
+        _("line about the organisers"),
+        max_length=300,
+        blank=True,
+        help_text=_("For example 'in samenwerking met de bewoners van Overvecht'."),
+    )
+
+
+class Organising(models.Model):
+    """An organisation's part in an event or series, in the order the organiser gives."""
+
+    class Role(models.TextChoices):
+        ORGANISER = "organiser", _("Organised by")
+        PARTNER = "partner", _("In partnership with")
+        SUPPORTER = "supporter", _("Supported by")
+
+    organisation = models.ForeignKey(
+        "speakers.Organisation", verbose_name=_("organisation"), on_delete=models.CASCADE
+    )
+    role = models.CharField(_("part"), max_length=20, choices=Role.choices, default=Role.ORGANISER)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        abstract = True
+        # Equal orders (as loaded from fixtures) fall back to the alphabet, as before.
+        ordering = ["order", "organisation__name"]
+
+    def __str__(self):
+        return f"{self.get_role_display()}: {self.organisation}"
+
+
+def organiser_groups(links):
+    """[(heading, [organisation, ...]), ...] per part, in the order of the parts and given."""
+    groups = {}
+    for link in sorted(links, key=lambda link: list(Organising.Role).index(link.role)):
+        groups.setdefault(link.get_role_display(), []).append(link.organisation)
+    return list(groups.items())
+
+
+def organiser_links_prefetch(model):
+    return Prefetch(
+        "organiser_links",
+        queryset=model.objects.select_related("organisation").order_by(
+            "order", "organisation__name"
+        ),
+    )
+
+
 class SeriesQuerySet(models.QuerySet):
     def published(self):
         return self.filter(is_published=True)
@@ -183,7 +230,9 @@ class Series(ContactFields):
         verbose_name=_("organisers"),
         blank=True,
         related_name="organised_series",
+        through="events.SeriesOrganiser",
     )
+    organisers_line = organisers_line_field()
     price_note = models.CharField(_("price note"), max_length=200, blank=True)
     is_published = models.BooleanField(_("published"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -200,6 +249,9 @@ class Series(ContactFields):
 
     def get_absolute_url(self):
         return reverse("events:series", kwargs={"slug": self.slug})
+
+    def organiser_groups(self):
+        return organiser_groups(self.organiser_links.all())
 
 
 class EventQuerySet(models.QuerySet):
@@ -234,7 +286,7 @@ class EventQuerySet(models.QuerySet):
             self.with_seat_counts()
             .select_related("venue", "series", "kind")
             .prefetch_related(
-                Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
+                organiser_links_prefetch(EventOrganiser),
                 Prefetch(
                     "programme_blocks", queryset=ProgrammeBlock.objects.order_by(*BLOCK_ORDER)
                 ),
@@ -338,7 +390,9 @@ class Event(SeatsMixin, ContactFields):
         verbose_name=_("organisers"),
         blank=True,
         related_name="organised_events",
+        through="events.EventOrganiser",
     )
+    organisers_line = organisers_line_field()
     more_info_url = models.URLField(_("more information (link)"), blank=True)
     more_info_label = models.CharField(
         _("more information (link text)"), max_length=200, blank=True
@@ -440,6 +494,9 @@ class Event(SeatsMixin, ContactFields):
 
     def get_absolute_url(self):
         return reverse("events:detail", kwargs={"slug": self.slug})
+
+    def organiser_groups(self):
+        return organiser_groups(self.organiser_links.all())
 
     def clean(self):
         from django.core.exceptions import ValidationError
@@ -555,6 +612,44 @@ class Event(SeatsMixin, ContactFields):
                 isinstance(item, Round),
             ),
         )
+
+
+class EventOrganiser(Organising):
+    event = models.ForeignKey(
+        "events.Event",
+        verbose_name=_("event"),
+        on_delete=models.CASCADE,
+        related_name="organiser_links",
+    )
+
+    class Meta(Organising.Meta):
+        db_table = "events_event_organisers"
+        verbose_name = _("organiser")
+        verbose_name_plural = _("organisers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "organisation"], name="eventorganiser_once_per_event"
+            ),
+        ]
+
+
+class SeriesOrganiser(Organising):
+    series = models.ForeignKey(
+        "events.Series",
+        verbose_name=_("series"),
+        on_delete=models.CASCADE,
+        related_name="organiser_links",
+    )
+
+    class Meta(Organising.Meta):
+        db_table = "events_series_organisers"
+        verbose_name = _("organiser")
+        verbose_name_plural = _("organisers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "organisation"], name="seriesorganiser_once_per_series"
+            ),
+        ]
 
 
 class TimedItem(models.Model):

@@ -5,7 +5,16 @@ from datetime import date
 from django.db import transaction
 from django.utils.text import slugify
 
-from .models import Event, EventRole, ProgrammeBlock, Round, Session, SessionOffering, SessionRole
+from .models import (
+    Event,
+    EventOrganiser,
+    EventRole,
+    ProgrammeBlock,
+    Round,
+    Session,
+    SessionOffering,
+    SessionRole,
+)
 
 
 @transaction.atomic
@@ -21,7 +30,7 @@ def copy_as_draft(
     shift = start_date - event.start_date
     source_pk = event.pk
     source = Event.objects.prefetch_related(
-        "organisers",
+        "organiser_links",
         "programme_blocks",
         "roles",
         "rounds",
@@ -44,7 +53,12 @@ def copy_as_draft(
     copy.is_published = False
     copy.slug = slug or _unique_slug(Event, f"{slugify(event.title)[:180]}-{start_date.year}")
     copy.save()
-    copy.organisers.set(source.organisers.all())
+    EventOrganiser.objects.bulk_create(
+        EventOrganiser(
+            event=copy, organisation_id=link.organisation_id, role=link.role, order=link.order
+        )
+        for link in source.organiser_links.all()
+    )
 
     def shifted_day(day):
         return day + shift if day else None

@@ -6,7 +6,14 @@ from django.utils import timezone
 from sitewide.pagecache import page_cached
 
 from . import calendar
-from .models import Event, Series, SessionOffering, SessionRole
+from .models import (
+    Event,
+    Series,
+    SeriesOrganiser,
+    SessionOffering,
+    SessionRole,
+    organiser_links_prefetch,
+)
 from .programme_filter import ProgrammeFilter
 
 
@@ -25,7 +32,7 @@ def home(request):
 def _published_series(slug):
     return get_object_or_404(
         Series.objects.published().prefetch_related(
-            "organisers",
+            organiser_links_prefetch(SeriesOrganiser),
             Prefetch("events", queryset=Event.objects.published().for_listing()),
         ),
         slug=slug,

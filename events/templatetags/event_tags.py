@@ -120,8 +120,8 @@ def event_json_ld(context, event):
             "url": request.build_absolute_uri(event.get_absolute_url()),
         }
     organisers = [
-        {"@type": "Organization", "name": organisation.name}
-        for organisation in event.organisers.all()
+        {"@type": "Organization", "name": link.organisation.name}
+        for link in event.organiser_links.all()
     ]
     if organisers:
         data["organizer"] = organisers
