@@ -11,6 +11,7 @@ from .models import (
     EventKind,
     EventOrganiser,
     EventRole,
+    MeetingKind,
     ProgrammeBlock,
     RoleLabel,
     Round,
@@ -88,13 +89,19 @@ class SeriesOrganiserInline(OrganiserInline):
     model = SeriesOrganiser
 
 
+class MeetingKindInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+    model = MeetingKind
+    extra = 0
+    fields = ["name", "audience", "frequency", "order"]
+
+
 @admin.register(Series)
 class SeriesAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "kind", "event_count", "is_published"]
     list_filter = ["kind", "is_published"]
     search_fields = ["title", "theme", "introduction"]
     prepopulated_fields = {"slug": ["title"]}
-    inlines = [SeriesOrganiserInline, SeriesEventInline]
+    inlines = [SeriesOrganiserInline, MeetingKindInline, SeriesEventInline]
     fieldsets = [
         (None, {"fields": ["title", "slug", "kind", "theme", "summary", "is_published"]}),
         (
@@ -178,6 +185,10 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["title", "slug", "kind", "series", "theme", "summary", "is_published"]}),
+        (
+            _("Place in the series"),
+            {"fields": ["meeting_kind", ("part_number", "part_count")]},
+        ),
         (
             _("Date and time"),
             {

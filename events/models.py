@@ -173,7 +173,9 @@ class Organising(models.Model):
     organisation = models.ForeignKey(
         "speakers.Organisation", verbose_name=_("organisation"), on_delete=models.CASCADE
     )
-    role = models.CharField(_("part"), max_length=20, choices=Role.choices, default=Role.ORGANISER)
+    role = models.CharField(
+        _("their part"), max_length=20, choices=Role.choices, default=Role.ORGANISER
+    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
@@ -253,6 +255,50 @@ class Series(ContactFields):
     def organiser_groups(self):
         return organiser_groups(self.organiser_links.all())
 
+    def events_by_meeting_kind(self):
+        """[(kind or None, [event, ...]), ...] from the prefetched events: the kinds in
+        their order, then the events of no kind. Kinds without events are left out."""
+        groups = {}
+        for event in self.events.all():
+            groups.setdefault(event.meeting_kind, []).append(event)
+        return sorted(
+            groups.items(),
+            key=lambda item: (item[0] is None, (item[0].order, item[0].pk) if item[0] else ()),
+        )
+
+
+class MeetingKind(models.Model):
+    """A kind of meeting in a series, with its own audience and frequency."""
+
+    series = models.ForeignKey(
+        "events.Series",
+        verbose_name=_("series"),
+        on_delete=models.CASCADE,
+        related_name="meeting_kinds",
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("For example 'Praktijkdag'."))
+    audience = models.CharField(
+        _("for whom"),
+        max_length=200,
+        blank=True,
+        help_text=_("For example 'voor wijkcoalities'."),
+    )
+    frequency = models.CharField(
+        _("how often"), max_length=100, blank=True, help_text=_("For example 'vier keer per jaar'.")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["series", "order", "pk"]
+        verbose_name = _("kind of meeting")
+        verbose_name_plural = _("kinds of meeting")
+        constraints = [
+            models.UniqueConstraint(fields=["series", "name"], name="meetingkind_unique_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.series})" if self.series_id else self.name
+
 
 class EventQuerySet(models.QuerySet):
     def published(self):
@@ -276,7 +322,7 @@ class EventQuerySet(models.QuerySet):
         """What an event card renders (home, series page), in constant queries."""
         return (
             self.with_seat_counts()
-            .select_related("venue", "series", "kind")
+            .select_related("venue", "series", "kind", "meeting_kind")
             .order_by("start_date", "start_time", "title")
         )
 
@@ -320,6 +366,20 @@ class Event(SeatsMixin, ContactFields):
         null=True,
         blank=True,
         related_name="events",
+    )
+    meeting_kind = models.ForeignKey(
+        "events.MeetingKind",
+        verbose_name=_("kind of meeting in the series"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    part_number = models.PositiveSmallIntegerField(
+        _("part"), null=True, blank=True, help_text=_("For 'deel 2 van 2': 2.")
+    )
+    part_count = models.PositiveSmallIntegerField(
+        _("of parts"), null=True, blank=True, help_text=_("For 'deel 2 van 2': the second 2.")
     )
     title = models.CharField(_("title"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
@@ -467,6 +527,14 @@ class Event(SeatsMixin, ContactFields):
                 violation_error_message=_("The end time must be after the start time."),
             ),
             models.CheckConstraint(
+                condition=Q(part_count__isnull=True)
+                | Q(
+                    part_number__isnull=False, part_number__gte=1, part_number__lte=F("part_count")
+                ),
+                name="event_part_within_parts",
+                violation_error_message=_("The part must be between 1 and the number of parts."),
+            ),
+            models.CheckConstraint(
                 condition=Q(doors_open__isnull=True)
                 | Q(start_time__isnull=True)
                 | Q(doors_open__lte=F("start_time")),
@@ -501,6 +569,10 @@ class Event(SeatsMixin, ContactFields):
     def clean(self):
         from django.core.exceptions import ValidationError
 
+        if self.meeting_kind_id and self.meeting_kind.series_id != self.series_id:
+            raise ValidationError(
+                {"meeting_kind": _("Choose a kind of meeting of this event's series.")}
+            )
         if self.allocation_mode == self.AllocationMode.PREFERENCE and not self.preferences_close_at:
             raise ValidationError(
                 {"preferences_close_at": _("Set the preference deadline for preference mode.")}
@@ -534,6 +606,18 @@ class Event(SeatsMixin, ContactFields):
         if not self.shows_times or not self.end_time:
             return None
         return timezone.make_aware(datetime.datetime.combine(self.last_date, self.end_time))
+
+    @property
+    def part_label(self):
+        """'deel 2 van 2', or 'deel 2' without a number of parts."""
+        if not self.part_number:
+            return ""
+        if self.part_count:
+            return _("part %(number)s of %(count)s") % {
+                "number": self.part_number,
+                "count": self.part_count,
+            }
+        return _("part %(number)s") % {"number": self.part_number}
 
     @property
     def is_evening(self):

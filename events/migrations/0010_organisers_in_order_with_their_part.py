@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="eventorganiser",
             name="role",
-            field=models.CharField(choices=[("organiser", "Organised by"), ("partner", "In partnership with"), ("supporter", "Supported by")], default="organiser", max_length=20, verbose_name="part"),
+            field=models.CharField(choices=[("organiser", "Organised by"), ("partner", "In partnership with"), ("supporter", "Supported by")], default="organiser", max_length=20, verbose_name="their part"),
         ),
         migrations.AddField(
             model_name="eventorganiser",
@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="seriesorganiser",
             name="role",
-            field=models.CharField(choices=[("organiser", "Organised by"), ("partner", "In partnership with"), ("supporter", "Supported by")], default="organiser", max_length=20, verbose_name="part"),
+            field=models.CharField(choices=[("organiser", "Organised by"), ("partner", "In partnership with"), ("supporter", "Supported by")], default="organiser", max_length=20, verbose_name="their part"),
         ),
         migrations.AddField(
             model_name="seriesorganiser",
