@@ -35,10 +35,11 @@ def event():
 def test_event_page_shows_organisers_in_the_order_given_by_part(client, event):
     content = client.get(event.get_absolute_url()).content.decode()
 
-    assert "<dt>Organisatie</dt>\n        <dd>Zeist Beweegt, Amsterdam Verbindt</dd>" in content
+    assert "<dt>Organisatie</dt>\n        <dd>Zeist Beweegt, Amsterdam Verbindt<br>" in content
     assert "<dt>In samenwerking met</dt>\n        <dd>Wijkraad</dd>" in content
+    assert "<dt>Mede mogelijk gemaakt door</dt>\n        <dd>Fonds Buurt</dd>" in content
     assert (
-        '<dd>Fonds Buurt<br><span lang="nl">in samenwerking met de bewoners van Overvecht</span>'
+        'Amsterdam Verbindt<br><span lang="nl">in samenwerking met de bewoners van Overvecht</span>'
         in content
     )
     assert content.index('"name": "Zeist Beweegt"') < content.index('"name": "Amsterdam Verbindt"')
