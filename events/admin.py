@@ -10,15 +10,46 @@ from sitewide.text import PlainTextAdminMixin
 from . import admin_views
 from .models import (
     Event,
+    EventKind,
+    EventOrganiser,
     EventRole,
+    MeetingKind,
     ProgrammeBlock,
+    RoleLabel,
     Round,
     Series,
+    SeriesOrganiser,
     Session,
+    SessionKind,
     SessionOffering,
     SessionRole,
     Venue,
 )
+
+
+class LabelAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+    """An editable list with Dutch and English names (kinds, roles)."""
+
+    list_display = ["name", "name_en", "code", "order"]
+    list_editable = ["order"]
+    search_fields = ["name", "name_en", "code"]
+    prepopulated_fields = {"code": ["name_en"]}
+
+
+@admin.register(SessionKind)
+class SessionKindAdmin(LabelAdmin):
+    pass
+
+
+@admin.register(EventKind)
+class EventKindAdmin(LabelAdmin):
+    pass
+
+
+@admin.register(RoleLabel)
+class RoleLabelAdmin(LabelAdmin):
+    list_display = ["name", "name_en", "evening_name", "evening_name_en", "in_event_facts", "order"]
+    list_editable = ["in_event_facts", "order"]
 
 
 @admin.register(Venue)
@@ -36,8 +67,33 @@ class SeriesEventInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
     show_change_link = True
     can_delete = False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("kind")
+
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class OrganiserInline(SafeAdminMixin, admin.TabularInline):
+    """Organisations in the order the page shows them, each with its part."""
+
+    extra = 0
+    autocomplete_fields = ["organisation"]
+    fields = ["organisation", "role", "order"]
+
+
+class EventOrganiserInline(OrganiserInline):
+    model = EventOrganiser
+
+
+class SeriesOrganiserInline(OrganiserInline):
+    model = SeriesOrganiser
+
+
+class MeetingKindInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+    model = MeetingKind
+    extra = 0
+    fields = ["name", "audience", "frequency", "order"]
 
 
 @admin.register(Series)
@@ -46,11 +102,13 @@ class SeriesAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "is_published"]
     search_fields = ["title", "theme", "introduction"]
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["organisers"]
-    inlines = [SeriesEventInline]
+    inlines = [SeriesOrganiserInline, MeetingKindInline, SeriesEventInline]
     fieldsets = [
         (None, {"fields": ["title", "slug", "kind", "theme", "summary", "is_published"]}),
-        (_("Texts"), {"fields": ["introduction", "audience", "price_note", "organisers"]}),
+        (
+            _("Texts"),
+            {"fields": ["introduction", "audience", "price_note", "organisers_line"]},
+        ),
         (_("Contact"), {"fields": ["contact_name", "contact_phone", "contact_email"]}),
     ]
 
@@ -66,25 +124,25 @@ class EventRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = EventRole
     extra = 0
     autocomplete_fields = ["speaker"]
-    fields = ["speaker", "role", "affiliation", "note", "order"]
+    fields = ["speaker", "participant", "role", "affiliation", "note", "order"]
 
 
 class ProgrammeBlockInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = ProgrammeBlock
     extra = 0
-    fields = ["day", "starts_at", "ends_at", "kind", "title", "description", "order"]
+    fields = ["day", "starts_at", "ends_at", "kind", "title", "location", "description", "order"]
 
 
 class RoundInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = Round
     extra = 0
-    fields = ["day", "starts_at", "ends_at", "title", "description", "order"]
+    fields = ["day", "starts_at", "ends_at", "title", "location", "description", "order"]
 
 
 class SessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = Session
     extra = 0
-    fields = ["title", "slug", "theme", "order"]
+    fields = ["title", "slug", "kind", "theme", "order"]
     prepopulated_fields = {"slug": ["title"]}
     show_change_link = True
 
@@ -112,13 +170,14 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
     date_hierarchy = "start_date"
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["series", "venue", "organisers"]
+    autocomplete_fields = ["series", "venue"]
     filter_horizontal = ["moderators"]
     readonly_fields = ["allocated_at"]
-    list_select_related = ["series", "venue"]
+    list_select_related = ["series", "venue", "kind"]
     save_on_top = True
     actions = ["duplicate_events"]
     inlines = [
+        EventOrganiserInline,
         EventRoleInline,
         ProgrammeBlockInline,
         RoundInline,
@@ -128,24 +187,31 @@ class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["title", "slug", "kind", "series", "theme", "summary", "is_published"]}),
         (
+            _("Place in the series"),
+            {"fields": ["meeting_kind", ("part_number", "part_count")]},
+        ),
+        (
             _("Date and time"),
             {
                 "fields": [
                     ("start_date", "end_date"),
-                    ("start_time", "end_time"),
+                    ("doors_open", "start_time", "end_time"),
                     "time_to_be_confirmed",
                     "is_provisional",
                 ]
             },
         ),
-        (_("Place"), {"fields": ["venue", "is_online", "online_note"]}),
+        (
+            _("Place"),
+            {"fields": ["venue", "venue_to_be_announced", "is_online", "online_note"]},
+        ),
         (
             _("Texts"),
             {
                 "fields": [
                     "introduction",
                     "audience",
-                    "organisers",
+                    "organisers_line",
                     "price_note",
                     ("more_info_url", "more_info_label"),
                 ]
@@ -202,7 +268,7 @@ class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
     model = SessionRole
     extra = 0
     autocomplete_fields = ["speaker"]
-    fields = ["speaker", "role", "affiliation", "order"]
+    fields = ["speaker", "participant", "role", "affiliation", "order"]
 
 
 class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
@@ -222,12 +288,12 @@ class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.Tabula
 
 @admin.register(Session)
 class SessionAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "event", "theme", "offering_count"]
-    list_filter = [("event", admin.RelatedOnlyFieldListFilter), "event__start_date"]
+    list_display = ["title", "event", "kind", "theme", "offering_count"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter), "kind", "event__start_date"]
     search_fields = ["title", "theme", "description", "event__title", "roles__speaker__name"]
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["event"]
-    list_select_related = ["event"]
+    list_select_related = ["event", "kind"]
     inlines = [SessionRoleInline, OfferingForSessionInline]
 
     def get_queryset(self, request):

@@ -31,6 +31,8 @@ def _location(event):
         return ", ".join(part for part in parts if part)
     if event.is_online:
         return event.online_note or _("Online")
+    if event.venue_to_be_announced:
+        return _("Venue to be announced")
     return ""
 
 
@@ -57,7 +59,12 @@ def _calendar_event(event, base_url, *, extra_description=""):
     location = _location(event)
     if location:
         item.add("location", location)
-    description = "\n\n".join(part for part in [event.summary, extra_description, url] if part)
+    doors = ""
+    if event.doors_open and event.shows_times:
+        doors = _("Doors open %(time)s") % {"time": event.doors_open.strftime("%H:%M")}
+    description = "\n\n".join(
+        part for part in [event.summary, doors, extra_description, url] if part
+    )
     item.add("description", description)
     item.add("url", url)
     return item

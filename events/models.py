@@ -6,9 +6,89 @@ from django.db import models
 from django.db.models import F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from speakers.models import Organisation
+
+def in_language(dutch, english):
+    """The English text on English pages when there is one, else the Dutch."""
+    if english and (get_language() or "").startswith("en"):
+        return english
+    return dutch
+
+
+class Label(models.Model):
+    """An editable list entry with a Dutch and an English name, found by its code."""
+
+    code = models.SlugField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        help_text=_("Short fixed name used in links and files; do not change once used."),
+    )
+    name = models.CharField(_("name (Dutch)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return str(self.shown)
+
+    @property
+    def shown(self):
+        return in_language(self.name, self.name_en)
+
+
+class EventKind(Label):
+    """Kennisatelier, inspiratiebijeenkomst, congres ...: the kind of an event."""
+
+    class Meta(Label.Meta):
+        verbose_name = _("kind of event")
+        verbose_name_plural = _("kinds of event")
+
+
+class RoleLabel(Label):
+    """A role of a person in a programme (dagvoorzitter, keynote, tafelgast ...).
+
+    An event that starts in the evening shows the evening name when there is one
+    (avondvoorzitter for dagvoorzitter).
+    """
+
+    evening_name = models.CharField(
+        _("name at an evening event (Dutch)"),
+        max_length=100,
+        blank=True,
+        help_text=_("For example 'avondvoorzitter'. Used when the event starts at 17:00 or later."),
+    )
+    evening_name_en = models.CharField(
+        _("name at an evening event (English)"), max_length=100, blank=True
+    )
+    in_event_facts = models.BooleanField(
+        _("named at the top of the event page"),
+        default=False,
+        help_text=_("Next to the date and the venue, as for the chair or the presenter."),
+    )
+
+    class Meta(Label.Meta):
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def shown_for(self, event):
+        """The name for a role at `event`: the evening name at an evening event."""
+        if event is not None and event.is_evening and self.evening_name:
+            return in_language(self.evening_name, self.evening_name_en or self.name_en)
+        return self.shown
+
+
+class SessionKind(Label):
+    """Workshop, tafelsessie, excursie ...: shown with each session and used to filter."""
+
+    class Meta(Label.Meta):
+        verbose_name = _("kind of session")
+        verbose_name_plural = _("kinds of session")
 
 
 class Venue(models.Model):
@@ -47,6 +127,57 @@ class ContactFields(models.Model):
         return bool(self.contact_name or self.contact_phone or self.contact_email)
 
 
+def organisers_line_field():
+    return models.CharField(
+        _("line about the organisers"),
+        max_length=300,
+        blank=True,
+        help_text=_("For example 'in samenwerking met de bewoners van Overvecht'."),
+    )
+
+
+class Organising(models.Model):
+    """An organisation's part in an event or series, in the order the organiser gives."""
+
+    class Role(models.TextChoices):
+        ORGANISER = "organiser", _("Organised by")
+        PARTNER = "partner", _("In partnership with")
+        SUPPORTER = "supporter", _("Supported by")
+
+    organisation = models.ForeignKey(
+        "speakers.Organisation", verbose_name=_("organisation"), on_delete=models.CASCADE
+    )
+    role = models.CharField(
+        _("their part"), max_length=20, choices=Role.choices, default=Role.ORGANISER
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        abstract = True
+        # Equal orders (as loaded from fixtures) fall back to the alphabet, as before.
+        ordering = ["order", "organisation__name"]
+
+    def __str__(self):
+        return f"{self.get_role_display()}: {self.organisation}"
+
+
+def organiser_groups(links):
+    """[(heading, [organisation, ...]), ...] per part, in the order of the parts and given."""
+    groups = {}
+    for link in sorted(links, key=lambda link: list(Organising.Role).index(link.role)):
+        groups.setdefault(link.get_role_display(), []).append(link.organisation)
+    return list(groups.items())
+
+
+def organiser_links_prefetch(model):
+    return Prefetch(
+        "organiser_links",
+        queryset=model.objects.select_related("organisation").order_by(
+            "order", "organisation__name"
+        ),
+    )
+
+
 class SeriesQuerySet(models.QuerySet):
     def published(self):
         return self.filter(is_published=True)
@@ -75,7 +206,9 @@ class Series(ContactFields):
         verbose_name=_("organisers"),
         blank=True,
         related_name="organised_series",
+        through="events.SeriesOrganiser",
     )
+    organisers_line = organisers_line_field()
     price_note = models.CharField(_("price note"), max_length=200, blank=True)
     is_published = models.BooleanField(_("published"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -93,6 +226,53 @@ class Series(ContactFields):
     def get_absolute_url(self):
         return reverse("events:series", kwargs={"slug": self.slug})
 
+    def organiser_groups(self):
+        return organiser_groups(self.organiser_links.all())
+
+    def events_by_meeting_kind(self):
+        """[(kind or None, [event, ...]), ...] from the prefetched events: the kinds in
+        their order, then the events of no kind. Kinds without events are left out."""
+        groups = {}
+        for event in self.events.all():
+            groups.setdefault(event.meeting_kind, []).append(event)
+        return sorted(
+            groups.items(),
+            key=lambda item: (item[0] is None, (item[0].order, item[0].pk) if item[0] else ()),
+        )
+
+
+class MeetingKind(models.Model):
+    """A kind of meeting in a series, with its own audience and frequency."""
+
+    series = models.ForeignKey(
+        "events.Series",
+        verbose_name=_("series"),
+        on_delete=models.CASCADE,
+        related_name="meeting_kinds",
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("For example 'Praktijkdag'."))
+    audience = models.CharField(
+        _("for whom"),
+        max_length=200,
+        blank=True,
+        help_text=_("For example 'voor wijkcoalities'."),
+    )
+    frequency = models.CharField(
+        _("how often"), max_length=100, blank=True, help_text=_("For example 'vier keer per jaar'.")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["series", "order", "pk"]
+        verbose_name = _("kind of meeting")
+        verbose_name_plural = _("kinds of meeting")
+        constraints = [
+            models.UniqueConstraint(fields=["series", "name"], name="meetingkind_unique_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.series})" if self.series_id else self.name
+
 
 class EventQuerySet(models.QuerySet):
     def published(self):
@@ -108,27 +288,31 @@ class EventQuerySet(models.QuerySet):
 
     def for_listing(self):
         """What an event card renders (home, series page), in constant queries."""
-        return self.select_related("venue", "series").order_by("start_date", "start_time", "title")
+        return self.select_related("venue", "series", "kind", "meeting_kind").order_by(
+            "start_date", "start_time", "title"
+        )
 
     def for_header(self):
         """What an event page shows around its programme (event_detail.html)."""
-        return self.select_related("venue", "series").prefetch_related(
-            Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
+        return self.select_related("venue", "series", "kind").prefetch_related(
+            organiser_links_prefetch(EventOrganiser),
             Prefetch(
                 "roles",
-                queryset=EventRole.objects.select_related("speaker").order_by("order", "pk"),
+                queryset=EventRole.objects.select_related("speaker", "role").order_by(
+                    "order", "pk"
+                ),
             ),
         )
 
     def for_programme(self):
         """Everything templates/events/event_detail.html renders with its programme
         (includes/programme.html), in constant queries."""
-        return self.select_related("venue", "series").prefetch_related(
-            Prefetch("organisers", queryset=Organisation.objects.order_by("name")),
+        return self.select_related("venue", "series", "kind").prefetch_related(
+            organiser_links_prefetch(EventOrganiser),
             Prefetch("programme_blocks", queryset=ProgrammeBlock.objects.order_by(*BLOCK_ORDER)),
             Prefetch(
                 "roles",
-                queryset=EventRole.objects.select_related("speaker__organisation").order_by(
+                queryset=EventRole.objects.select_related("speaker__organisation", "role").order_by(
                     "order", "pk"
                 ),
             ),
@@ -148,18 +332,10 @@ PREFERENCES_NEED_SEPARATE_ROUNDS = _(
 )
 
 
-class Event(ContactFields):
-    class Kind(models.TextChoices):
-        KNOWLEDGE = "knowledge", _("knowledge meeting")
-        REFLECTION = "reflection", _("reflection meeting")
-        PRACTICE = "practice", _("practice meeting")
-        FEEDBACK = "feedback", _("feedback meeting")
-        CONGRESS = "congress", _("congress")
-        STUDY_AFTERNOON = "study_afternoon", _("study afternoon")
-        AFTERNOON = "afternoon", _("afternoon meeting")
-        THEME_DAY = "theme_day", _("theme day")
-        MEETING = "meeting", _("meeting")
+EVENING_STARTS = datetime.time(17, 0)
 
+
+class Event(ContactFields):
     series = models.ForeignKey(
         "events.Series",
         verbose_name=_("series"),
@@ -168,9 +344,32 @@ class Event(ContactFields):
         blank=True,
         related_name="events",
     )
+    meeting_kind = models.ForeignKey(
+        "events.MeetingKind",
+        verbose_name=_("kind of meeting in the series"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    part_number = models.PositiveSmallIntegerField(
+        _("part"), null=True, blank=True, help_text=_("For 'deel 2 van 2': 2.")
+    )
+    part_count = models.PositiveSmallIntegerField(
+        _("of parts"), null=True, blank=True, help_text=_("For 'deel 2 van 2': the second 2.")
+    )
     title = models.CharField(_("title"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MEETING)
+    # Keyed by code, in the column of the former fixed choices: fixtures name the code.
+    kind = models.ForeignKey(
+        "events.EventKind",
+        verbose_name=_("kind"),
+        on_delete=models.PROTECT,
+        to_field="code",
+        db_column="kind",
+        default="meeting",
+        related_name="events",
+    )
     theme = models.CharField(_("theme"), max_length=200, blank=True)
     summary = models.CharField(
         _("summary"), max_length=300, blank=True, help_text=_("One sentence for lists.")
@@ -183,6 +382,12 @@ class Event(ContactFields):
     start_date = models.DateField(_("date"))
     end_date = models.DateField(
         _("end date"), null=True, blank=True, help_text=_("Only for events of several days.")
+    )
+    doors_open = models.TimeField(
+        _("doors open"),
+        null=True,
+        blank=True,
+        help_text=_("'Inloop vanaf': when people can come in, before the start."),
     )
     start_time = models.TimeField(_("start time"), null=True, blank=True)
     end_time = models.TimeField(_("end time"), null=True, blank=True)
@@ -205,6 +410,11 @@ class Event(ContactFields):
         blank=True,
         related_name="events",
     )
+    venue_to_be_announced = models.BooleanField(
+        _("venue to be announced"),
+        default=False,
+        help_text=_("Shows 'locatie volgt nog' while there is no venue."),
+    )
     is_online = models.BooleanField(_("online"), default=False)
     online_note = models.CharField(
         _("online details"),
@@ -217,7 +427,9 @@ class Event(ContactFields):
         verbose_name=_("organisers"),
         blank=True,
         related_name="organised_events",
+        through="events.EventOrganiser",
     )
+    organisers_line = organisers_line_field()
     more_info_url = models.URLField(_("more information (link)"), blank=True)
     more_info_label = models.CharField(
         _("more information (link text)"), max_length=200, blank=True
@@ -290,6 +502,21 @@ class Event(ContactFields):
                 violation_error_message=_("The end time must be after the start time."),
             ),
             models.CheckConstraint(
+                condition=Q(part_count__isnull=True)
+                | Q(
+                    part_number__isnull=False, part_number__gte=1, part_number__lte=F("part_count")
+                ),
+                name="event_part_within_parts",
+                violation_error_message=_("The part must be between 1 and the number of parts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(doors_open__isnull=True)
+                | Q(start_time__isnull=True)
+                | Q(doors_open__lte=F("start_time")),
+                name="event_doors_open_before_start",
+                violation_error_message=_("The doors cannot open after the start."),
+            ),
+            models.CheckConstraint(
                 condition=Q(registration_opens_at__isnull=True)
                 | Q(registration_closes_at__isnull=True)
                 | Q(registration_closes_at__gt=F("registration_opens_at")),
@@ -311,9 +538,16 @@ class Event(ContactFields):
     def get_absolute_url(self):
         return reverse("events:detail", kwargs={"slug": self.slug})
 
+    def organiser_groups(self):
+        return organiser_groups(self.organiser_links.all())
+
     def clean(self):
         from django.core.exceptions import ValidationError
 
+        if self.meeting_kind_id and self.meeting_kind.series_id != self.series_id:
+            raise ValidationError(
+                {"meeting_kind": _("Choose a kind of meeting of this event's series.")}
+            )
         if self.allocation_mode == self.AllocationMode.PREFERENCE and not self.preferences_close_at:
             raise ValidationError(
                 {"preferences_close_at": _("Set the preference deadline for preference mode.")}
@@ -361,11 +595,30 @@ class Event(ContactFields):
         return timezone.make_aware(datetime.datetime.combine(self.last_date, self.end_time))
 
     @property
+    def part_label(self):
+        """'deel 2 van 2', or 'deel 2' without a number of parts."""
+        if not self.part_number:
+            return ""
+        if self.part_count:
+            return _("part %(number)s of %(count)s") % {
+                "number": self.part_number,
+                "count": self.part_count,
+            }
+        return _("part %(number)s") % {"number": self.part_number}
+
+    @property
+    def is_evening(self):
+        """Starts at 17:00 or later: roles then show their evening name."""
+        return bool(self.start_time) and self.start_time >= EVENING_STARTS
+
+    @property
     def place(self):
         """Short 'where' for cards: the city, or 'online'."""
         if self.venue_id:
             return self.venue.city
-        return _("online") if self.is_online else ""
+        if self.is_online:
+            return _("online")
+        return _("venue to be announced") if self.venue_to_be_announced else ""
 
     @property
     def effective_contact(self):
@@ -407,11 +660,43 @@ class Event(ContactFields):
                 offering.described_here = session_rounds[0] is round_
                 offering.other_rounds = [other for other in session_rounds if other is not round_]
 
-    def roles_by_kind(self):
-        grouped = {}
-        for role in self.roles.all():
-            grouped.setdefault(role.role, []).append(role)
-        return grouped
+
+class EventOrganiser(Organising):
+    event = models.ForeignKey(
+        "events.Event",
+        verbose_name=_("event"),
+        on_delete=models.CASCADE,
+        related_name="organiser_links",
+    )
+
+    class Meta(Organising.Meta):
+        db_table = "events_event_organisers"
+        verbose_name = _("organiser")
+        verbose_name_plural = _("organisers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "organisation"], name="eventorganiser_once_per_event"
+            ),
+        ]
+
+
+class SeriesOrganiser(Organising):
+    series = models.ForeignKey(
+        "events.Series",
+        verbose_name=_("series"),
+        on_delete=models.CASCADE,
+        related_name="organiser_links",
+    )
+
+    class Meta(Organising.Meta):
+        db_table = "events_series_organisers"
+        verbose_name = _("organiser")
+        verbose_name_plural = _("organisers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "organisation"], name="seriesorganiser_once_per_series"
+            ),
+        ]
 
 
 def _moment(day, time, event_date):
@@ -446,6 +731,12 @@ class TimedItem(models.Model):
     ends_at = models.TimeField(_("ends at"), null=True, blank=True)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    location = models.CharField(
+        _("place in the venue"),
+        max_length=100,
+        blank=True,
+        help_text=_("For example 'Kennisplein', 'zaal 3' or 'online break-out 2'."),
+    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
@@ -532,6 +823,14 @@ class Session(models.Model):
     )
     title = models.CharField(_("title"), max_length=250)
     slug = models.SlugField(_("slug"), max_length=200)
+    kind = models.ForeignKey(
+        "events.SessionKind",
+        verbose_name=_("kind of session"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
     theme = models.CharField(_("theme"), max_length=200, blank=True)
     summary = models.TextField(
         _("short text"), blank=True, help_text=_("Shown on the session card.")
@@ -564,11 +863,11 @@ class Session(models.Model):
 
     @property
     def leaders(self):
-        return [role for role in self.roles.all() if role.role == SessionRole.Role.LEADER]
+        return [role for role in self.roles.all() if role.role_id == SessionRole.Role.LEADER]
 
     @property
     def other_roles(self):
-        return [role for role in self.roles.all() if role.role != SessionRole.Role.LEADER]
+        return [role for role in self.roles.all() if role.role_id != SessionRole.Role.LEADER]
 
 
 class SessionOfferingQuerySet(models.QuerySet):
@@ -580,7 +879,7 @@ class SessionOfferingQuerySet(models.QuerySet):
         the busiest page when registration opens.
         """
         return (
-            self.select_related("session", "last_round")
+            self.select_related("session__kind", "last_round")
             .prefetch_related(
                 Prefetch(
                     "session__roles",
@@ -593,13 +892,13 @@ class SessionOfferingQuerySet(models.QuerySet):
     def for_cards(self):
         """Offerings with their session and its leaders."""
         return (
-            self.select_related("session__event", "last_round")
+            self.select_related("session__event", "session__kind", "last_round")
             .prefetch_related(
                 Prefetch(
                     "session__roles",
-                    queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
-                        "order", "pk"
-                    ),
+                    queryset=SessionRole.objects.select_related(
+                        "speaker__organisation", "role"
+                    ).order_by("order", "pk"),
                 )
             )
             .order_by("order", "session__order", "pk")
@@ -748,8 +1047,21 @@ class SessionOffering(models.Model):
 
 
 class Appearance(models.Model):
-    """What event and session roles share: how a speaker is shown there."""
+    """What event and session roles share: who appears there, and how they are shown.
 
+    Either a speaker with a page of their own, or a participant named in a few words
+    ("een bewoner uit de wijk") who has none.
+    """
+
+    participant = models.CharField(
+        _("participant without a speaker page"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Instead of a speaker: for example 'een bewoner uit de wijk' or "
+            "'wethouder met een inwoner'."
+        ),
+    )
     affiliation = models.CharField(
         _("affiliation for this appearance"),
         max_length=200,
@@ -762,26 +1074,70 @@ class Appearance(models.Model):
         abstract = True
 
     def __str__(self):
-        return f"{self.speaker.name}: {self.get_role_display()}"
+        return f"{self.name}: {self.label}"
+
+    @property
+    def name(self):
+        return self.speaker.name if self.speaker_id else self.participant
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if bool(self.speaker_id) == bool(self.participant):
+            message = _("Choose a speaker or describe the participant, one of the two.")
+            raise ValidationError({"participant": message})
+
+    @property
+    def label(self):
+        """The role's name as this event shows it (the evening name at an evening)."""
+        return self.role.shown_for(self.programme_event)
 
     @property
     def shown_affiliation(self):
         """What follows the name: this appearance's affiliation, else the speaker's."""
-        if self.affiliation:
+        if self.affiliation or not self.speaker_id:
             return self.affiliation
         speaker = self.speaker
         parts = [speaker.function, speaker.organisation.name if speaker.organisation_id else ""]
         return ", ".join(part for part in parts if part)
 
 
+class RoleCodes:
+    """Codes of the default roles (events/defaults.py) that code refers to."""
+
+    CHAIR = "chair"
+    MODERATOR = "moderator"
+    PRESENTER = "presenter"
+    OPENING = "opening"
+    SPEAKER = "speaker"
+    TABLE_GUEST = "table_guest"
+    LEADER = "leader"
+
+
+def role_field(default, related_name):
+    # Keyed by code, in the column of the former fixed choices: fixtures name the code.
+    return models.ForeignKey(
+        "events.RoleLabel",
+        verbose_name=_("role"),
+        on_delete=models.PROTECT,
+        to_field="code",
+        db_column="role",
+        default=default,
+        related_name=related_name,
+    )
+
+
+def speaker_or_participant(prefix):
+    return models.CheckConstraint(
+        condition=(Q(speaker__isnull=False) & Q(participant=""))
+        | (Q(speaker__isnull=True) & ~Q(participant="")),
+        name=f"{prefix}_speaker_or_participant",
+        violation_error_message=_("Choose a speaker or describe the participant, one of the two."),
+    )
+
+
 class EventRole(Appearance):
-    class Role(models.TextChoices):
-        CHAIR = "chair", _("chair")
-        MODERATOR = "moderator", _("moderator")
-        PRESENTER = "presenter", _("presenter")
-        OPENING = "opening", _("opening speaker")
-        SPEAKER = "speaker", _("speaker")
-        TABLE_GUEST = "table_guest", _("table guest")
+    Role = RoleCodes
 
     event = models.ForeignKey(
         "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="roles"
@@ -790,9 +1146,11 @@ class EventRole(Appearance):
         "speakers.Speaker",
         verbose_name=_("speaker"),
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="event_roles",
     )
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SPEAKER)
+    role = role_field(RoleCodes.SPEAKER, "event_roles")
     note = models.CharField(
         _("note"), max_length=200, blank=True, help_text=_("For example 'plenair interview'.")
     )
@@ -805,14 +1163,16 @@ class EventRole(Appearance):
             models.UniqueConstraint(
                 fields=["event", "speaker", "role"], name="eventrole_unique_speaker_role"
             ),
+            speaker_or_participant("eventrole"),
         ]
+
+    @property
+    def programme_event(self):
+        return self.event
 
 
 class SessionRole(Appearance):
-    class Role(models.TextChoices):
-        LEADER = "leader", _("session leader")
-        SPEAKER = "speaker", _("speaker")
-        TABLE_GUEST = "table_guest", _("table guest")
+    Role = RoleCodes
 
     session = models.ForeignKey(
         "events.Session", verbose_name=_("session"), on_delete=models.CASCADE, related_name="roles"
@@ -821,9 +1181,11 @@ class SessionRole(Appearance):
         "speakers.Speaker",
         verbose_name=_("speaker"),
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="session_roles",
     )
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.LEADER)
+    role = role_field(RoleCodes.LEADER, "session_roles")
 
     class Meta:
         ordering = ["session", "order", "pk"]
@@ -833,4 +1195,9 @@ class SessionRole(Appearance):
             models.UniqueConstraint(
                 fields=["session", "speaker", "role"], name="sessionrole_unique_speaker_role"
             ),
+            speaker_or_participant("sessionrole"),
         ]
+
+    @property
+    def programme_event(self):
+        return self.session.event

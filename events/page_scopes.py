@@ -6,7 +6,8 @@ them when it commits:
 - ``"event:<slug>"``: an event's page, its session pages and its registration form;
 - ``"series:<slug>"``: a series page;
 - ``"listing"``: the pages that list events from everywhere (home, speaker pages);
-- ``"site"``: what every page may show: venues, organisations, speakers.
+- ``"site"``: what every page may show: venues, organisations, speakers, and the lists of
+  labels (kinds of event and session, roles).
 
 The receivers below are connected in ``EventsConfig.ready()`` and run for every save and
 delete through the ORM: the admin and its inlines, imports, copies, fixtures and commands.
@@ -21,11 +22,17 @@ from speakers.models import Organisation, Speaker
 
 from .models import (
     Event,
+    EventKind,
+    EventOrganiser,
     EventRole,
+    MeetingKind,
     ProgrammeBlock,
+    RoleLabel,
     Round,
     Series,
+    SeriesOrganiser,
     Session,
+    SessionKind,
     SessionOffering,
     SessionRole,
     Venue,
@@ -122,6 +129,13 @@ def _site_changed(sender, using="default", **kwargs):
     pagecache.renew("site", using=using)
 
 
+def _series_part_changed(sender, instance, using="default", **kwargs):
+    """An organiser link or a kind of meeting of a series changed."""
+    slugs = Series.objects.using(using).filter(pk=instance.series_id).values_list("slug", flat=True)
+    for slug in slugs:
+        pagecache.renew(f"series:{slug}", "listing", using=using)
+
+
 def _organisers_changed(sender, instance, action, using="default", **kwargs):
     if action in {"post_add", "post_remove", "post_clear"}:
         if isinstance(instance, Event):
@@ -139,9 +153,21 @@ def connect():
     for signal in (post_save, post_delete):
         signal.connect(_event_saved_or_deleted, sender=Event, dispatch_uid=f"{uid}.event")
         signal.connect(_series_saved_or_deleted, sender=Series, dispatch_uid=f"{uid}.series")
-        for model in (ProgrammeBlock, Round, Session, SessionOffering, EventRole, SessionRole):
+        programme_items = (
+            ProgrammeBlock,
+            Round,
+            Session,
+            SessionOffering,
+            EventRole,
+            SessionRole,
+            EventOrganiser,
+        )
+        for model in programme_items:
             signal.connect(_programme_item_changed, sender=model, dispatch_uid=f"{uid}.{model}")
-        for model in (Venue, Organisation, Speaker):
+        for model in (SeriesOrganiser, MeetingKind):
+            signal.connect(_series_part_changed, sender=model, dispatch_uid=f"{uid}.{model}")
+        # Shown on many pages: venues, people, and the lists of labels.
+        for model in (Venue, Organisation, Speaker, EventKind, RoleLabel, SessionKind):
             signal.connect(_site_changed, sender=model, dispatch_uid=f"{uid}.{model}")
     for through in (Event.organisers.through, Series.organisers.through):
         m2m_changed.connect(_organisers_changed, sender=through, dispatch_uid=f"{uid}.{through}")

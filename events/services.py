@@ -11,7 +11,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import page_scopes
-from .models import Event, EventRole, ProgrammeBlock, Round, Session, SessionOffering, SessionRole
+from .models import (
+    Event,
+    EventOrganiser,
+    EventRole,
+    ProgrammeBlock,
+    Round,
+    Session,
+    SessionOffering,
+    SessionRole,
+)
 
 # 52 weeks keeps the weekday and lands one or two days before the same calendar date
 # (364 days against 365 or 366); 53 weeks would land five or six days after it.
@@ -110,7 +119,7 @@ def copy_as_draft(
     proposal = propose_copy(event, start_date)
     shift = proposal.start_date - event.start_date
     source = Event.objects.prefetch_related(
-        "organisers",
+        "organiser_links",
         "moderators",
         "programme_blocks",
         "roles",
@@ -140,7 +149,12 @@ def copy_as_draft(
     copy.allocated_at = None
     copy.is_published = False
     copy.save()
-    copy.organisers.set(source.organisers.all())
+    EventOrganiser.objects.bulk_create(
+        EventOrganiser(
+            event=copy, organisation_id=link.organisation_id, role=link.role, order=link.order
+        )
+        for link in source.organiser_links.all()
+    )
     copy.moderators.set(source.moderators.all())
 
     ProgrammeBlock.objects.bulk_create(
@@ -152,6 +166,7 @@ def copy_as_draft(
             title=block.title,
             kind=block.kind,
             description=block.description,
+            location=block.location,
             order=block.order,
         )
         for block in source.programme_blocks.all()
@@ -160,7 +175,8 @@ def copy_as_draft(
         EventRole(
             event=copy,
             speaker_id=role.speaker_id,
-            role=role.role,
+            participant=role.participant,
+            role_id=role.role_id,
             note=role.note,
             affiliation=role.affiliation,
             order=role.order,
@@ -176,6 +192,7 @@ def copy_as_draft(
             starts_at=old_round.starts_at,
             ends_at=old_round.ends_at,
             description=old_round.description,
+            location=old_round.location,
             order=old_round.order,
         )
         for old_round in old_rounds
@@ -190,7 +207,8 @@ def copy_as_draft(
         SessionRole(
             session=session_map[old_session.pk],
             speaker_id=role.speaker_id,
-            role=role.role,
+            participant=role.participant,
+            role_id=role.role_id,
             affiliation=role.affiliation,
             order=role.order,
         )

@@ -25,7 +25,7 @@ from sitewide.text import plain_text
 from speakers.models import Organisation, Speaker
 
 from . import page_scopes
-from .models import Round, Session, SessionOffering, SessionRole
+from .models import Round, Session, SessionKind, SessionOffering, SessionRole
 
 SHEET_NAME = "Sessies"
 # Column headings as organisers type them (Dutch, the language of the sheet), and the key
@@ -44,7 +44,7 @@ COLUMNS = {
 }
 REQUIRED = ("titel", "rondes")
 MULTILINE = {"description", "leaders", "speakers", "rounds"}
-KIND_COLUMN = "soort"  # session kind: read into SheetRow.kind, to be saved once Session has one
+KIND_COLUMN = "soort"  # the session kind, by its Dutch or English name or its code
 MAX_ROWS = 500
 MAX_BYTES = 2 * 1024 * 1024
 PERSON = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<organisation>[^()]*)\))?$")
@@ -267,9 +267,20 @@ def check_rows(event, rows):
         for title in Session.objects.filter(event=event).values_list("title", flat=True)
     }
     speakers = _speakers_named(rows)
+    kinds = {}
+    for kind in SessionKind.objects.all():
+        for name in (kind.code, kind.name, kind.name_en):
+            if name:
+                kinds[name.lower()] = kind
     seen_titles = {}
     for row in rows:
         row.errors = []
+        row.session_kind = kinds.get(row.kind.lower()) if row.kind else None
+        if row.kind and row.session_kind is None:
+            row.errors.append(
+                _("Unknown kind “%(kind)s”. Kinds of session: %(kinds)s.")
+                % {"kind": row.kind, "kinds": ", ".join(sorted({k.name for k in kinds.values()}))}
+            )
         if not row.title:
             row.errors.append(_("The title is empty."))
         elif len(row.title) > Session._meta.get_field("title").max_length:
@@ -385,8 +396,7 @@ def save_rows(event, rows):
                 summary=row.summary,
                 description=row.description,
                 order=position,
-                # row.kind (column "soort") is not saved yet: set the session's kind here
-                # once Session has one.
+                kind=row.session_kind,
             )
         )
     Session.objects.bulk_create(sessions)
@@ -404,7 +414,7 @@ def save_rows(event, rows):
                 SessionRole(
                     session=session,
                     speaker=speaker,
-                    role=role,
+                    role_id=role,
                     affiliation=affiliation,
                     order=order,
                 )

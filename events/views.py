@@ -8,7 +8,15 @@ from django.utils.translation import get_language
 from sitewide.pagecache import ProgrammeCache, page_cached
 
 from . import calendar, page_scopes
-from .models import Event, Series, SessionOffering, SessionRole
+from .models import (
+    Event,
+    Series,
+    SeriesOrganiser,
+    SessionOffering,
+    SessionRole,
+    organiser_links_prefetch,
+)
+from .programme_filter import ProgrammeFilter
 from .templatetags.event_tags import event_json_ld
 
 # The programme of an event page, rendered, per app server until the programme changes:
@@ -31,7 +39,7 @@ def home(request):
 def _published_series(slug):
     return get_object_or_404(
         Series.objects.published().prefetch_related(
-            "organisers",
+            organiser_links_prefetch(SeriesOrganiser),
             Prefetch("events", queryset=Event.objects.published().for_listing()),
         ),
         slug=slug,
@@ -58,10 +66,14 @@ def event_detail(request, slug):
     events = Event.objects.published()
     if kept is None:
         event = get_object_or_404(events.for_programme(), slug=slug)
+        programme_filter = ProgrammeFilter(event, request.GET)
+        programme_filter.apply()
         event.mark_repeated_sessions()
         kept = {
             "programme": render_to_string(
-                "events/includes/programme.html", {"event": event}, request
+                "events/includes/programme.html",
+                {"event": event, "programme_filter": programme_filter},
+                request,
             ),
             "json_ld": event_json_ld({"request": request}, event),
         }
@@ -82,12 +94,12 @@ def session_detail(request, event_slug, slug):
         Event.objects.published().select_related("venue", "series"), slug=event_slug
     )
     session = get_object_or_404(
-        event.sessions.prefetch_related(
+        event.sessions.select_related("kind").prefetch_related(
             Prefetch(
                 "roles",
-                queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
-                    "order", "pk"
-                ),
+                queryset=SessionRole.objects.select_related(
+                    "speaker__organisation", "role"
+                ).order_by("order", "pk"),
             ),
             Prefetch(
                 "offerings",

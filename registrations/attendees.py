@@ -265,7 +265,10 @@ def as_xlsx(attendee_list, *, columns=None):
     subtitle = date_format(attendee_list.event.start_date, "l j F Y")
     if attendee_list.offering:
         offering = attendee_list.offering
-        subtitle = f"{offering.session.title} – {offering.round.title}, {subtitle}"
+        title = offering.session.title
+        if offering.session.kind_id:
+            title = f"{title} ({offering.session.kind})"
+        subtitle = f"{title} – {offering.round.title}, {subtitle}"
     _append(sheet, [subtitle])
     _append(sheet, [])
     _append(sheet, _headers(keys))

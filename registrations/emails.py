@@ -37,7 +37,7 @@ def _registrations():
         Prefetch(
             "choices",
             queryset=SessionChoice.objects.active()
-            .select_related("offering__session", "offering__round", "offering__last_round")
+            .select_related("offering__session__kind", "offering__round", "offering__last_round")
             .order_by("round__day", "round__starts_at"),
         ),
         Prefetch(

@@ -23,15 +23,18 @@ NO_SESSION = "0"
 
 
 def offering_label(offering):
-    """'Title · leaders · 5 seats left'. The seats are a slot filled in for each response
-    (registrations.seat_slots): labels are kept while seats change."""
+    """'Title · kind · times of a span · leaders · 5 seats left'. The seats are a slot
+    filled in for each response (registrations.seat_slots): labels are kept while seats
+    change."""
     seats = ""
     if offering.capacity is not None:
         seats = seat_slot("choice", offering.event_id, offering.capacity, offering.pk)
-    leaders = ", ".join(role.speaker.name for role in offering.session.roles.all())
+    leaders = ", ".join(role.name for role in offering.session.roles.all())
+    kind = offering.session.kind
     return format_html(
-        '<span class="choice__title">{}</span>{}{}{}',
+        '<span class="choice__title">{}</span>{}{}{}{}',
         offering.session.title,
+        format_html('<span class="choice__kind">{}</span>', kind.shown) if kind else "",
         format_html('<span class="choice__meta">{}</span>', span_label(offering))
         if offering.spans_rounds
         else "",

@@ -31,13 +31,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _offering(user, offering_id):
     offering = get_object_or_404(
         SessionOffering.objects.select_related(
-            "session", "round", "last_round", "event__venue"
+            "session__kind", "session__event", "round", "last_round", "event__venue"
         ).prefetch_related(
             Prefetch(
                 "session__roles",
-                queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
-                    "order", "pk"
-                ),
+                queryset=SessionRole.objects.select_related(
+                    "speaker__organisation", "role"
+                ).order_by("order", "pk"),
             )
         ),
         pk=offering_id,

@@ -31,13 +31,13 @@ class SpeakerQuerySet(models.QuerySet):
             models.Prefetch(
                 "event_roles",
                 queryset=event_role.objects.filter(event__is_published=True)
-                .select_related("event__venue")
+                .select_related("event__venue", "role")
                 .order_by("-event__start_date", "order", "pk"),
             ),
             models.Prefetch(
                 "session_roles",
                 queryset=session_role.objects.filter(session__event__is_published=True)
-                .select_related("session__event")
+                .select_related("session__event", "role")
                 .prefetch_related(
                     models.Prefetch(
                         "session__offerings",

@@ -62,7 +62,6 @@ class EventFactory(factory.django.DjangoModelFactory):
 
     title = factory.Sequence(lambda n: f"Bijeenkomst {n}")
     slug = factory.Sequence(lambda n: f"bijeenkomst-{n}")
-    kind = Event.Kind.MEETING
     start_date = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=30))
     start_time = datetime.time(14, 0)
     end_time = datetime.time(17, 0)
@@ -115,13 +114,24 @@ class SessionOfferingFactory(factory.django.DjangoModelFactory):
     capacity = 12
 
 
+def role_code_as_key(kwargs):
+    """Let tests name a role by its code: EventRoleFactory(role="chair")."""
+    if isinstance(kwargs.get("role"), str):
+        kwargs["role_id"] = kwargs.pop("role")
+    return kwargs
+
+
 class EventRoleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = EventRole
 
     event = factory.SubFactory(EventFactory)
     speaker = factory.SubFactory(SpeakerFactory)
-    role = EventRole.Role.SPEAKER
+    role_id = EventRole.Role.SPEAKER
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        return role_code_as_key(kwargs)
 
 
 class SessionRoleFactory(factory.django.DjangoModelFactory):
@@ -130,7 +140,11 @@ class SessionRoleFactory(factory.django.DjangoModelFactory):
 
     session = factory.SubFactory(SessionFactory)
     speaker = factory.SubFactory(SpeakerFactory)
-    role = SessionRole.Role.LEADER
+    role_id = SessionRole.Role.LEADER
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        return role_code_as_key(kwargs)
 
 
 def build_programme(

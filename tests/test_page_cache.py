@@ -624,4 +624,3 @@ def test_a_sheet_import_renews_its_event_only(client, db_page_cache, open_event,
     assert set(cache_states(client, mine)) == {"miss"}
     assert set(cache_states(client, others)) == {"hit"}
     assert "Nieuwe sessie" in get_page(client, open_event)[1]
-

@@ -31,11 +31,20 @@ def event_times(event):
     if not event.start_time:
         return ""
     if event.end_time:
-        return _("%(start)s – %(end)s") % {
+        times = _("%(start)s – %(end)s") % {
             "start": time_format(event.start_time, "H:i"),
             "end": time_format(event.end_time, "H:i"),
         }
-    return _("from %(start)s") % {"start": time_format(event.start_time, "H:i")}
+    else:
+        times = _("from %(start)s") % {"start": time_format(event.start_time, "H:i")}
+    if event.doors_open:
+        times += " " + doors_open_text(event)
+    return times
+
+
+def doors_open_text(event):
+    """'(inloop vanaf 12:30)'."""
+    return _("(doors open %(time)s)") % {"time": time_format(event.doors_open, "H:i")}
 
 
 @register.simple_tag
@@ -91,21 +100,21 @@ def event_json_ld(context, event):
             "url": request.build_absolute_uri(event.get_absolute_url()),
         }
     organisers = [
-        {"@type": "Organization", "name": organisation.name}
-        for organisation in event.organisers.all()
+        {"@type": "Organization", "name": link.organisation.name}
+        for link in event.organiser_links.all()
     ]
     if organisers:
         data["organizer"] = organisers
     performers = []
     seen = set()
     for role in event.roles.all():
-        if role.speaker_id not in seen:
+        if role.speaker_id and role.speaker_id not in seen:
             seen.add(role.speaker_id)
             performers.append({"@type": "Person", "name": role.speaker.name})
     for round_ in event.rounds.all():
         for offering in round_.offerings.all():
             for role in offering.session.roles.all():
-                if role.speaker_id not in seen:
+                if role.speaker_id and role.speaker_id not in seen:
                     seen.add(role.speaker_id)
                     performers.append({"@type": "Person", "name": role.speaker.name})
     if performers:

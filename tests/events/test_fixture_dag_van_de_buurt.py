@@ -67,7 +67,7 @@ def test_event_is_published_online_theme_day_without_venue(dag_van_de_buurt):
     event = dag_van_de_buurt
 
     # Act
-    facts = (event.title, event.kind, event.is_published, event.is_online, event.venue_id)
+    facts = (event.title, event.kind_id, event.is_published, event.is_online, event.venue_id)
 
     # Assert
     assert facts == ("Dag van de Buurt", "theme_day", True, True, None)
@@ -415,7 +415,9 @@ def test_session_roles_per_kind(dag_van_de_buurt):
 
     # Act
     per_kind = Counter(
-        role.role for session in sessions.prefetch_related("roles") for role in session.roles.all()
+        role.role_id
+        for session in sessions.prefetch_related("roles")
+        for role in session.roles.all()
     )
 
     # Assert

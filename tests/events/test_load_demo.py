@@ -83,3 +83,18 @@ def test_load_demo_has_an_excursion_across_rounds_and_overlapping_rounds(client)
     assert "<time>13:20</time> – <time>15:30</time> (tot het einde van Ronde 2)" in page
     form = client.get(reverse("registrations:create", args=[event.slug])).content.decode()
     assert "Deze ronde overlapt in tijd met Verdiepingsronde." in form
+
+
+def test_a_demo_event_has_session_kinds_to_filter_by(client):
+    call_command("load_demo", verbosity=0)
+    dag = Event.objects.get(slug="demo-dag-van-de-buurt")
+
+    kinds = dict(dag.sessions.values_list("slug", "kind__code"))
+    assert kinds["buurtagenda-in-een-uur"] == "workshop"
+    assert kinds["vastgoed-voor-de-buurt"] == "table_session"
+    assert (
+        Event.objects.get(slug="dag-van-de-buurt-2021").sessions.filter(kind__isnull=False).count()
+        == 0
+    )
+    content = client.get(dag.get_absolute_url(), {"kind": "round_table"}).content.decode()
+    assert "3 sessies getoond" in content  # three round tables

@@ -463,14 +463,27 @@ def test_rounds_by_number_and_one_location_for_every_round(event):
     ]
 
 
-def test_kind_column_is_read_and_shown_but_not_saved_yet(admin_client, event):
+def test_kind_column_is_shown_and_saved_as_the_sessions_kind(admin_client, event):
     headings = ["titel", "soort", "rondes"]
-    file = csv_file([("Sessie", "workshop", "Ronde 1")], headings=headings)
+    rows = [("Sessie", "Workshop", "Ronde 1")]
 
-    preview = upload(admin_client, event, file)
+    preview = upload(admin_client, event, csv_file(rows, headings=headings))
+    assert preview.context["rows"][0].kind == "Workshop"
+    assert "Workshop" in preview.content.decode()
+    sheet = read_sheet(csv_file(rows, headings=headings))
+    (session,) = save_rows(event, check_rows(event, sheet))
 
-    assert preview.context["rows"][0].kind == "workshop"
-    assert "workshop" in preview.content.decode()
+    assert session.kind.code == "workshop"
+
+
+def test_an_unknown_kind_is_a_row_error(event):
+    rows = read_sheet(
+        csv_file([("Sessie", "Zwemles", "Ronde 1")], headings=["titel", "soort", "rondes"])
+    )
+
+    [row] = check_rows(event, rows)
+
+    assert any("Onbekende soort “Zwemles”" in str(error) for error in row.errors)
 
 
 def test_csv_with_commas_and_windows_encoding_is_read(event):

@@ -6,7 +6,16 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from events.models import Event, ProgrammeBlock, Round, Session, SessionOffering, Venue
+from events.models import (
+    Event,
+    EventKind,
+    ProgrammeBlock,
+    Round,
+    Session,
+    SessionKind,
+    SessionOffering,
+    Venue,
+)
 from events.services import copy_as_draft
 
 SEED_FIXTURES = [
@@ -41,6 +50,20 @@ LIVE_DEMO_EVENTS = [
         " (demo)",
     ),
 ]
+
+
+# Kinds of session on a demo copy, to try the kind filter: session slug -> kind code;
+# the other sessions of the copy are table sessions.
+DEMO_SESSION_KINDS = {
+    "demo-dag-van-de-buurt": {
+        "buurtagenda-in-een-uur": "workshop",
+        "capability-approach-in-de-praktijk": "practice_session",
+        "leeragenda-vertrouwen-in-instituties-en-elkaar": "round_table",
+        "leeragenda-integraal-preventief-signaleren": "round_table",
+        "leeragenda-gemengde-wijken": "round_table",
+        "project-o-overvecht": "excursion",
+    },
+}
 
 
 class Command(BaseCommand):
@@ -84,6 +107,7 @@ class Command(BaseCommand):
                 demo.allocation_mode = Event.AllocationMode.PREFERENCE
                 demo.preferences_close_at = now + datetime.timedelta(days=days_ahead - 10)
             demo.save()
+            self.set_session_kinds(demo)
             created.append(demo)
         return created
 
@@ -101,7 +125,7 @@ class Command(BaseCommand):
         event = Event.objects.create(
             title="Demo: Wijkcongres met excursie",
             slug=self.EXCURSION_DEMO_SLUG,
-            kind=Event.Kind.CONGRESS,
+            kind=EventKind.objects.get(code="congress"),
             theme="Samen werken aan de wijk",
             summary=(
                 "Een voorbeeldprogramma om uit te proberen: een excursie die twee rondes "
@@ -227,3 +251,13 @@ class Command(BaseCommand):
                 order=order,
             )
         return event
+
+    @staticmethod
+    def set_session_kinds(demo):
+        kinds = DEMO_SESSION_KINDS.get(demo.slug)
+        if kinds is None:
+            return
+        by_code = {kind.code: kind for kind in SessionKind.objects.all()}
+        for session in demo.sessions.all():
+            session.kind = by_code.get(kinds.get(session.slug, "table_session"))
+            session.save(update_fields=["kind"])
