@@ -1,7 +1,8 @@
 import datetime
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.db.models import Count, F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -341,8 +342,6 @@ class Event(SeatsMixin, ContactFields):
         return reverse("events:detail", kwargs={"slug": self.slug})
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
         if self.allocation_mode == self.AllocationMode.PREFERENCE and not self.preferences_close_at:
             raise ValidationError(
                 {"preferences_close_at": _("Set the preference deadline for preference mode.")}
@@ -672,9 +671,62 @@ class SessionOffering(SeatsMixin, models.Model):
     def __str__(self):
         return f"{self.session.title} – {self.round.title}"
 
-    def clean(self):
-        from django.core.exceptions import ValidationError
+    def save(self, *args, **kwargs):
+        """Save; when the round or session changed, the people who booked it go with it.
 
+        A session choice keeps a copy of its offering's round and session (the database
+        enforces one session per round with them). A copy left behind made the choice
+        invisible on the participant's page, which then offered "no session" and dropped
+        it on the next save. A move that would give someone two sessions in one round
+        is refused here: the organiser decides those cases first (programme changes).
+        """
+        previous = None
+        if self.pk is not None and not self._state.adding:
+            previous = (
+                type(self).objects.filter(pk=self.pk).values_list("round_id", "session_id").first()
+            )
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if previous and previous != (self.round_id, self.session_id):
+                self.carry_bookings()
+
+    def booking_conflicts(self):
+        """Active choices of this offering whose person holds another active choice in
+        this offering's round or of its session: they cannot both stand."""
+        choices = getattr(self, self.seat_holders)
+        others = (
+            choices.model.objects.exclude(status="cancelled")
+            .exclude(offering_id=self.pk)
+            .filter(Q(round_id=self.round_id) | Q(session_id=self.session_id))
+        )
+        return choices.exclude(status="cancelled").filter(
+            registration_id__in=others.values("registration_id")
+        )
+
+    def carry_bookings(self):
+        """Bring the choices' (and rankings') copies of round and session in line."""
+        if self.booking_conflicts().exists():
+            raise ValidationError(
+                _(
+                    "Some people who booked this session already have another session in "
+                    "that round. Decide for them first on the page that shows the consequences."
+                ),
+                code="booking_conflict",
+            )
+        getattr(self, self.seat_holders).update(round_id=self.round_id, session_id=self.session_id)
+        rankings = self.preferences.all()
+        ranked = set(rankings.values_list("registration_id", "rank"))
+        taken = rankings.model.objects.filter(
+            round_id=self.round_id, registration_id__in={pk for pk, _rank in ranked}
+        ).exclude(offering_id=self.pk)
+        if ranked & set(taken.values_list("registration_id", "rank")):
+            raise ValidationError(
+                _("Some people ranked a session in that round already; the move would lose it."),
+                code="ranking_conflict",
+            )
+        rankings.update(round_id=self.round_id)
+
+    def clean(self):
         errors = {}
         if self.session_id and self.event_id and self.session.event_id != self.event_id:
             errors["session"] = _("The session belongs to another event.")

@@ -410,7 +410,10 @@ def manage(request, token):
     elif can_change:
         rounds = list(_rounds(event))
         current = {round_.pk: NO_SESSION for round_ in rounds}
-        current.update({c.round_id: str(c.offering_id) for c in registration.choices.all()})
+        # The offering's own round: where the choice shows, whatever copy it keeps.
+        current.update(
+            {c.offering.round_id: str(c.offering_id) for c in registration.choices.all()}
+        )
         form = ChangeChoicesForm(request.POST or None, rounds=rounds, current=current)
         if request.method == "POST":
             if form.is_valid():
