@@ -102,3 +102,90 @@ def test_a_move_that_would_give_someone_two_sessions_in_a_round_is_refused(progr
         SessionChoice.objects.filter(registration=anna).values_list("offering_id", "status")
     ) == sorted([(a.pk, Status.CONFIRMED), (b.pk, Status.CONFIRMED)])
     assert SessionOffering.objects.get(pk=a.pk).round_id == rounds[0].pk
+
+
+def shown_messages(response):
+    from django.contrib.messages import get_messages
+
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize("model_name", ["session", "sessionoffering", "round"])
+def test_deleting_what_people_booked_is_refused_with_a_message(admin_client, programme, model_name):
+    event, rounds, a, _b = programme
+    book(event, 1, [a])
+    obj = {"session": a.session, "sessionoffering": a, "round": rounds[0]}[model_name]
+    url = reverse(f"admin:events_{model_name}_delete", args=[obj.pk])
+
+    page = admin_client.get(url, follow=True)
+    posted = admin_client.post(url, {"post": "yes"}, follow=True)
+
+    for response in (page, posted):
+        assert response.redirect_chain[-1][0] == reverse(
+            f"admin:events_{model_name}_change", args=[obj.pk]
+        )
+        assert "protected" not in response.content.decode().lower()
+        [message] = shown_messages(response)
+        assert "kan niet worden verwijderd" in message
+        assert "Annuleer" in message
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+@pytest.mark.parametrize("model_name", ["session", "sessionoffering", "round"])
+def test_bulk_delete_of_booked_programme_parts_is_refused(admin_client, programme, model_name):
+    event, rounds, a, b = programme
+    book(event, 1, [a])
+    booked = {"session": a.session, "sessionoffering": a, "round": rounds[0]}[model_name]
+    free = {"session": b.session, "sessionoffering": b, "round": rounds[1]}[model_name]
+    changelist = reverse(f"admin:events_{model_name}_changelist")
+
+    response = admin_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [booked.pk, free.pk], "post": "yes"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "protected" not in response.content.decode().lower()
+    assert any("kan niet worden verwijderd" in message for message in shown_messages(response))
+    assert type(booked).objects.filter(pk__in=[booked.pk, free.pk]).count() == 2
+
+
+def test_unbooked_programme_parts_can_still_be_deleted(admin_client, programme):
+    _event, _rounds, _a, b = programme
+    changelist = reverse("admin:events_session_changelist")
+
+    admin_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [b.session.pk], "post": "yes"},
+    )
+
+    assert not SessionOffering.objects.filter(pk=b.pk).exists()
+
+
+def delete_row(data, prefix):
+    data[f"{prefix}-DELETE"] = "on"
+    return data
+
+
+def test_inline_delete_of_a_booked_session_or_offering_shows_the_form_with_the_reason(
+    admin_client, programme
+):
+    event, _rounds, a, _b = programme
+    book(event, 1, [a])
+    url = reverse("admin:events_event_change", args=[event.pk])
+    page = admin_client.get(url)
+    session_prefix = next(
+        form.prefix
+        for inline in page.context["inline_admin_formsets"]
+        for form in inline.formset.forms
+        if form.instance.pk == a.session_id and form.instance._meta.model_name == "session"
+    )
+
+    for prefix in (session_prefix, offering_row(page, a)):
+        response = admin_client.post(url, delete_row(change_form_data(page), prefix))
+
+        assert response.status_code == 200
+        assert "kan niet worden verwijderd" in response.content.decode()
+        assert "beschermde" not in response.content.decode()  # Django's generic text
+    assert SessionOffering.objects.filter(pk=a.pk).exists()
