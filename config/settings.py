@@ -320,7 +320,7 @@ PAGE_CACHE_SEAT_TABLES = [
     "registrations_preference",
 ]
 # Writes to these change no page at all (besides sessions and the database cache).
-PAGE_CACHE_IGNORED_TABLES = ["registrations_queuedemail"]
+PAGE_CACHE_IGNORED_TABLES = ["registrations_queuedemail", "registrations_historyentry"]
 # Seconds a visitor is asked to wait when the database is unreachable (503 Retry-After).
 DATABASE_OUTAGE_RETRY_AFTER = 30
 # A bare view at /_bench/ceiling measures the server's ceiling (benchmarks only).

@@ -8,7 +8,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -99,6 +101,39 @@ class RegistrationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     view_on_site = False
     inlines = [SessionChoiceInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "history"]
+
+    @admin.display(description=_("history of this registration"))
+    def history(self, registration):
+        """Who changed what, when, from which page: newest last."""
+        entries = registration.history.select_related(
+            "offering__session", "offering__round", "actor"
+        )
+        if not entries:
+            return "–"
+        return format_html(
+            "<table><thead><tr><th scope='col'>{}</th><th scope='col'>{}</th>"
+            "<th scope='col'>{}</th><th scope='col'>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("When"),
+            gettext("From"),
+            gettext("What"),
+            gettext("By"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        date_format(localtime(entry.created_at), "SHORT_DATETIME_FORMAT"),
+                        entry.get_source_display(),
+                        str(entry),
+                        entry.actor.get_username() if entry.actor else "",
+                    )
+                    for entry in entries
+                ),
+            ),
+        )
+
     def has_add_permission(self, request):
         return False  # participants register through the site, with its rules
 
@@ -120,7 +155,7 @@ class RegistrationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     def cancel_registrations(self, request, queryset):
         cancelled, promoted = 0, {}
         for registration in queryset.active():
-            outcome = services.cancel_registration(registration)
+            outcome = services.cancel_registration(registration, by=request.user)
             cancelled += 1
             promoted.update((person.pk, person) for person in outcome.promoted)
         if not cancelled:
@@ -148,7 +183,7 @@ class RegistrationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     )
     def move_up_registrations(self, request, queryset):
         moved = sum(
-            len(services.move_up(registration).promoted)
+            len(services.move_up(registration, by=request.user).promoted)
             for registration in queryset.filter(status=Status.WAITING)
         )
         if not moved:

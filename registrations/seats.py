@@ -33,9 +33,11 @@ from events.models import Event, SessionOffering
 from sitewide import pagecache
 
 from . import seat_store
-from .models import Registration, SessionChoice, Status
+from .models import HistoryEntry, Registration, SessionChoice, Status
 
 seats_taken = seat_store.seats_taken
+Action = HistoryEntry.Action
+PROMOTION = HistoryEntry.Source.PROMOTION
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,37 @@ class EventSeats:
         self._reservations = reservations
         self._book = None  # read when first needed
         self._new_rows = []
+        # Who changes the seats, for the registrations' history (``acting_as``).
+        self.source = HistoryEntry.Source.PARTICIPANT
+        self.actor = None
+        self._history = []
+
+    def acting_as(self, source, actor=None):
+        """Record the following changes in the history as made from `source` (a
+        HistoryEntry.Source) by the user `actor`; returns the seats."""
+        self.source, self.actor = source, actor
+        return self
+
+    def note(self, registration_id, action, *, offering=None, status="", detail="", source=None):
+        """A history entry for a change made here (or by the caller under this lock),
+        written with the next ``write`` or at once by the methods that write at once."""
+        self._history.append(
+            HistoryEntry(
+                registration_id=registration_id,
+                source=source or self.source,
+                action=action,
+                offering_id=getattr(offering, "pk", offering),
+                status=status,
+                detail=detail[:300],
+                actor=self.actor,
+            )
+        )
+
+    def write_history(self):
+        """Store the history entries noted since the last write."""
+        if self._history:
+            seat_store.insert_rows(self._history)
+            self._history = []
 
     @classmethod
     def open(cls, event, *, email=None, offerings=None, reservations=None, now=None):
@@ -188,11 +221,13 @@ class EventSeats:
                 seat_store.insert_rows([registration])
             else:
                 self._new_rows.insert(0, [registration])
+            self.note(registration.pk, Action.REGISTERED, status=registration.status)
             return registration
         registration.created_at = timezone.now()  # a reactivated registration queues anew
         registration.save()
         registration.choices.all().delete()
         registration.preferences.all().delete()
+        self.note(registration.pk, Action.REGISTERED, status=registration.status)
         return registration
 
     def claim(self, registration, offerings):
@@ -216,6 +251,7 @@ class EventSeats:
                     status=Status.CONFIRMED if confirmed else Status.WAITING,
                 )
             )
+            self.note(registration.pk, Action.CHOSEN, offering=offering, status=choices[-1].status)
         self._new_rows.append(choices)
         return choices
 
@@ -224,6 +260,9 @@ class EventSeats:
         SessionChoice.objects.filter(pk__in=[choice.pk for choice in choices]).update(
             status=Status.CANCELLED, updated_at=timezone.now()
         )
+        for choice in choices:
+            self.note(choice.registration_id, Action.RELEASED, offering=choice.offering_id)
+        self.write_history()
         self._book = None
 
     def cancel(self, registration):
@@ -232,6 +271,8 @@ class EventSeats:
         registration.cancelled_at = self.now
         registration.save(update_fields=["status", "cancelled_at", "updated_at"])
         registration.choices.active().update(status=Status.CANCELLED, updated_at=self.now)
+        self.note(registration.pk, Action.CANCELLED, status=Status.CANCELLED)
+        self.write_history()
         self._book = None
 
     def move_up(self, registration):
@@ -245,6 +286,8 @@ class EventSeats:
         registration.choices.filter(status=Status.WAITING).update(
             status=Status.CONFIRMED, updated_at=timezone.now()
         )
+        self.note(registration.pk, Action.CONFIRMED, status=Status.CONFIRMED)
+        self.write_history()
         self._book = None
         return True
 
@@ -267,6 +310,7 @@ class EventSeats:
             registration.save(update_fields=["status", "updated_at"])
             book.take(None, registration.role)
             promoted[registration.pk] = registration
+            self.note(registration.pk, Action.CONFIRMED, status=Status.CONFIRMED, source=PROMOTION)
         for offering in offerings:
             waiting = (
                 SessionChoice.objects.waiting()
@@ -281,6 +325,14 @@ class EventSeats:
                 choice.save(update_fields=["status", "updated_at"])
                 book.take(offering.pk, role)
                 promoted.setdefault(choice.registration_id, choice.registration)
+                self.note(
+                    choice.registration_id,
+                    Action.CONFIRMED,
+                    offering=offering,
+                    status=Status.CONFIRMED,
+                    source=PROMOTION,
+                )
+        self.write_history()
         self._book = book
         self.promoted.extend(promoted.values())
         return list(promoted.values())
@@ -290,9 +342,13 @@ class EventSeats:
         page cache's stamp, in one round trip where the database allows: the new stamp then
         commits with the seats it stands for."""
         seat_store.insert_groups(
-            *self._new_rows, list(outbox), then=[pagecache.new_generation_statement()]
+            *self._new_rows,
+            self._history,
+            list(outbox),
+            then=[pagecache.new_generation_statement()],
         )
         self._new_rows = []
+        self._history = []
 
     def _seat_book(self):
         if self._book is None:

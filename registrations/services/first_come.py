@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from events.models import Event
 
 from .. import emails
-from ..models import QueuedEmail, Registration
+from ..models import HistoryEntry, QueuedEmail, Registration
 from ..seats import EventSeats, Programme, reserve_key, validated_offerings
 
 Kind = QueuedEmail.Kind
@@ -197,10 +197,19 @@ def change_choices(
     return Outcome(registration=registration, created=False, promoted=seats.promoted)
 
 
+def _source(user):
+    """Who acts: an organiser (`user`, from the admin or the organisers' pages), or else
+    the participant through their personal link."""
+    if user is None:
+        return (HistoryEntry.Source.PARTICIPANT, None)
+    return (HistoryEntry.Source.ORGANISER, user)
+
+
 @transaction.atomic
-def cancel_registration(registration: Registration) -> Outcome:
-    """Cancel and free the seats at once; the first people waiting move up."""
-    seats = EventSeats.open(registration.event)
+def cancel_registration(registration: Registration, *, by=None) -> Outcome:
+    """Cancel and free the seats at once; the first people waiting move up. `by`: the
+    organiser who cancels (None: the participant)."""
+    seats = EventSeats.open(registration.event).acting_as(*_source(by))
     registration = _locked(registration)
     if registration.is_active:
         seats.cancel(registration)
@@ -220,14 +229,14 @@ def fill_free_seats(event: Event) -> list[Registration]:
 
 
 @transaction.atomic
-def move_up(registration: Registration) -> Outcome:
+def move_up(registration: Registration, *, by=None) -> Outcome:
     """Confirm a waiting registration and all its waiting session choices.
 
     An organiser's deliberate decision, so no capacity is checked: the event or a
     session may end up over capacity. A registration that is not waiting is left
     alone (``promoted`` stays empty), so repeating the call is safe.
     """
-    seats = EventSeats.open(registration.event)
+    seats = EventSeats.open(registration.event).acting_as(HistoryEntry.Source.ORGANISER, by)
     registration = _locked(registration)
     moved = [registration] if seats.move_up(registration) else []
     mail_promoted([*seats.promoted, *moved])

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from events.models import SessionOffering
 from registrations import services
-from registrations.models import SessionChoice, Status
+from registrations.models import HistoryEntry, Registration, SessionChoice, Status
 from tests.events.test_admin_bad_input import change_form_data
 from tests.factories import (
     EventFactory,
@@ -189,3 +189,53 @@ def test_inline_delete_of_a_booked_session_or_offering_shows_the_form_with_the_r
         assert "kan niet worden verwijderd" in response.content.decode()
         assert "beschermde" not in response.content.decode()  # Django's generic text
     assert SessionOffering.objects.filter(pk=a.pk).exists()
+
+
+def history(registration):
+    return [
+        (entry.source, entry.action, entry.offering_id, entry.status)
+        for entry in HistoryEntry.objects.filter(registration=registration)
+    ]
+
+
+def test_history_records_participant_organiser_and_promotion(admin_client, client, programme):
+    event, _rounds, a, b = programme
+    SessionOffering.objects.filter(pk=b.pk).update(capacity=1)
+    anna = book(event, 1, [b])
+    bert = book(event, 2, [a, b])  # waits for B
+    changelist = reverse("admin:registrations_registration_changelist")
+
+    admin_client.post(changelist, {"action": "cancel_registrations", "_selected_action": [anna.pk]})
+
+    P, ORG, PROMO = (
+        HistoryEntry.Source.PARTICIPANT,
+        HistoryEntry.Source.ORGANISER,
+        HistoryEntry.Source.PROMOTION,
+    )
+    A = HistoryEntry.Action
+    assert history(anna) == [
+        (P, A.REGISTERED, None, Status.CONFIRMED),
+        (P, A.CHOSEN, b.pk, Status.CONFIRMED),
+        (ORG, A.CANCELLED, None, Status.CANCELLED),
+    ]
+    assert history(bert)[-1] == (PROMO, A.CONFIRMED, b.pk, Status.CONFIRMED)
+    assert HistoryEntry.objects.filter(registration=anna, actor__username="admin").exists()
+    page = admin_client.get(reverse("admin:registrations_registration_change", args=[anna.pk]))
+    html = page.content.decode()
+    assert "Geschiedenis van deze aanmelding" in html
+    assert "<td>organisator</td><td>aanmelding geannuleerd: geannuleerd</td><td>admin</td>" in html
+
+
+def test_history_survives_anonymisation_without_personal_data(programme):
+    from registrations.services.anonymisation import anonymise
+
+    event, _rounds, a, _b = programme
+    anna = book(event, 1, [a])
+    services.cancel_registration(anna)
+    before = history(anna)
+
+    anonymise(Registration.objects.filter(pk=anna.pk))
+
+    assert history(anna) == before
+    texts = " ".join(str(entry) for entry in HistoryEntry.objects.filter(registration=anna))
+    assert "P1" not in texts and "p1@example.nl" not in texts
