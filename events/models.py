@@ -166,7 +166,9 @@ class EventQuerySet(models.QuerySet):
                 Prefetch(
                     "rounds",
                     queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
-                        Prefetch("offerings", queryset=SessionOffering.objects.for_cards())
+                        Prefetch(
+                            "offerings", queryset=SessionOffering.objects.for_cards().current()
+                        )
                     ),
                 ),
             )
@@ -296,6 +298,11 @@ class Event(SeatsMixin, ContactFields):
     is_published = models.BooleanField(_("published"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Raised with each programme change participants are told about: their calendars
+    # then replace the entry they have (same UID, higher SEQUENCE).
+    calendar_sequence = models.PositiveIntegerField(
+        _("calendar version"), default=0, editable=False
+    )
 
     objects = EventQuerySet.as_manager()
 
@@ -582,6 +589,10 @@ class Session(models.Model):
 
 
 class SessionOfferingQuerySet(models.QuerySet):
+    def current(self):
+        """Not cancelled: what the programme shows and people can book."""
+        return self.filter(cancelled_at__isnull=True)
+
     def with_seat_counts(self):
         return self.annotate(
             confirmed_count=Count("choices", filter=Q(choices__status="confirmed"))
@@ -646,6 +657,13 @@ class SessionOffering(SeatsMixin, models.Model):
         _("table or room"), max_length=100, blank=True, help_text=_("For example 'tafel 3'.")
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+    cancelled_at = models.DateTimeField(
+        _("cancelled at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Cancelled offerings are no longer shown or bookable; their history stays."),
+    )
     moderators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("session leaders and moderators"),

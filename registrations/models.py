@@ -481,6 +481,12 @@ class QueuedEmail(models.Model):
         related_name="queued_emails",
         help_text=_("For the kind 'mailing': the organisers' message this is a copy of."),
     )
+    details = models.JSONField(
+        _("details"),
+        default=dict,
+        blank=True,
+        help_text=_("For the kind 'programme change': what changed for this person, and a note."),
+    )
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

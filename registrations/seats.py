@@ -24,6 +24,7 @@ Usage, inside ``transaction.atomic()``::
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -71,9 +72,9 @@ def validated_offerings(event, offering_ids, known=None):
         offerings = [known[pk] for pk in set(ids) if known[pk].event_id == event.pk]
     else:
         offerings = list(
-            SessionOffering.objects.filter(event=event, pk__in=ids).select_related(
-                "session", "round"
-            )
+            SessionOffering.objects.current()
+            .filter(event=event, pk__in=ids)
+            .select_related("session", "round")
         )
     if len(offerings) != len(set(ids)) or len(ids) != len(set(ids)):
         raise ValidationError(_("Choose sessions of this event only."), code="invalid_choice")
@@ -153,6 +154,7 @@ class EventSeats:
         self.source = HistoryEntry.Source.PARTICIPANT
         self.actor = None
         self._history = []
+        self._placements = {}  # {offering pk: (round, session, cancelled)} read under the lock
 
     def acting_as(self, source, actor=None):
         """Record the following changes in the history as made from `source` (a
@@ -195,7 +197,7 @@ class EventSeats:
             # (the cron job release_reserved_seats does the same where nobody registers).
             seats.promote()
         if email is not None:
-            address, counts, capacities = seat_store.address_and_seats(
+            address, counts, capacities, placements = seat_store.address_and_seats(
                 locked.pk,
                 email,
                 [offering.pk for offering in offerings or ()],
@@ -204,6 +206,7 @@ class EventSeats:
             )
             seats.existing = Registration.objects.get(pk=address) if address else None
             seats._book = seats._new_book(counts, capacities)
+            seats._placements = placements
         return seats
 
     def admit(self, registration):
@@ -235,8 +238,10 @@ class EventSeats:
         and the registration holds an event seat, else on that offering's waiting list.
         Stored by ``write``."""
         book = self._seat_book()
+        placed = self._placed(offerings)
         choices = []
         for offering in offerings:
+            round_id, session_id = placed[offering.pk]
             confirmed = registration.status == Status.CONFIRMED and book.has_seat(
                 offering.pk, registration.role
             )
@@ -246,14 +251,39 @@ class EventSeats:
                 SessionChoice(
                     registration=registration,
                     offering=offering,
-                    round_id=offering.round_id,
-                    session_id=offering.session_id,
+                    round_id=round_id,
+                    session_id=session_id,
                     status=Status.CONFIRMED if confirmed else Status.WAITING,
                 )
             )
             self.note(registration.pk, Action.CHOSEN, offering=offering, status=choices[-1].status)
         self._new_rows.append(choices)
         return choices
+
+    def _placed(self, offerings):
+        """{pk: (round, session)} of `offerings` as they are under the lock: one moved
+        by a programme change since the caller read it is booked where it is now, unless
+        it was cancelled or now clashes with another choice."""
+        placed = {}
+        for offering in offerings:
+            round_id, session_id, cancelled = self._placements.get(
+                offering.pk, (offering.round_id, offering.session_id, False)
+            )
+            if cancelled:
+                raise ValidationError(
+                    _("%(session)s has just been cancelled. Choose another session.")
+                    % {"session": offering.session.title},
+                    code="cancelled",
+                )
+            placed[offering.pk] = (round_id, session_id)
+        rounds = [round_id for round_id, _session in placed.values()]
+        sessions = [session_id for _round, session_id in placed.values()]
+        if len(set(rounds)) != len(rounds) or len(set(sessions)) != len(sessions):
+            raise ValidationError(
+                _("The programme changed just now. Check your choices and send them again."),
+                code="programme_changed",
+            )
+        return placed
 
     def release(self, choices):
         """Give up `choices` (their seats or queue places); ``promote`` fills the seats."""
@@ -290,6 +320,67 @@ class EventSeats:
         self.write_history()
         self._book = None
         return True
+
+    def to_waiting_top(self, choices):
+        """An organiser's decision when an offering's seats were cut: these confirmed
+        `choices` (of one offering) go to the top of its waiting list, in the order they
+        were made, ahead of everyone already waiting."""
+        if not choices:
+            return
+        ahead = (
+            SessionChoice.objects.waiting()
+            .filter(offering_id=choices[0].offering_id)
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        start = min(ahead or self.now, self.now)
+        ordered = sorted(choices, key=lambda choice: (choice.created_at, choice.pk))
+        for place, choice in enumerate(ordered):
+            choice.status = Status.WAITING
+            # The queue is ordered by when a choice was made (SeatQuerySet.waiting).
+            choice.created_at = start - timedelta(microseconds=len(ordered) - place)
+            choice.save(update_fields=["status", "created_at", "updated_at"])
+            self.note(
+                choice.registration_id,
+                Action.WAITING,
+                offering=choice.offering_id,
+                status=Status.WAITING,
+            )
+        self.write_history()
+        self._book = None
+
+    def cancel_offering(self, offering):
+        """An organiser's decision: `offering` no longer runs. Everyone holding a seat or
+        a queue place in it is released (to choose again); no seat of another offering
+        is given out here, so nobody passes that offering's waiting list."""
+        choices = list(offering.choices.active())
+        self.release(choices)
+        offering.cancelled_at = self.now
+        offering.save(update_fields=["cancelled_at"])
+        return choices
+
+    def move_choice(self, choice, offering, *, respect_capacity=True):
+        """An organiser moves one `choice` to another `offering` of the same round: with a
+        seat where one is free (or whatever the capacity, when not `respect_capacity`),
+        else on that offering's waiting list. Returns the new choice."""
+        if offering.round_id != choice.round_id or offering.event_id != self.event.pk:
+            raise ValidationError(_("Choose a session of the same round."), code="other_round")
+        registration = choice.registration
+        self.release([choice])
+        book = self._seat_book()
+        free = book.has_seat(offering.pk, registration.role) or not respect_capacity
+        confirmed = registration.status == Status.CONFIRMED and free
+        moved = SessionChoice.objects.create(
+            registration=registration,
+            offering=offering,
+            round_id=offering.round_id,
+            session_id=offering.session_id,
+            status=Status.CONFIRMED if confirmed else Status.WAITING,
+        )
+        self.note(registration.pk, Action.MOVED, offering=offering, status=moved.status)
+        self.write_history()
+        self._book = None
+        return moved
 
     def promote(self):
         """Fill free seats from the waiting lists: first come, first served, event seats

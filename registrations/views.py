@@ -49,7 +49,7 @@ PROGRAMMES = ProgrammeCache()
 def _rounds(event, *, seats=True):
     """The event's rounds with their offerings, leaders and (unless the page shows them
     in slots) seats taken."""
-    offerings = SessionOffering.objects.for_choices()
+    offerings = SessionOffering.objects.for_choices().current()
     if seats:
         offerings = offerings.with_seat_counts()
     return event.rounds.order_by(*BLOCK_ORDER).prefetch_related(

@@ -241,3 +241,42 @@ def move_up(registration: Registration, *, by=None) -> Outcome:
     moved = [registration] if seats.move_up(registration) else []
     mail_promoted([*seats.promoted, *moved])
     return Outcome(registration=registration, created=False, promoted=moved)
+
+
+def _organiser_change(choice, by, change):
+    """Run `change(seats, choice)` for an organiser under the event's lock, then give
+    freed seats to those waiting and tell everyone concerned."""
+    registration = choice.registration
+    seats = EventSeats.open(registration.event).acting_as(HistoryEntry.Source.ORGANISER, by)
+    registration = _locked(registration)
+    choice = registration.choices.active().select_related("offering").get(pk=choice.pk)
+    change(seats, choice)
+    seats.promote()
+    emails.queue(registration.pk, Kind.CHANGED)
+    mail_promoted(person for person in seats.promoted if person.pk != registration.pk)
+    return Outcome(registration=registration, created=False, promoted=seats.promoted)
+
+
+@transaction.atomic
+def move_choice(choice, offering, *, respect_capacity=True, by=None) -> Outcome:
+    """An organiser moves one session choice to another offering of the same round: a
+    seat there if one is free (or regardless, without `respect_capacity`), else its
+    waiting list. The seat left behind goes to the first person waiting for it."""
+    if offering.cancelled_at is not None:
+        raise ValidationError(_("This session has been cancelled."), code="cancelled")
+    holds_session = choice.registration.choices.active().filter(session_id=offering.session_id)
+    if holds_session.exclude(pk=choice.pk).exists():
+        raise ValidationError(
+            _("You cannot choose the same session in two rounds."), code="same_session_twice"
+        )
+    return _organiser_change(
+        choice,
+        by,
+        lambda seats, held: seats.move_choice(held, offering, respect_capacity=respect_capacity),
+    )
+
+
+@transaction.atomic
+def cancel_choice(choice, *, by=None) -> Outcome:
+    """An organiser cancels one session choice; its seat goes to the first waiting."""
+    return _organiser_change(choice, by, lambda seats, held: seats.release([held]))
