@@ -102,3 +102,15 @@ def test_consequences_page_shows_what_happens_and_saves_only_on_confirmation(
     told = QueuedEmail.objects.filter(kind=QueuedEmail.Kind.PROGRAMME_CHANGE)
     assert sorted(told.values_list("registration_id", flat=True)) == [p.pk for p in people]
     assert told.first().details["note"] == "Excuses!"
+
+
+def test_one_person_page_is_accessible_and_fits_a_phone(page, live_server, booked):
+    _event, _rounds, _a, _b, people = booked
+    page.goto(f"{live_server.url}/admin/registrations/registration/{people[0].pk}/choices/")
+
+    expect(page.get_by_role("button", name="De hele aanmelding annuleren")).to_be_visible()
+    assert_accessible(page)
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=f"/tmp/h16/person-{width}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width

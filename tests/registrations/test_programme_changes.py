@@ -594,3 +594,18 @@ def test_the_offering_and_round_pages_show_the_consequences_too(
     assert not programme_emails().exists()
     assert confirm(admin_client, shown).status_code == 302
     assert list(programme_emails().values_list("registration_id", flat=True)) == [anna.pk]
+
+
+def test_cancelling_a_session_cancels_each_of_its_offerings(admin_client, programme):
+    event, rounds, a, _b = programme
+    second = SessionOfferingFactory(session=a.session, event=event, round=rounds[2])
+    anna, bert = book(event, 1, [a]), book(event, 2, [second])
+    change = admin_client.get(reverse("admin:events_session_change", args=[a.session_id]))
+    url = reverse("admin:events_session_cancel", args=[a.session_id])
+    assert url in change.content.decode()  # "Annuleren…" on the session's page
+
+    admin_client.post(url, {"_programme_change_confirmed": "1"})
+
+    assert SessionOffering.objects.current().filter(session=a.session).count() == 0
+    assert not SessionChoice.objects.active().filter(registration__in=[anna, bert]).exists()
+    assert programme_emails().count() == 2
