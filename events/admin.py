@@ -1,8 +1,14 @@
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.forms.formsets import DELETION_FIELD_NAME
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from sitewide.admin import SafeAdminMixin
 from sitewide.text import PlainTextAdminMixin
@@ -50,6 +56,90 @@ class EventKindAdmin(LabelAdmin):
 class RoleLabelAdmin(LabelAdmin):
     list_display = ["name", "name_en", "evening_name", "evening_name_en", "in_event_facts", "order"]
     list_editable = ["in_event_facts", "order"]
+
+
+def bookings(obj):
+    """(people holding a seat or queue place, choices ever made) of an offering, a
+    session, a round or an event: what its deletion would take from people."""
+    holder = {SessionOffering: "pk", Session: "session", Round: "round", Event: "event"}
+    offerings = SessionOffering.objects.filter(**{holder[type(obj)]: obj.pk})
+    counts = offerings.aggregate(
+        active=Count("choices", filter=~Q(choices__status="cancelled")), made=Count("choices")
+    )
+    if isinstance(obj, Event):
+        counts = obj.registrations.aggregate(
+            active=Count("pk", filter=~Q(status="cancelled")), made=Count("pk")
+        )
+    return counts["active"], counts["made"]
+
+
+def refusal(obj):
+    """Why `obj` may not be deleted (people booked it), or None when it may."""
+    active, made = bookings(obj)
+    if active:
+        return ngettext(
+            "“%(name)s” cannot be deleted: %(count)d person booked it. Cancel it instead: "
+            "the participants are told and can choose another session.",
+            "“%(name)s” cannot be deleted: %(count)d people booked it. Cancel it instead: "
+            "the participants are told and can choose another session.",
+            active,
+        ) % {"name": obj, "count": active}
+    if made:
+        return _(
+            "“%(name)s” cannot be deleted: it keeps the history of cancelled registrations. "
+            "Cancel it instead, or leave it unpublished."
+        ) % {"name": obj}
+    return None
+
+
+class RefuseDeletingBookedMixin:
+    """Deleting what people booked is refused with a message, never Django's page of
+    protected objects: the delete view, and the list's delete action."""
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        reason = obj and refusal(obj)
+        if reason:
+            self.message_user(request, reason, messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            )
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _function, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (type(self).refuse_or_delete, name, description)
+        return actions
+
+    def refuse_or_delete(self, request, queryset):
+        reasons = [reason for obj in queryset if (reason := refusal(obj))]
+        if reasons:
+            for reason in reasons:
+                self.message_user(request, reason, messages.ERROR)
+            return None
+        return django_delete_selected(self, request, queryset)
+
+
+class RefuseDeletingBookedInlineMixin:
+    """An inline row of something people booked cannot be ticked for deletion: the form
+    says why and offers cancelling, instead of Django's list of protected objects."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+
+        class RefusingForm(formset.form):
+            def hand_clean_DELETE(self):
+                deleting = self.cleaned_data.get(DELETION_FIELD_NAME, False)
+                reason = deleting and self.instance.pk and refusal(self.instance)
+                if reason:
+                    raise ValidationError(reason)
+                super().hand_clean_DELETE()
+
+        formset.form = RefusingForm
+        return formset
 
 
 @admin.register(Venue)
@@ -133,13 +223,17 @@ class ProgrammeBlockInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInl
     fields = ["day", "starts_at", "ends_at", "kind", "title", "location", "description", "order"]
 
 
-class RoundInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class RoundInline(
+    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+):
     model = Round
     extra = 0
     fields = ["day", "starts_at", "ends_at", "title", "location", "description", "order"]
 
 
-class SessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class SessionInline(
+    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+):
     model = Session
     extra = 0
     fields = ["title", "slug", "kind", "theme", "order"]
@@ -147,7 +241,9 @@ class SessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
-class SessionOfferingInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class SessionOfferingInline(
+    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+):
     model = SessionOffering
     extra = 0
     fields = ["session", "round", "last_round", "capacity", "location", "order"]
@@ -164,7 +260,7 @@ class SessionOfferingInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularIn
 
 
 @admin.register(Event)
-class EventAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "start_date", "kind", "series", "place_display", "is_published"]
     list_filter = ["is_published", "kind", "series", "is_online", "is_provisional", "start_date"]
     search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
@@ -271,7 +367,9 @@ class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
     fields = ["speaker", "participant", "role", "affiliation", "order"]
 
 
-class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class OfferingForSessionInline(
+    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+):
     model = SessionOffering
     extra = 0
     fields = ["round", "last_round", "capacity", "location", "order"]
@@ -287,7 +385,9 @@ class OfferingForSessionInline(SafeAdminMixin, PlainTextAdminMixin, admin.Tabula
 
 
 @admin.register(Session)
-class SessionAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+class SessionAdmin(
+    RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin
+):
     list_display = ["title", "event", "kind", "theme", "offering_count"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter), "kind", "event__start_date"]
     search_fields = ["title", "theme", "description", "event__title", "roles__speaker__name"]
@@ -311,7 +411,9 @@ class SessionAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SessionOffering)
-class SessionOfferingAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+class SessionOfferingAdmin(
+    RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin
+):
     list_display = ["session", "round", "event", "capacity", "location"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["session__title", "round__title", "event__title", "location"]
@@ -320,7 +422,7 @@ class SessionOfferingAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin
 
 
 @admin.register(Round)
-class RoundAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+class RoundAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "event", "starts_at", "ends_at"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "event__title"]

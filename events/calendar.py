@@ -13,12 +13,12 @@ from icalendar import Event as CalendarEvent
 PRODID = "-//Buurtprogramma//Programma//NL"
 
 
-def _new_calendar(name):
+def _new_calendar(name, method="PUBLISH"):
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
+    cal.add("method", method)
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", settings.TIME_ZONE)
     return cal
@@ -99,10 +99,19 @@ def _timezone(tzid, first_date, last_date):
         return None
 
 
-def event_calendar(event, base_url, *, extra_description=""):
-    """A calendar with the event; `base_url` is the site's scheme and host."""
-    cal = _new_calendar(event.title)
-    cal.add_component(_calendar_event(event, base_url, extra_description=extra_description))
+def event_calendar(event, base_url, *, extra_description="", sequence=None, cancelled=False):
+    """A calendar with the event; `base_url` is the site's scheme and host.
+
+    `sequence`: the entry's version, so that a calendar replaces the entry it has (same
+    UID) after a programme change; `cancelled`: the entry is to be removed (METHOD:CANCEL).
+    """
+    cal = _new_calendar(event.title, "CANCEL" if cancelled else "PUBLISH")
+    item = _calendar_event(event, base_url, extra_description=extra_description)
+    if sequence is not None:
+        item.add("sequence", sequence)
+    if cancelled:
+        item["status"] = "CANCELLED"
+    cal.add_component(item)
     _add_timezones(cal, [event])
     return cal
 

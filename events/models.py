@@ -2,7 +2,8 @@ import datetime
 import itertools
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.db.models import F, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -319,7 +320,7 @@ class EventQuerySet(models.QuerySet):
             Prefetch(
                 "rounds",
                 queryset=Round.objects.order_by(*BLOCK_ORDER).prefetch_related(
-                    Prefetch("offerings", queryset=SessionOffering.objects.for_cards())
+                    Prefetch("offerings", queryset=SessionOffering.objects.for_cards().current())
                 ),
             ),
         )
@@ -480,6 +481,11 @@ class Event(ContactFields):
     is_published = models.BooleanField(_("published"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Raised with each programme change participants are told about: their calendars
+    # then replace the entry they have (same UID, higher SEQUENCE).
+    calendar_sequence = models.PositiveIntegerField(
+        _("calendar version"), default=0, editable=False
+    )
 
     objects = EventQuerySet.as_manager()
 
@@ -542,8 +548,6 @@ class Event(ContactFields):
         return organiser_groups(self.organiser_links.all())
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
         if self.meeting_kind_id and self.meeting_kind.series_id != self.series_id:
             raise ValidationError(
                 {"meeting_kind": _("Choose a kind of meeting of this event's series.")}
@@ -871,6 +875,10 @@ class Session(models.Model):
 
 
 class SessionOfferingQuerySet(models.QuerySet):
+    def current(self):
+        """Not cancelled: what the programme shows and people can book."""
+        return self.filter(cancelled_at__isnull=True)
+
     def for_choices(self):
         """What a registration form shows per offering: title and leaders (the seats
         left are slots, registrations.seat_slots).
@@ -939,6 +947,13 @@ class SessionOffering(models.Model):
         _("table or room"), max_length=100, blank=True, help_text=_("For example 'tafel 3'.")
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+    cancelled_at = models.DateTimeField(
+        _("cancelled at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Cancelled offerings are no longer shown or bookable; their history stays."),
+    )
     moderators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("session leaders and moderators"),
@@ -966,9 +981,62 @@ class SessionOffering(models.Model):
             return f"{self.session.title} – {self.round.title} – {self.last_round.title}"
         return f"{self.session.title} – {self.round.title}"
 
-    def clean(self):
-        from django.core.exceptions import ValidationError
+    def save(self, *args, **kwargs):
+        """Save; when the round or session changed, the people who booked it go with it.
 
+        A session choice keeps a copy of its offering's round and session (the database
+        enforces one session per round with them). A copy left behind made the choice
+        invisible on the participant's page, which then offered "no session" and dropped
+        it on the next save. A move that would give someone two sessions in one round
+        is refused here: the organiser decides those cases first (programme changes).
+        """
+        previous = None
+        if self.pk is not None and not self._state.adding:
+            previous = (
+                type(self).objects.filter(pk=self.pk).values_list("round_id", "session_id").first()
+            )
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if previous and previous != (self.round_id, self.session_id):
+                self.carry_bookings()
+
+    def booking_conflicts(self):
+        """Active choices of this offering whose person holds another active choice in
+        this offering's round or of its session: they cannot both stand."""
+        choices = self.choices  # the registrations app's rows, by their related name
+        others = (
+            choices.model.objects.exclude(status="cancelled")
+            .exclude(offering_id=self.pk)
+            .filter(Q(round_id=self.round_id) | Q(session_id=self.session_id))
+        )
+        return choices.exclude(status="cancelled").filter(
+            registration_id__in=others.values("registration_id")
+        )
+
+    def carry_bookings(self):
+        """Bring the choices' (and rankings') copies of round and session in line."""
+        if self.booking_conflicts().exists():
+            raise ValidationError(
+                _(
+                    "Some people who booked this session already have another session in "
+                    "that round. Decide for them first on the page that shows the consequences."
+                ),
+                code="booking_conflict",
+            )
+        self.choices.update(round_id=self.round_id, session_id=self.session_id)
+        rankings = self.preferences.all()
+        ranked = set(rankings.values_list("registration_id", "rank"))
+        taken = rankings.model.objects.filter(
+            round_id=self.round_id, registration_id__in={pk for pk, _rank in ranked}
+        ).exclude(offering_id=self.pk)
+        if ranked & set(taken.values_list("registration_id", "rank")):
+            raise ValidationError(
+                _("Some people ranked a session in that round already; the move would lose it."),
+                code="ranking_conflict",
+            )
+        rankings.update(round_id=self.round_id)
+
+    def clean(self):
         errors = {}
         if self.session_id and self.event_id and self.session.event_id != self.event_id:
             errors["session"] = _("The session belongs to another event.")

@@ -3,17 +3,19 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from events import admin as events_admin
-from events.models import Event, Session, SessionOffering
+from events.models import Event, ProgrammeBlock, Round, Session, SessionOffering
 from sitewide.admin import SafeAdminMixin, primary_key
 from sitewide.text import PlainTextAdminMixin
 
@@ -27,6 +29,8 @@ from .models import (
     SessionChoice,
     Status,
 )
+from .seats import lock_event
+from .services import programme_changes
 
 
 class SessionChoiceInline(SafeAdminMixin, admin.TabularInline):
@@ -99,6 +103,39 @@ class RegistrationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     view_on_site = False
     inlines = [SessionChoiceInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "history"]
+
+    @admin.display(description=_("history of this registration"))
+    def history(self, registration):
+        """Who changed what, when, from which page: newest last."""
+        entries = registration.history.select_related(
+            "offering__session", "offering__round", "actor"
+        )
+        if not entries:
+            return "–"
+        return format_html(
+            "<table><thead><tr><th scope='col'>{}</th><th scope='col'>{}</th>"
+            "<th scope='col'>{}</th><th scope='col'>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("When"),
+            gettext("From"),
+            gettext("What"),
+            gettext("By"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        date_format(localtime(entry.created_at), "SHORT_DATETIME_FORMAT"),
+                        entry.get_source_display(),
+                        str(entry),
+                        entry.actor.get_username() if entry.actor else "",
+                    )
+                    for entry in entries
+                ),
+            ),
+        )
+
     def has_add_permission(self, request):
         return False  # participants register through the site, with its rules
 
@@ -115,12 +152,106 @@ class RegistrationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
 
     date_hierarchy = "created_at"
     actions = ["cancel_registrations", "move_up_registrations", "resend_confirmations"]
+    change_form_template = "admin/registrations/registration/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/choices/",
+                self.admin_site.admin_view(self.choices_view),
+                name="registrations_registration_choices",
+            ),
+            *super().get_urls(),
+        ]
+
+    def choices_view(self, request, object_id):
+        """Act on one person: move a session choice to another session of its round,
+        cancel a choice or the registration, or move them up from the waiting list."""
+        registration = self.get_object(request, unquote(object_id))
+        if registration is None:
+            raise Http404
+        if not self.has_change_permission(request, registration):
+            raise PermissionDenied
+        url = reverse("admin:registrations_registration_choices", args=[registration.pk])
+        if request.method == "POST":
+            self._act_on_person(request, registration)
+            return HttpResponseRedirect(url)
+        choices = list(
+            registration.choices.active().select_related("offering__session", "offering__round")
+        )
+        alternatives = (
+            SessionOffering.objects.current()
+            .filter(round_id__in=[choice.round_id for choice in choices])
+            .annotate(seats_taken=Count("choices", filter=Q(choices__status=Status.CONFIRMED)))
+            .select_related("session")
+        )
+        lines = [
+            {
+                "choice": choice,
+                "others": [
+                    offering
+                    for offering in alternatives
+                    if offering.round_id == choice.round_id and offering.pk != choice.offering_id
+                ],
+            }
+            for choice in choices
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Sessions of %(name)s") % {"name": registration.name},
+            "opts": self.opts,
+            "original": registration,
+            "registration": registration,
+            "lines": lines,
+            "change_url": reverse(
+                "admin:registrations_registration_change", args=[registration.pk]
+            ),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/registrations/registration/choices.html", context)
+
+    def _act_on_person(self, request, registration):
+        action = request.POST.get("action", "")
+        try:
+            if action == "cancel_registration":
+                services.cancel_registration(registration, by=request.user)
+            elif action == "move_up":
+                services.move_up(registration, by=request.user)
+            elif action in {"move_choice", "cancel_choice"}:
+                choice = registration.choices.active().get(
+                    pk=primary_key(request.POST.get("choice", "")) or 0
+                )
+                if action == "cancel_choice":
+                    services.cancel_choice(choice, by=request.user)
+                else:
+                    offering = SessionOffering.objects.get(
+                        pk=primary_key(request.POST.get("offering", "")) or 0,
+                        event_id=registration.event_id,
+                    )
+                    services.move_choice(
+                        choice,
+                        offering,
+                        respect_capacity=not request.POST.get("ignore_capacity"),
+                        by=request.user,
+                    )
+            else:
+                return
+        except (SessionChoice.DoesNotExist, SessionOffering.DoesNotExist):
+            self.message_user(
+                request, gettext("Choose a session shown on this page."), messages.ERROR
+            )
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+        else:
+            self.message_user(
+                request, gettext("Done; the participant is being e-mailed."), messages.SUCCESS
+            )
 
     @admin.action(description=_("Cancel the selected registrations"), permissions=["change"])
     def cancel_registrations(self, request, queryset):
         cancelled, promoted = 0, {}
         for registration in queryset.active():
-            outcome = services.cancel_registration(registration)
+            outcome = services.cancel_registration(registration, by=request.user)
             cancelled += 1
             promoted.update((person.pk, person) for person in outcome.promoted)
         if not cancelled:
@@ -148,7 +279,7 @@ class RegistrationAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     )
     def move_up_registrations(self, request, queryset):
         moved = sum(
-            len(services.move_up(registration).promoted)
+            len(services.move_up(registration, by=request.user).promoted)
             for registration in queryset.filter(status=Status.WAITING)
         )
         if not moved:
@@ -396,7 +527,135 @@ class SeatReservationInline(SafeAdminMixin, admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class EventAdmin(events_admin.EventAdmin):
+CONFIRMED_FIELD = "_programme_change_confirmed"
+
+
+class ConsequencesToConfirm(Exception):
+    """Raised inside the admin's save transaction to roll it back and show the plan."""
+
+    def __init__(self, plan):
+        super().__init__("programme change to confirm")
+        self.plan = plan
+
+
+class ProgrammeChangeAdminMixin:
+    """A change form whose save would touch booked people first shows what will happen
+    (``programme_changes.plan``); only the confirmation, which posts the same form again
+    with the organiser's decisions, saves it, carries the decisions out and tells
+    everyone affected."""
+
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        request._programme_formsets = formsets  # for save_model, which Django gives none
+        return formsets, inline_instances
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ConsequencesToConfirm as pending:  # the save's transaction rolled back
+            return self.consequences_response(request, pending.plan)
+
+    def edited(self, obj, formsets):
+        """The stored objects the forms edit, as edited (not yet saved)."""
+        found = {"blocks": [], "rounds": [], "offerings": []}
+        kinds = {ProgrammeBlock: "blocks", Round: "rounds", SessionOffering: "offerings"}
+        if type(obj) in kinds:
+            found[kinds[type(obj)]].append(obj)
+        for formset in formsets:
+            for form in formset.forms:
+                instance = form.instance
+                deleted = formset.can_delete and formset._should_delete_form(form)
+                if type(instance) in kinds and instance.pk and form.has_changed() and not deleted:
+                    found[kinds[type(instance)]].append(instance)
+        return found
+
+    def save_model(self, request, obj, form, change):
+        changeover = None
+        if change:
+            event = obj if isinstance(obj, Event) else obj.event
+            # Registrations wait from here to the commit: the plan misses none of them.
+            lock_event(event)
+            plan = programme_changes.plan(
+                event,
+                event_after=obj if isinstance(obj, Event) else None,
+                **self.edited(obj, getattr(request, "_programme_formsets", [])),
+            )
+            if plan.touches_people:
+                if request.POST.get(CONFIRMED_FIELD) != "1":
+                    raise ConsequencesToConfirm(plan)
+                changeover = programme_changes.Changeover(
+                    plan, _decisions(request.POST), user=request.user
+                )
+                changeover.before_save()
+        request._programme_changeover = changeover
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        changeover = getattr(request, "_programme_changeover", None)
+        if changeover is not None:
+            told = changeover.after_save()
+            self.message_user(
+                request,
+                ngettext(
+                    "The change was saved; %(count)d participant is being e-mailed.",
+                    "The change was saved; %(count)d participants are being e-mailed.",
+                    len(told),
+                )
+                % {"count": len(told)},
+                messages.SUCCESS,
+            )
+
+    def consequences_response(self, request, plan):
+        confirmed, waiting = plan.counts()
+        kept = [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name != CONFIRMED_FIELD and not name.startswith("_decide_")
+            for value in values
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("What this change does to the people who booked"),
+            "opts": self.opts,
+            "plan": plan,
+            "confirmed": confirmed,
+            "waiting": waiting,
+            "items": [emails.describe(item) for item in plan.general_items()],
+            "kept": kept,
+            "confirmed_field": CONFIRMED_FIELD,
+            "back_url": request.get_full_path(),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/programme_change/consequences.html", context)
+
+
+def _decisions(post):
+    rules = {programme_changes.KEEP_MOVED, programme_changes.KEEP_OTHER}
+    per_conflict = {
+        int(name.removeprefix("_decide_conflict_")): value
+        for name, value in post.items()
+        if name.startswith("_decide_conflict_")
+        and value in rules
+        and name.removeprefix("_decide_conflict_").isdigit()
+    }
+    per_overflow = {
+        int(name.removeprefix("_decide_capacity_")): value
+        for name, value in post.items()
+        if name.startswith("_decide_capacity_")
+        and value in {programme_changes.OVERFLOW, programme_changes.TO_WAITING}
+        and name.removeprefix("_decide_capacity_").isdigit()
+    }
+    rule = post.get("_decide_conflict_rule")
+    return programme_changes.Decisions(
+        conflict_rule=rule if rule in rules else programme_changes.KEEP_MOVED,
+        per_conflict=per_conflict,
+        per_overflow=per_overflow,
+        note=post.get("_decide_note", "")[:1000],
+    )
+
+
+class EventAdmin(ProgrammeChangeAdminMixin, events_admin.EventAdmin):
     inlines = [*events_admin.EventAdmin.inlines, SeatReservationInline]
     actions = [*events_admin.EventAdmin.actions, "draw_lottery"]
 
@@ -414,13 +673,73 @@ class EventAdmin(events_admin.EventAdmin):
         _report_promotions(self, request, services.fill_free_seats(form.instance))
 
 
-class SessionAdmin(events_admin.SessionAdmin):
+class CancelOfferingsMixin:
+    """A "Cancel…" page for what people booked: it shows who is affected and, only when
+    confirmed, cancels, releases them and invites them to choose again."""
+
+    change_form_template = "admin/programme_change/change_form.html"
+
+    def offerings_to_cancel(self, obj):
+        raise NotImplementedError
+
+    def get_urls(self):
+        opts = self.opts
+        return [
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name=f"{opts.app_label}_{opts.model_name}_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def cancel_view(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        opts = self.opts
+        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        offerings = list(self.offerings_to_cancel(obj).select_related("session", "round"))
+        if request.method == "POST" and request.POST.get(CONFIRMED_FIELD) == "1":
+            told = programme_changes.cancel_offerings(
+                obj.event, offerings, _decisions(request.POST), user=request.user
+            )
+            self.message_user(
+                request,
+                ngettext(
+                    "“%(name)s” is cancelled; %(count)d participant is being e-mailed.",
+                    "“%(name)s” is cancelled; %(count)d participants are being e-mailed.",
+                    len(told),
+                )
+                % {"name": obj, "count": len(told)},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(change_url)
+        plan = programme_changes.plan(obj.event, cancel=offerings)
+        response = self.consequences_response(request, plan)
+        response.context_data.update(
+            {"kept": [], "back_url": request.get_full_path(), "return_url": change_url}
+        )
+        return response
+
+
+class SessionAdmin(CancelOfferingsMixin, ProgrammeChangeAdminMixin, events_admin.SessionAdmin):
+    def offerings_to_cancel(self, session):
+        return session.offerings.current()
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         _report_promotions(self, request, services.fill_free_seats(form.instance.event))
 
 
-class SessionOfferingAdmin(events_admin.SessionOfferingAdmin):
+class SessionOfferingAdmin(
+    CancelOfferingsMixin, ProgrammeChangeAdminMixin, events_admin.SessionOfferingAdmin
+):
+    def offerings_to_cancel(self, offering):
+        return SessionOffering.objects.current().filter(pk=offering.pk)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         _report_promotions(self, request, services.fill_free_seats(obj.event))
@@ -440,6 +759,12 @@ def _report_promotions(model_admin, request, promoted):
         )
 
 
+class RoundAdmin(ProgrammeChangeAdminMixin, events_admin.RoundAdmin):
+    pass
+
+
+admin.site.unregister(Round)
+admin.site.register(Round, RoundAdmin)
 admin.site.unregister(Event)
 admin.site.register(Event, EventAdmin)
 admin.site.unregister(SessionOffering)

@@ -58,14 +58,18 @@ def calendar_line(offering):
     return f"{offering.rounds_title} ({time_range(offering)}): {offering.session.title}"
 
 
-def _message(registration, *, kind, subject, with_calendar, connection=None):
-    """The e-mail as `registration` receives it now, in their language."""
+def _message(registration, *, kind, subject, with_calendar, connection=None, details=None):
+    """The e-mail as `registration` receives it now, in their language. `details`: for a
+    programme change, what changed for them and the organiser's note."""
+    details = details or {}
     with translation.override(registration.language):
         # Before the allocation, a preference-mode registration has rankings only.
         awaiting_allocation = (
             registration.event.uses_preferences and not registration.event.allocated_at
         )
         context = {
+            "change_lines": [describe(item) for item in details.get("items", [])],
+            "change_note": details.get("note", ""),
             "registration": registration,
             "event": registration.event,
             "kind": kind,
@@ -85,13 +89,19 @@ def _message(registration, *, kind, subject, with_calendar, connection=None):
             connection=connection,
         )
         message.attach_alternative(html, "text/html")
-        if with_calendar and registration.is_active:
+        # A cancelled registration's calendar entry is removed by its cancellation only.
+        if with_calendar and (registration.is_active or kind == Kind.CANCELLATION):
+            lines = context["standing"].choices if context["standing"] else []  # None: cancelled
             sessions = "\n".join(
-                f"{calendar_line(line.offering)} ({line.status})"
-                for line in context["standing"].choices
+                f"{calendar_line(line.offering)} ({line.status})" for line in lines
             )
+            # The same entry each time (its UID), replaced by a newer version (SEQUENCE).
             calendar = event_calendar(
-                registration.event, settings.SITE_URL, extra_description=sessions
+                registration.event,
+                settings.SITE_URL,
+                extra_description=sessions,
+                sequence=registration.event.calendar_sequence,
+                cancelled=not registration.is_active,
             )
             message.attach("uitnodiging.ics", calendar.to_ical(), "text/calendar")
     return message
@@ -106,11 +116,19 @@ SUBJECTS = {
     Kind.LINK: gettext_lazy("Your registration for %(event)s"),
     Kind.PROMOTION: gettext_lazy("A place has become available: %(event)s"),
     Kind.CANCELLATION: gettext_lazy("Cancelled: your registration for %(event)s"),
+    Kind.PROGRAMME_CHANGE: gettext_lazy("Programme change: %(event)s"),
 }
 
 
 # Which kinds carry the calendar invitation (.ics) of the event.
-WITH_CALENDAR = {Kind.CONFIRMATION, Kind.CHANGED, Kind.ALLOCATION, Kind.PROMOTION}
+WITH_CALENDAR = {
+    Kind.CONFIRMATION,
+    Kind.CHANGED,
+    Kind.ALLOCATION,
+    Kind.PROMOTION,
+    Kind.PROGRAMME_CHANGE,
+    Kind.CANCELLATION,  # removes the entry from the calendar (METHOD:CANCEL)
+}
 # A message the mail server refused this often is left for a person to look at.
 MAX_ATTEMPTS = 10
 # How many queued e-mails' registrations send_queued() reads at a time.
@@ -123,8 +141,44 @@ def outbox_row(registration_pk, kind):
     if kind not in SUBJECTS:  # A mailing has its own subject: queue_mailing().
         raise ValueError(f"Unknown e-mail kind {kind!r}")
     queued = QueuedEmail(registration_id=registration_pk, kind=kind)
-    _deliver_after_commit([queued])
+    deliver_after_commit([queued])
     return queued
+
+
+def programme_change_row(registration_pk, details):
+    """A programme-change e-mail, not yet stored: `details` holds what changed for the
+    person ({"items": [...], "note": ...}); the caller stores the rows and passes them
+    to ``deliver_after_commit``."""
+    return QueuedEmail(
+        registration_id=registration_pk, kind=QueuedEmail.Kind.PROGRAMME_CHANGE, details=details
+    )
+
+
+def tell_session_staff(event, offering_pks, items, note=""):
+    """E-mail the session leaders and moderators of the offerings a programme change
+    touched (those with an address), once each, after the commit."""
+    from django.contrib.auth import get_user_model
+    from django.core.mail import send_mass_mail
+
+    staff = (
+        get_user_model()
+        .objects.filter(moderated_offerings__in=offering_pks)
+        .exclude(email="")
+        .distinct()
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Programme change: %(event)s") % {"event": event.title}
+        lines = [
+            _("The programme of %(event)s has changed:") % {"event": event.title},
+            *(f"- {describe(item)}" for item in items),
+        ]
+        if note:
+            lines += ["", _("A note from the organisers:") + f" {note}"]
+    body = "\n".join(lines) + "\n"
+    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]) for user in staff]
+    if messages:
+        transaction.on_commit(lambda: send_mass_mail(messages), robust=True)
+    return len(messages)
 
 
 def queue(registration_pk, kind):
@@ -134,7 +188,7 @@ def queue(registration_pk, kind):
     return queued
 
 
-def _deliver_after_commit(rows):
+def deliver_after_commit(rows):
     """With immediate delivery, send the queued e-mails `rows` once the transaction
     commits (by then they are stored); otherwise they wait for the worker
     (send_queued_email)."""
@@ -272,6 +326,7 @@ def _queued_message(queued, *, registration=None, connection=None):
         subject=SUBJECTS[queued.kind],
         with_calendar=queued.kind in WITH_CALENDAR,
         connection=connection,
+        details=queued.details,
     )
 
 
@@ -305,5 +360,41 @@ def queue_mailing(mailing, registration_pks):
         ],
         batch_size=500,
     )
-    _deliver_after_commit(queued)
+    deliver_after_commit(queued)
     return queued
+
+
+def describe(item):
+    """One line saying what changed, in the active language."""
+    kind = item["kind"]
+    if kind == "event":
+        return _("The date, time or place of the event changed: now %(now)s (was %(was)s).") % item
+    if kind == "time":
+        return _("%(title)s now takes place %(now)s (was %(was)s).") % item
+    if kind == "location":
+        return _("%(session)s is now in %(now)s (was %(was)s).") % {
+            **item,
+            "was": item["was"] or "–",
+            "now": item["now"] or "–",
+        }
+    if kind == "moved":
+        return _("%(session)s moved from %(was)s to %(now)s; your place moved with it.") % item
+    if kind == "dropped":
+        return (
+            _(
+                "You no longer have %(session)s (%(round)s): it clashed with the moved session. "
+                "Choose again through your personal link if you like."
+            )
+            % item
+        )
+    if kind == "to_waiting":
+        return _("%(session)s has fewer seats now; you are at the top of its waiting list.") % item
+    if kind == "cancelled":
+        return (
+            _(
+                "%(session)s (%(round)s) has been cancelled. Choose another session of that "
+                "round through your personal link."
+            )
+            % item
+        )
+    return ""

@@ -203,6 +203,72 @@ class SessionChoice(models.Model):
         return {"offering_id": self.offering_id}
 
 
+class HistoryEntry(models.Model):
+    """One change to a registration or one of its session choices: what, when, by whom and
+    from where. Written by the seat module with the change itself; holds no personal data
+    (the person is the registration), so it stays through anonymisation."""
+
+    class Source(models.TextChoices):
+        PARTICIPANT = "participant", _("participant")
+        ORGANISER = "organiser", _("organiser")
+        PROMOTION = "promotion", _("waiting list promotion")
+        ALLOCATION = "allocation", _("allocation")
+        PROGRAMME = "programme", _("programme change")
+
+    class Action(models.TextChoices):
+        REGISTERED = "registered", _("registered")
+        CHOSEN = "chosen", _("session chosen")
+        RELEASED = "released", _("session given up")
+        CANCELLED = "cancelled", _("registration cancelled")
+        CONFIRMED = "confirmed", _("given a place")
+        WAITING = "waiting", _("put on the waiting list")
+        MOVED = "moved", _("moved")
+        NOTIFIED = "notified", _("told about a programme change")
+
+    registration = models.ForeignKey(
+        Registration,
+        verbose_name=_("registration"),
+        on_delete=models.CASCADE,
+        related_name="history",
+    )
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+    source = models.CharField(_("from"), max_length=20, choices=Source.choices)
+    action = models.CharField(_("what"), max_length=20, choices=Action.choices)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, blank=True)
+    offering = models.ForeignKey(
+        "events.SessionOffering",
+        verbose_name=_("session"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    detail = models.CharField(_("details"), max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("history entry")
+        verbose_name_plural = _("history")
+
+    def __str__(self):
+        parts = [self.get_action_display()]
+        if self.offering_id:
+            parts.append(str(self.offering))
+        if self.status:
+            parts.append(self.get_status_display())
+        if self.detail:
+            parts.append(self.detail)
+        return ": ".join(parts)
+
+
 class Mailing(models.Model):
     """An e-mail from the organisers to the confirmed participants of an event or a session."""
 
@@ -413,6 +479,7 @@ class QueuedEmail(models.Model):
         PROMOTION = "promotion", _("place from the waiting list")
         CANCELLATION = "cancellation", _("cancellation")
         MAILING = "mailing", _("mailing")
+        PROGRAMME_CHANGE = "programme_change", _("programme change")
 
     registration = models.ForeignKey(
         Registration,
@@ -429,6 +496,12 @@ class QueuedEmail(models.Model):
         blank=True,
         related_name="queued_emails",
         help_text=_("For the kind 'mailing': the organisers' message this is a copy of."),
+    )
+    details = models.JSONField(
+        _("details"),
+        default=dict,
+        blank=True,
+        help_text=_("For the kind 'programme change': what changed for this person, and a note."),
     )
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)

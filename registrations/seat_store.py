@@ -120,7 +120,9 @@ def seats_taken(event_pk, offering_pks=None, *, by_role=True, using="default"):
 def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="default"):
     """In one statement: the pk of the event's registration for `email` (cancelled or not,
     or None), the seats taken of the event and the offerings `offering_pks` (as
-    ``seats_taken``), and those offerings' capacities ({pk: capacity or None})."""
+    ``seats_taken``), those offerings' capacities ({pk: capacity or None}) and where they
+    are now ({pk: (round pk, session pk, cancelled)}: a programme change may have moved
+    them since the caller read them)."""
     quote = connections[using].ops.quote_name
     seats_sql, seats_params = _seats_sql(event_pk, offering_pks, by_role=by_role, using=using)
     registrations = quote(Registration._meta.db_table)
@@ -130,14 +132,24 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
         f"SELECT 0, NULL, NULL, id FROM {registrations} "  # noqa: S608 - table names
         "WHERE event_id = %s AND email = %s "
         f"UNION ALL SELECT 1, seats.* FROM ({seats_sql}) seats "
-        f"UNION ALL SELECT 2, id, NULL, capacity FROM {offerings} WHERE id {which}"
+        # The placement travels in the text column: "round:session" or "round:session:x".
+        f"UNION ALL SELECT 2, id, CAST(round_id AS VARCHAR(20)) || ':' || "
+        "CAST(session_id AS VARCHAR(20)) || "
+        "CASE WHEN cancelled_at IS NULL THEN '' ELSE ':x' END, capacity "
+        f"FROM {offerings} WHERE id {which}"
     )
     with connections[using].cursor() as cursor:
         cursor.execute(sql, [event_pk, email, *seats_params, *which_params])
         rows = cursor.fetchall()
     address = next((row[3] for row in rows if row[0] == 0), None)
     capacities = {row[1]: row[3] for row in rows if row[0] == 2}
-    return address, _seat_counts(row[1:] for row in rows if row[0] == 1), capacities
+    placements = {}
+    for row in rows:
+        if row[0] == 2:
+            round_pk, session_pk, *cancelled = row[2].split(":")
+            placements[row[1]] = (int(round_pk), int(session_pk), bool(cancelled))
+    counts = _seat_counts(row[1:] for row in rows if row[0] == 1)
+    return address, counts, capacities, placements
 
 
 def _offerings_in(offering_pks):

@@ -26,6 +26,7 @@ Usage, inside ``transaction.atomic()``::
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -34,9 +35,11 @@ from django.utils.translation import gettext as _
 from events.models import Event, SessionOffering
 
 from . import seat_store
-from .models import Registration, SessionChoice, Status
+from .models import HistoryEntry, Registration, SessionChoice, Status
 
 seats_taken = seat_store.seats_taken
+Action = HistoryEntry.Action
+PROMOTION = HistoryEntry.Source.PROMOTION
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,9 @@ def validated_offerings(event, offering_ids, known=None):
         offerings = [known[pk] for pk in set(ids) if known[pk].event_id == event.pk]
     else:
         offerings = list(
-            SessionOffering.objects.filter(event=event, pk__in=ids).select_related(
-                "session", "round", "last_round"
-            )
+            SessionOffering.objects.current()
+            .filter(event=event, pk__in=ids)
+            .select_related("session", "round", "last_round")
         )
     if len(offerings) != len(set(ids)) or len(ids) != len(set(ids)):
         raise ValidationError(_("Choose sessions of this event only."), code="invalid_choice")
@@ -176,6 +179,38 @@ class EventSeats:
         # Registrations admitted here hold no choices but those claimed here (by pk).
         self._without_choices = set()
         self._claimed = {}
+        # Who changes the seats, for the registrations' history (``acting_as``).
+        self.source = HistoryEntry.Source.PARTICIPANT
+        self.actor = None
+        self._history = []
+        self._placements = {}  # {offering pk: (round, session, cancelled)} read under the lock
+
+    def acting_as(self, source, actor=None):
+        """Record the following changes in the history as made from `source` (a
+        HistoryEntry.Source) by the user `actor`; returns the seats."""
+        self.source, self.actor = source, actor
+        return self
+
+    def note(self, registration_id, action, *, offering=None, status="", detail="", source=None):
+        """A history entry for a change made here (or by the caller under this lock),
+        written with the next ``write`` or at once by the methods that write at once."""
+        self._history.append(
+            HistoryEntry(
+                registration_id=registration_id,
+                source=source or self.source,
+                action=action,
+                offering_id=getattr(offering, "pk", offering),
+                status=status,
+                detail=detail[:300],
+                actor=self.actor,
+            )
+        )
+
+    def write_history(self):
+        """Store the history entries noted since the last write."""
+        if self._history:
+            seat_store.insert_rows(self._history)
+            self._history = []
 
     @classmethod
     def open(cls, event, *, email=None, offerings=None, reservations=None, now=None):
@@ -191,7 +226,7 @@ class EventSeats:
             # (the cron job release_reserved_seats does the same where nobody registers).
             seats.promote()
         if email is not None:
-            address, counts, capacities = seat_store.address_and_seats(
+            address, counts, capacities, placements = seat_store.address_and_seats(
                 locked.pk,
                 email,
                 [offering.pk for offering in offerings or ()],
@@ -200,6 +235,7 @@ class EventSeats:
             )
             seats.existing = Registration.objects.get(pk=address) if address else None
             seats._book = seats._new_book(counts, capacities)
+            seats._placements = placements
         return seats
 
     def admit(self, registration):
@@ -218,12 +254,14 @@ class EventSeats:
             else:
                 self._new_rows.insert(0, [registration])
             self._without_choices.add(registration.pk)
+            self.note(registration.pk, Action.REGISTERED, status=registration.status)
             return registration
         registration.created_at = timezone.now()  # a reactivated registration queues anew
         registration.save()
         registration.choices.all().delete()
         registration.preferences.all().delete()
         self._without_choices.add(registration.pk)
+        self.note(registration.pk, Action.REGISTERED, status=registration.status)
         return registration
 
     def claim(self, registration, offerings):
@@ -242,8 +280,10 @@ class EventSeats:
         check_no_clash(self.event, offerings, held)
         self._claimed[registration.pk].extend(offerings)
         book = self._seat_book()
+        placed = self._placed(offerings)
         choices = []
         for offering in offerings:
+            round_id, session_id = placed[offering.pk]
             confirmed = registration.status == Status.CONFIRMED and book.has_seat(
                 offering.pk, registration.role
             )
@@ -253,19 +293,48 @@ class EventSeats:
                 SessionChoice(
                     registration=registration,
                     offering=offering,
-                    round_id=offering.round_id,
-                    session_id=offering.session_id,
+                    round_id=round_id,
+                    session_id=session_id,
                     status=Status.CONFIRMED if confirmed else Status.WAITING,
                 )
             )
+            self.note(registration.pk, Action.CHOSEN, offering=offering, status=choices[-1].status)
         self._new_rows.append(choices)
         return choices
+
+    def _placed(self, offerings):
+        """{pk: (round, session)} of `offerings` as they are under the lock: one moved
+        by a programme change since the caller read it is booked where it is now, unless
+        it was cancelled or now clashes with another choice."""
+        placed = {}
+        for offering in offerings:
+            round_id, session_id, cancelled = self._placements.get(
+                offering.pk, (offering.round_id, offering.session_id, False)
+            )
+            if cancelled:
+                raise ValidationError(
+                    _("%(session)s has just been cancelled. Choose another session.")
+                    % {"session": offering.session.title},
+                    code="cancelled",
+                )
+            placed[offering.pk] = (round_id, session_id)
+        rounds = [round_id for round_id, _session in placed.values()]
+        sessions = [session_id for _round, session_id in placed.values()]
+        if len(set(rounds)) != len(rounds) or len(set(sessions)) != len(sessions):
+            raise ValidationError(
+                _("The programme changed just now. Check your choices and send them again."),
+                code="programme_changed",
+            )
+        return placed
 
     def release(self, choices):
         """Give up `choices` (their seats or queue places); ``promote`` fills the seats."""
         SessionChoice.objects.filter(pk__in=[choice.pk for choice in choices]).update(
             status=Status.CANCELLED, updated_at=timezone.now()
         )
+        for choice in choices:
+            self.note(choice.registration_id, Action.RELEASED, offering=choice.offering_id)
+        self.write_history()
         self._book = None
 
     def cancel(self, registration):
@@ -274,6 +343,8 @@ class EventSeats:
         registration.cancelled_at = self.now
         registration.save(update_fields=["status", "cancelled_at", "updated_at"])
         registration.choices.active().update(status=Status.CANCELLED, updated_at=self.now)
+        self.note(registration.pk, Action.CANCELLED, status=Status.CANCELLED)
+        self.write_history()
         self._book = None
 
     def move_up(self, registration):
@@ -287,8 +358,71 @@ class EventSeats:
         registration.choices.filter(status=Status.WAITING).update(
             status=Status.CONFIRMED, updated_at=timezone.now()
         )
+        self.note(registration.pk, Action.CONFIRMED, status=Status.CONFIRMED)
+        self.write_history()
         self._book = None
         return True
+
+    def to_waiting_top(self, choices):
+        """An organiser's decision when an offering's seats were cut: these confirmed
+        `choices` (of one offering) go to the top of its waiting list, in the order they
+        were made, ahead of everyone already waiting."""
+        if not choices:
+            return
+        ahead = (
+            SessionChoice.objects.waiting()
+            .filter(offering_id=choices[0].offering_id)
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        start = min(ahead or self.now, self.now)
+        ordered = sorted(choices, key=lambda choice: (choice.created_at, choice.pk))
+        for place, choice in enumerate(ordered):
+            choice.status = Status.WAITING
+            # The queue is ordered by when a choice was made (SeatQuerySet.waiting).
+            choice.created_at = start - timedelta(microseconds=len(ordered) - place)
+            choice.save(update_fields=["status", "created_at", "updated_at"])
+            self.note(
+                choice.registration_id,
+                Action.WAITING,
+                offering=choice.offering_id,
+                status=Status.WAITING,
+            )
+        self.write_history()
+        self._book = None
+
+    def cancel_offering(self, offering):
+        """An organiser's decision: `offering` no longer runs. Everyone holding a seat or
+        a queue place in it is released (to choose again); no seat of another offering
+        is given out here, so nobody passes that offering's waiting list."""
+        choices = list(offering.choices.active())
+        self.release(choices)
+        offering.cancelled_at = self.now
+        offering.save(update_fields=["cancelled_at"])
+        return choices
+
+    def move_choice(self, choice, offering, *, respect_capacity=True):
+        """An organiser moves one `choice` to another `offering` of the same round: with a
+        seat where one is free (or whatever the capacity, when not `respect_capacity`),
+        else on that offering's waiting list. Returns the new choice."""
+        if offering.round_id != choice.round_id or offering.event_id != self.event.pk:
+            raise ValidationError(_("Choose a session of the same round."), code="other_round")
+        registration = choice.registration
+        self.release([choice])
+        book = self._seat_book()
+        free = book.has_seat(offering.pk, registration.role) or not respect_capacity
+        confirmed = registration.status == Status.CONFIRMED and free
+        moved = SessionChoice.objects.create(
+            registration=registration,
+            offering=offering,
+            round_id=offering.round_id,
+            session_id=offering.session_id,
+            status=Status.CONFIRMED if confirmed else Status.WAITING,
+        )
+        self.note(registration.pk, Action.MOVED, offering=offering, status=moved.status)
+        self.write_history()
+        self._book = None
+        return moved
 
     def promote(self):
         """Fill free seats from the waiting lists: first come, first served, event seats
@@ -309,6 +443,7 @@ class EventSeats:
             registration.save(update_fields=["status", "updated_at"])
             book.take(None, registration.role)
             promoted[registration.pk] = registration
+            self.note(registration.pk, Action.CONFIRMED, status=Status.CONFIRMED, source=PROMOTION)
         for offering in offerings:
             waiting = (
                 SessionChoice.objects.waiting()
@@ -323,15 +458,24 @@ class EventSeats:
                 choice.save(update_fields=["status", "updated_at"])
                 book.take(offering.pk, role)
                 promoted.setdefault(choice.registration_id, choice.registration)
+                self.note(
+                    choice.registration_id,
+                    Action.CONFIRMED,
+                    offering=offering,
+                    status=Status.CONFIRMED,
+                    source=PROMOTION,
+                )
+        self.write_history()
         self._book = book
         self.promoted.extend(promoted.values())
         return list(promoted.values())
 
     def write(self, *, outbox=()):
-        """Store the new rows and the e-mails `outbox` (unsaved outbox rows) in one round
-        trip where the database allows."""
-        seat_store.insert_groups(*self._new_rows, list(outbox))
+        """Store the new rows, the history entries and the e-mails `outbox` (unsaved outbox
+        rows) in one round trip where the database allows."""
+        seat_store.insert_groups(*self._new_rows, self._history, list(outbox))
         self._new_rows = []
+        self._history = []
 
     def _seat_book(self):
         if self._book is None:

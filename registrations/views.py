@@ -49,7 +49,7 @@ PRESELECT_PARAMETER = "sessie"
 def _rounds(event):
     """The event's rounds with their offerings and leaders (seats are slots)."""
     return event.rounds.order_by(*BLOCK_ORDER).prefetch_related(
-        Prefetch("offerings", queryset=SessionOffering.objects.for_choices())
+        Prefetch("offerings", queryset=SessionOffering.objects.for_choices().current())
     )
 
 
@@ -342,7 +342,10 @@ def manage(request, token):
     elif can_change:
         rounds = list(_rounds(event))
         current = {round_.pk: NO_SESSION for round_ in rounds}
-        current.update({c.round_id: str(c.offering_id) for c in registration.choices.all()})
+        # The offering's own round: where the choice shows, whatever copy it keeps.
+        current.update(
+            {c.offering.round_id: str(c.offering_id) for c in registration.choices.all()}
+        )
         form = ChangeChoicesForm(request.POST or None, rounds=rounds, current=current)
         if request.method == "POST":
             if form.is_valid():

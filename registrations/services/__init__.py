@@ -11,10 +11,12 @@ the commit.
 from .first_come import (
     Outcome,
     Person,
+    cancel_choice,
     cancel_registration,
     change_choices,
     check_registration_open,
     fill_free_seats,
+    move_choice,
     move_up,
     register_attendee,
     register_for_series,
@@ -30,6 +32,7 @@ from .preferences import (
 __all__ = [
     "Outcome",
     "Person",
+    "cancel_choice",
     "cancel_registration",
     "change_choices",
     "change_preferences",
@@ -37,6 +40,7 @@ __all__ = [
     "confirm_allocation",
     "fill_free_seats",
     "mailing_recipients",
+    "move_choice",
     "move_up",
     "register_attendee",
     "register_for_series",

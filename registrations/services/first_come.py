@@ -18,7 +18,7 @@ from events.models import Event
 
 from .. import emails
 from ..availability import RegistrationState, registration_state
-from ..models import QueuedEmail, Registration
+from ..models import HistoryEntry, QueuedEmail, Registration
 from ..seats import EventSeats, Programme, reserve_key, validated_offerings
 
 Kind = QueuedEmail.Kind
@@ -198,10 +198,19 @@ def change_choices(
     return Outcome(registration=registration, created=False, promoted=seats.promoted)
 
 
+def _source(user):
+    """Who acts: an organiser (`user`, from the admin or the organisers' pages), or else
+    the participant through their personal link."""
+    if user is None:
+        return (HistoryEntry.Source.PARTICIPANT, None)
+    return (HistoryEntry.Source.ORGANISER, user)
+
+
 @transaction.atomic
-def cancel_registration(registration: Registration) -> Outcome:
-    """Cancel and free the seats at once; the first people waiting move up."""
-    seats = EventSeats.open(registration.event)
+def cancel_registration(registration: Registration, *, by=None) -> Outcome:
+    """Cancel and free the seats at once; the first people waiting move up. `by`: the
+    organiser who cancels (None: the participant)."""
+    seats = EventSeats.open(registration.event).acting_as(*_source(by))
     registration = _locked(registration)
     if registration.is_active:
         seats.cancel(registration)
@@ -221,15 +230,54 @@ def fill_free_seats(event: Event) -> list[Registration]:
 
 
 @transaction.atomic
-def move_up(registration: Registration) -> Outcome:
+def move_up(registration: Registration, *, by=None) -> Outcome:
     """Confirm a waiting registration and all its waiting session choices.
 
     An organiser's deliberate decision, so no capacity is checked: the event or a
     session may end up over capacity. A registration that is not waiting is left
     alone (``promoted`` stays empty), so repeating the call is safe.
     """
-    seats = EventSeats.open(registration.event)
+    seats = EventSeats.open(registration.event).acting_as(HistoryEntry.Source.ORGANISER, by)
     registration = _locked(registration)
     moved = [registration] if seats.move_up(registration) else []
     mail_promoted([*seats.promoted, *moved])
     return Outcome(registration=registration, created=False, promoted=moved)
+
+
+def _organiser_change(choice, by, change):
+    """Run `change(seats, choice)` for an organiser under the event's lock, then give
+    freed seats to those waiting and tell everyone concerned."""
+    registration = choice.registration
+    seats = EventSeats.open(registration.event).acting_as(HistoryEntry.Source.ORGANISER, by)
+    registration = _locked(registration)
+    choice = registration.choices.active().select_related("offering").get(pk=choice.pk)
+    change(seats, choice)
+    seats.promote()
+    emails.queue(registration.pk, Kind.CHANGED)
+    mail_promoted(person for person in seats.promoted if person.pk != registration.pk)
+    return Outcome(registration=registration, created=False, promoted=seats.promoted)
+
+
+@transaction.atomic
+def move_choice(choice, offering, *, respect_capacity=True, by=None) -> Outcome:
+    """An organiser moves one session choice to another offering of the same round: a
+    seat there if one is free (or regardless, without `respect_capacity`), else its
+    waiting list. The seat left behind goes to the first person waiting for it."""
+    if offering.cancelled_at is not None:
+        raise ValidationError(_("This session has been cancelled."), code="cancelled")
+    holds_session = choice.registration.choices.active().filter(session_id=offering.session_id)
+    if holds_session.exclude(pk=choice.pk).exists():
+        raise ValidationError(
+            _("You cannot choose the same session in two rounds."), code="same_session_twice"
+        )
+    return _organiser_change(
+        choice,
+        by,
+        lambda seats, held: seats.move_choice(held, offering, respect_capacity=respect_capacity),
+    )
+
+
+@transaction.atomic
+def cancel_choice(choice, *, by=None) -> Outcome:
+    """An organiser cancels one session choice; its seat goes to the first waiting."""
+    return _organiser_change(choice, by, lambda seats, held: seats.release([held]))

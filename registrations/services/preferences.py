@@ -19,7 +19,15 @@ from events.models import PREFERENCES_NEED_SEPARATE_ROUNDS, Event, SessionOfferi
 
 from .. import allocation, emails
 from ..availability import RegistrationState, registration_state
-from ..models import AllocationRun, Preference, QueuedEmail, Registration, SessionChoice, Status
+from ..models import (
+    AllocationRun,
+    HistoryEntry,
+    Preference,
+    QueuedEmail,
+    Registration,
+    SessionChoice,
+    Status,
+)
 from ..seats import EventSeats, lock_event
 from .first_come import (
     Outcome,
@@ -32,6 +40,7 @@ from .first_come import (
 
 logger = logging.getLogger(__name__)
 Kind = QueuedEmail.Kind
+Action = HistoryEntry.Action
 
 
 def _check_preferences_open(event, *, now=None):
@@ -287,7 +296,12 @@ def confirm_allocation(run: AllocationRun, *, user=None, now: datetime | None = 
     event.allocated_at = now
     event.save(update_fields=["allocated_at", "updated_at"])
     # Seats left by people who cancelled since the draw go to the first in the queues.
-    seats = EventSeats.open(event, now=now)
+    seats = EventSeats.open(event, now=now).acting_as(HistoryEntry.Source.ALLOCATION, user)
+    for choice in SessionChoice.objects.filter(registration__event=event).order_by("pk"):
+        seats.note(
+            choice.registration_id, Action.CHOSEN, offering=choice.offering_id, status=choice.status
+        )
+    seats.write_history()
     seats.promote()
     run.confirmed_at = now
     run.confirmed_by = user

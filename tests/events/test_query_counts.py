@@ -104,12 +104,12 @@ def test_registration_form_and_post_queries_are_constant(
         assert client.get(url)["X-Page-Cache"] == "hit"
 
     # In the registration's transaction: the event lock, the address and the seats in
-    # one statement, and the inserts (registration, choices, outbox): one round trip on
-    # PostgreSQL after taking the registration's key from its sequence before the lock,
-    # three elsewhere. The chosen offerings and the seat reservations come with the kept
+    # one statement, and the inserts (registration, choices, history, outbox): one round
+    # trip on PostgreSQL after taking the registration's key from its sequence before the
+    # lock, four elsewhere. The chosen offerings and the seat reservations come with the kept
     # programme. Savepoints: the test runs in a transaction.
     data = registration_form_data(event)
-    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 7):
+    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 8):
         response = client.post(url, data)
     assert response.status_code == 302
 
@@ -137,4 +137,4 @@ def test_a_session_across_rounds_costs_no_extra_queries(client, settings):
     with CaptureQueriesContext(connection) as context:
         response = client.post(url, data)
     assert response.status_code == 302
-    assert len(context.captured_queries) == (6 if connection.vendor == "postgresql" else 7)
+    assert len(context.captured_queries) == (6 if connection.vendor == "postgresql" else 8)
