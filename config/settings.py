@@ -313,6 +313,12 @@ REGISTRATION_RETENTION_DAYS = int(os.environ.get("DJANGO_REGISTRATION_RETENTION_
 # changes, with the seats filled in per response (sitewide/pagecache.py). 0 switches the
 # cache off.
 PAGE_CACHE_SECONDS = int(os.environ.get("DJANGO_PAGE_CACHE_SECONDS", "60" if PRODUCTION else "0"))
+# How long an app server trusts that a kept page's programme has not changed before it asks
+# the shared cache again: one read per page and fraction of a second instead of one per view.
+# A programme change shows this much later at most; seats are always exact.
+PAGE_CACHE_RECHECK_SECONDS = float(
+    os.environ.get("DJANGO_PAGE_CACHE_RECHECK_SECONDS", "0" if TESTING else "0.5")
+)
 # Seconds a visitor is asked to wait when the database is unreachable (503 Retry-After).
 DATABASE_OUTAGE_RETRY_AFTER = 30
 # A bare view at /_bench/ceiling measures the server's ceiling (benchmarks only).

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from sitewide.pagecache import slot
 
 from .models import Registration, SessionChoice, Status
+from .seats import seats_taken
 
 PREFIX = "seats"
 
@@ -31,10 +32,11 @@ def fill(names):
     for name in names:
         _prefix, kind, event_pk, offering_pk, capacity = name.split(":")
         wanted.setdefault(int(event_pk), []).append((name, kind, int(offering_pk), int(capacity)))
-    slots = [slot for event_slots in wanted.values() for slot in event_slots]
     taken = confirmed_seats(
-        event_pks=[pk for pk, event_slots in wanted.items() if any(not s[2] for s in event_slots)],
-        offering_pks=sorted({offering_pk for _n, _k, offering_pk, _c in slots if offering_pk}),
+        {
+            event_pk: sorted({offering_pk for _n, _k, offering_pk, _c in slots if offering_pk})
+            for event_pk, slots in wanted.items()
+        }
     )
     language = get_language()
     values = {}
@@ -45,9 +47,21 @@ def fill(names):
     return values
 
 
-def confirmed_seats(*, event_pks, offering_pks):
-    """{("event", pk): seats, ("offering", pk): seats} confirmed, in one query."""
+def confirmed_seats(offerings_by_event):
+    """{("event", pk): seats, ("offering", pk): seats} confirmed, for the events and
+    offerings given ({event pk: [offering pk, ...]}), in one query."""
+    if len(offerings_by_event) == 1:
+        # One event's page, on every view while registration is busy: the seat module's
+        # prepared statement costs a fraction of building the ORM's union each time.
+        [(event_pk, offering_pks)] = offerings_by_event.items()
+        counts = seats_taken(event_pk, offering_pks, by_role=False)
+        return {
+            ("offering", holder) if holder else ("event", event_pk): sum(roles.values())
+            for holder, roles in counts.items()
+        }
     confirmed = Status.CONFIRMED
+    event_pks = list(offerings_by_event)
+    offering_pks = [pk for pks in offerings_by_event.values() for pk in pks]
     by_event = (
         Registration.objects.filter(event_id__in=event_pks, status=confirmed)
         .values("event_id")
@@ -62,12 +76,7 @@ def confirmed_seats(*, event_pks, offering_pks):
         .values_list("holder", "offering_id", "seats")
         .order_by()
     )
-    if not offering_pks:
-        rows = by_event
-    elif not event_pks:
-        rows = by_offering
-    else:
-        rows = by_event.union(by_offering, all=True)
+    rows = by_event.union(by_offering, all=True) if offering_pks else by_event
     return {(holder, pk): seats for holder, pk, seats in rows}
 
 

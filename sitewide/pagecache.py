@@ -12,7 +12,9 @@ of other events stay kept.
 What changes with every registration (seats left, "fully booked") is never part of a kept
 page: the template marks it as a named slot (``{% slot %}``, ``slot()``) and the app that owns
 it fills it per response (``fill_slots``, with fillers registered per prefix by
-``register_slot_filler``). A registration therefore renews no page. Pages also expire after
+``register_slot_filler``). A registration therefore renews no page. Each app server asks
+the shared cache for a page's generations at most every ``PAGE_CACHE_RECHECK_SECONDS`` (half a
+second): a programme change shows that much later at most. Pages also expire after
 ``PAGE_CACHE_SECONDS``, or earlier at a moment the page names (``keep_until``), such as the
 minute registration opens.
 
@@ -171,6 +173,7 @@ class PageCacheMiddleware:
         self.get_response = get_response
         self.pages = OrderedDict()
         self.paths = Counter()  # the paths of the kept pages: others skip the early look
+        self.checked = {}  # {scopes: (time.monotonic(), their generations)}
         self.lock = threading.Lock()
 
     def __call__(self, request):
@@ -231,11 +234,17 @@ class PageCacheMiddleware:
         return None
 
     def current(self, kept):
-        """Whether none of the scopes `kept` shows has been renewed since it was kept."""
-        try:
-            return generations(kept.scopes) == kept.generations
-        except Exception:  # noqa: BLE001 - any cache fault: render instead
-            return False
+        """Whether none of the scopes `kept` shows has been renewed since it was kept (as
+        read at most PAGE_CACHE_RECHECK_SECONDS ago)."""
+        now = time.monotonic()
+        checked = self.checked.get(kept.scopes)
+        if checked is None or now - checked[0] >= settings.PAGE_CACHE_RECHECK_SECONDS:
+            try:
+                checked = (now, generations(kept.scopes))
+            except Exception:  # noqa: BLE001 - any cache fault: render instead
+                return False
+            self.checked[kept.scopes] = checked  # one assignment: safe between threads
+        return checked[1] == kept.generations
 
     def kept(self, key):
         """The KeptPage under `key` if it has not expired, else None."""
@@ -369,17 +378,24 @@ class ProgrammeCache:
 
     def __init__(self):
         self.entries = OrderedDict()
+        self.checked = {}  # {scopes: (time.monotonic(), their generations)}
         self.lock = threading.Lock()
 
-    @staticmethod
-    def generations(scopes):
-        """The generations of `scopes`, or None when nothing may be kept."""
+    def generations(self, scopes):
+        """The generations of `scopes` (as read at most PAGE_CACHE_RECHECK_SECONDS ago), or
+        None when nothing may be kept."""
         if settings.PAGE_CACHE_SECONDS <= 0:
             return None
-        try:
-            return generations(scopes)
-        except Exception:  # noqa: BLE001 - any cache fault: query instead
-            return None  # The cache is an optimisation: without it the view queries.
+        scopes = tuple(scopes)
+        now = time.monotonic()
+        checked = self.checked.get(scopes)
+        if checked is None or now - checked[0] >= settings.PAGE_CACHE_RECHECK_SECONDS:
+            try:
+                checked = (now, generations(scopes))
+            except Exception:  # noqa: BLE001 - any cache fault: query instead
+                return None  # The cache is an optimisation: without it the view queries.
+            self.checked[scopes] = checked
+        return checked[1]
 
     @staticmethod
     def page_key(request, generation):

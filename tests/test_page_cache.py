@@ -4,6 +4,7 @@ with the seats filled in per answer, renewed when a write that changes them comm
 import contextlib
 import datetime
 import re
+import time
 
 import pytest
 from django.conf import settings
@@ -624,3 +625,23 @@ def test_a_sheet_import_renews_its_event_only(client, db_page_cache, open_event,
     assert set(cache_states(client, mine)) == {"miss"}
     assert set(cache_states(client, others)) == {"hit"}
     assert "Nieuwe sessie" in get_page(client, open_event)[1]
+
+
+def test_a_server_rechecks_a_kept_pages_programme_at_most_every_few_moments(
+    client, page_cache, open_event, monkeypatch
+):
+    """Production asks the shared cache at most every PAGE_CACHE_RECHECK_SECONDS: a
+    programme change shows that much later at most, while seats stay exact."""
+    page_cache.PAGE_CACHE_RECHECK_SECONDS = 0.5
+    get_page(client, open_event)
+    get_page(client, open_event)  # checked now
+    change_the_event(open_event)
+    register_anna(open_event)
+
+    soon, html = get_page(client, open_event)
+    assert soon["X-Page-Cache"] == "hit" and "9 plekken vrij" in html  # seats exact
+
+    later = time.monotonic() + 0.6
+    monkeypatch.setattr("sitewide.pagecache.time.monotonic", lambda: later)
+    response, html = get_page(client, open_event)
+    assert response["X-Page-Cache"] == "miss" and "Een nieuwe samenvatting." in html
