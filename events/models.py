@@ -982,59 +982,11 @@ class SessionOffering(models.Model):
         return f"{self.session.title} – {self.round.title}"
 
     def save(self, *args, **kwargs):
-        """Save; when the round or session changed, the people who booked it go with it.
-
-        A session choice keeps a copy of its offering's round and session (the database
-        enforces one session per round with them). A copy left behind made the choice
-        invisible on the participant's page, which then offered "no session" and dropped
-        it on the next save. A move that would give someone two sessions in one round
-        is refused here: the organiser decides those cases first (programme changes).
-        """
-        previous = None
-        if self.pk is not None and not self._state.adding:
-            previous = (
-                type(self).objects.filter(pk=self.pk).values_list("round_id", "session_id").first()
-            )
+        """Save in one transaction with what listens to the save: when the round or
+        session changes, the registrations app moves the people who booked the offering
+        along (registrations.bookings), or refuses the move, and then nothing is saved."""
         with transaction.atomic(using=kwargs.get("using")):
             super().save(*args, **kwargs)
-            if previous and previous != (self.round_id, self.session_id):
-                self.carry_bookings()
-
-    def booking_conflicts(self):
-        """Active choices of this offering whose person holds another active choice in
-        this offering's round or of its session: they cannot both stand."""
-        choices = self.choices  # the registrations app's rows, by their related name
-        others = (
-            choices.model.objects.exclude(status="cancelled")
-            .exclude(offering_id=self.pk)
-            .filter(Q(round_id=self.round_id) | Q(session_id=self.session_id))
-        )
-        return choices.exclude(status="cancelled").filter(
-            registration_id__in=others.values("registration_id")
-        )
-
-    def carry_bookings(self):
-        """Bring the choices' (and rankings') copies of round and session in line."""
-        if self.booking_conflicts().exists():
-            raise ValidationError(
-                _(
-                    "Some people who booked this session already have another session in "
-                    "that round. Decide for them first on the page that shows the consequences."
-                ),
-                code="booking_conflict",
-            )
-        self.choices.update(round_id=self.round_id, session_id=self.session_id)
-        rankings = self.preferences.all()
-        ranked = set(rankings.values_list("registration_id", "rank"))
-        taken = rankings.model.objects.filter(
-            round_id=self.round_id, registration_id__in={pk for pk, _rank in ranked}
-        ).exclude(offering_id=self.pk)
-        if ranked & set(taken.values_list("registration_id", "rank")):
-            raise ValidationError(
-                _("Some people ranked a session in that round already; the move would lose it."),
-                code="ranking_conflict",
-            )
-        rankings.update(round_id=self.round_id)
 
     def clean(self):
         errors = {}

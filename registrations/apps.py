@@ -7,12 +7,13 @@ class RegistrationsConfig(AppConfig):
     verbose_name = _("Registrations")
 
     def ready(self):
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_save
 
+        from events.models import SessionOffering
         from events.page_scopes import event_changed
         from sitewide.pagecache import register_slot_filler
 
-        from . import seat_slots
+        from . import bookings, seat_slots
         from .models import SeatReservation
 
         register_slot_filler(seat_slots.PREFIX, seat_slots.fill)
@@ -25,3 +26,6 @@ class RegistrationsConfig(AppConfig):
             signal.connect(
                 reservations_changed, sender=SeatReservation, weak=False, dispatch_uid=__name__
             )
+        # Moving an offering moves its bookings (or is refused), in the offering's save.
+        pre_save.connect(bookings.remember_placement, sender=SessionOffering, dispatch_uid=__name__)
+        post_save.connect(bookings.carry_bookings, sender=SessionOffering, dispatch_uid=__name__)
