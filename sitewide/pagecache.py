@@ -243,7 +243,7 @@ class PageCacheMiddleware:
                 checked = (now, generations(kept.scopes))
             except Exception:  # noqa: BLE001 - any cache fault: render instead
                 return False
-            self.checked[kept.scopes] = checked  # one assignment: safe between threads
+            remember_check(self.checked, kept.scopes, checked)
         return checked[1] == kept.generations
 
     def kept(self, key):
@@ -256,16 +256,15 @@ class PageCacheMiddleware:
 
     @staticmethod
     def is_page(response):
-        return (
-            response.status_code == 200
-            and not response.streaming
-            and response.get("Content-Type", "").startswith("text/html")
-        )
+        """An HTML page, whatever its status: a form sent back with errors (400) shows its
+        seats too."""
+        return not response.streaming and response.get("Content-Type", "").startswith("text/html")
 
     def can_store(self, request, response):
         session = getattr(request, "session", None)
         return (
-            not response.has_header("Cache-Control")
+            response.status_code == 200
+            and not response.has_header("Cache-Control")
             and set(response.cookies) <= {settings.CSRF_COOKIE_NAME}
             # The request had no session cookie: an unchanged session is empty, and the
             # page cannot depend on it (the header only asks whether someone is logged in).
@@ -298,6 +297,17 @@ class PageCacheMiddleware:
         self.paths[key[2]] -= 1
         if not self.paths[key[2]]:
             del self.paths[key[2]]
+
+
+MAX_CHECKS = 1000
+
+
+def remember_check(checked, scopes, value):
+    """Keep when the generations of `scopes` were read. Bounded: a request for a page that
+    does not exist (any slug) asks too. Single assignments: safe between threads."""
+    if len(checked) >= MAX_CHECKS:
+        checked.clear()
+    checked[scopes] = value
 
 
 class KeptPage(NamedTuple):
@@ -394,7 +404,7 @@ class ProgrammeCache:
                 checked = (now, generations(scopes))
             except Exception:  # noqa: BLE001 - any cache fault: query instead
                 return None  # The cache is an optimisation: without it the view queries.
-            self.checked[scopes] = checked
+            remember_check(self.checked, scopes, checked)
         return checked[1]
 
     @staticmethod

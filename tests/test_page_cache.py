@@ -645,3 +645,27 @@ def test_a_server_rechecks_a_kept_pages_programme_at_most_every_few_moments(
     monkeypatch.setattr("sitewide.pagecache.time.monotonic", lambda: later)
     response, html = get_page(client, open_event)
     assert response["X-Page-Cache"] == "miss" and "Een nieuwe samenvatting." in html
+
+
+def test_a_form_sent_back_with_errors_shows_its_seats(client, open_event):
+    """Slots are filled on every HTML answer of a view that has them, not only on 200s."""
+    register_anna(open_event)
+    registration = Registration.objects.get()
+    [first_round, _second] = offerings_by_round(open_event)
+
+    response = client.post(
+        registration.get_absolute_url(), {f"round_{first_round[0].round_id}": "999999"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "<!--slot" not in html and "plekken vrij" in html
+
+
+def test_the_memory_of_generation_checks_is_bounded():
+    checked = {}
+    for number in range(pagecache.MAX_CHECKS + 5):
+        pagecache.remember_check(checked, ("site", f"event:{number}"), (0.0, ("g",)))
+
+    assert len(checked) <= pagecache.MAX_CHECKS
+    assert ("site", f"event:{pagecache.MAX_CHECKS + 4}") in checked
