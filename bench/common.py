@@ -164,9 +164,8 @@ def manage(env, *args):
 
 
 def prepare(env):
-    """What a release does once: cache table, migrate, translations, static files; then
+    """What a release does once: migrate, translations, static files; then
     the seed programmes with the upcoming Dag van de Buurt copy (load_demo)."""
-    manage(env, "createcachetable")
     manage(env, "migrate", "-v0")
     manage(env, "compilemessages", "--ignore=.venv", "-v0")
     manage(env, "collectstatic", "--noinput", "-v0")
@@ -546,7 +545,7 @@ def stack(*, workers=None, threads=None, fsync=True, **env_extra):
         log("starting PostgreSQL")
         postgres.start()
         env = production_env(postgres.url, workdir, **env_extra)
-        log("migrate, createcachetable, compilemessages, collectstatic, load_demo")
+        log("migrate, compilemessages, collectstatic, load_demo")
         prepare(env)
         server = Gunicorn(env, workdir, workers=workers, threads=threads)
         log("starting gunicorn")

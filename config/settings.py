@@ -272,11 +272,11 @@ LOGIN_REDIRECT_URL = "registrations:my_sessions"
 
 # Stateless app servers: sessions and the cache (rate limits) live in the database by
 # default, or in a shared cache such as Redis (DJANGO_CACHE_URL=redis://host:6379/0,
-# which needs the `redis` package). `manage.py createcachetable` creates the table.
+# which needs the `redis` package). The database cache's table comes with `migrate`.
 def cache_from_url(url):
     scheme, _sep, rest = url.partition("://")
     backends = {
-        "db": "sitewide.cache.DatabaseCache",  # Django's, with one-statement writes
+        "db": "sitewide.cache.DatabaseCache",  # one-statement writes, atomic counts
         "locmem": "django.core.cache.backends.locmem.LocMemCache",
         "redis": "django.core.cache.backends.redis.RedisCache",
         "rediss": "django.core.cache.backends.redis.RedisCache",
@@ -290,7 +290,7 @@ def cache_from_url(url):
 
 CACHES = {
     "default": cache_from_url(
-        os.environ.get("DJANGO_CACHE_URL", "db://django_cache" if PRODUCTION else "locmem://")
+        os.environ.get("DJANGO_CACHE_URL", "db://" if PRODUCTION else "locmem://")
     )
 }
 SESSION_ENGINE = os.environ.get("DJANGO_SESSION_ENGINE", "django.contrib.sessions.backends.db")

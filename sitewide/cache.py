@@ -1,29 +1,23 @@
-"""Django's database cache, with one statement per write on PostgreSQL.
+"""The shared cache in the database, through the ORM: the rate limits' counts and the page
+cache's generations, shared by every app server without Redis.
 
-Every registration writes the cache: its address's count for the rate limit. Django's
-``DatabaseCache.set`` counts the whole table, then selects and updates (or inserts) the row
-in a transaction of its own: five statements and a commit for each write. On PostgreSQL
-this backend writes with one upsert instead, and counts the table for culling on about one
-write in ``cull_every``.
+Django's own ``DatabaseCache`` counts the whole table, then selects and updates (or inserts)
+the row in a transaction of its own for every write, and its ``incr`` reads the value and
+writes it back, so increments at the same moment are lost. This one keeps its rows in
+``CacheEntry`` (created by the app's migration) and:
 
-``add`` is one statement on PostgreSQL too (an upsert that only replaces an expired row),
-and ``incr`` (and ``decr``) are atomic on every database, for the rate limit's counts:
-Django's read the value and wrote it back, so that increments at the same moment were
-lost. Here the new value is written only if the row still holds the value read (compare
-and set), and read again otherwise: uncontended, a read and a write, with no transaction
-or lock held in between.
+- writes with one upsert (``set``, ``set_many``), and culls the table about one write in
+  ``cull_every``;
+- reads only rows that have not expired (``get``, ``get_many``): one statement;
+- counts atomically (``incr``, ``decr``): the new value is written only if the row still
+  holds the value read (compare and set), and read again otherwise, with no transaction or
+  lock held in between;
+- ``add`` replaces an expired row, or inserts, and fails on a live one.
 
-Reads (``get``, ``get_many``: the rate limit's counts, the page cache's generations) select
-only rows that have not expired; Django's own converted every row's expiry date in
-Python and deleted expired rows as it read them (culling deletes them here). Other reads,
-and every other database, are Django's own.
-
-Such a read is often a request's first query: the rate limit's count, the page cache's
-generations. On a connection kept from an earlier request it then stands in for Django's
-health check (``CONN_HEALTH_CHECKS``), a ``SELECT 1`` of its own: when the connection
-turns out broken (PostgreSQL restarted meanwhile), it is closed and the read repeated on a
-new one, which is what the check would have done. A cached page then costs one round
-trip instead of two.
+Such a read is often a request's first query. On a connection kept from an earlier request
+it then stands in for Django's health check (``CONN_HEALTH_CHECKS``), a ``SELECT 1`` of its
+own: when the connection turns out broken (PostgreSQL restarted meanwhile), it is closed and
+the read repeated on a new one, which is what the check would have done.
 """
 
 import base64
@@ -31,139 +25,153 @@ import pickle
 import random
 from datetime import UTC, datetime
 
-from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
-from django.db import InterfaceError, OperationalError, connections, router
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.db import IntegrityError, InterfaceError, OperationalError, router, transaction
 from django.utils.timezone import now
 
+from .models import CacheEntry
 
-class DatabaseCache(DjangoDatabaseCache):
+NEVER = datetime.max.replace(microsecond=0, tzinfo=UTC)
+
+
+class DatabaseCache(BaseCache):
+    """``CACHES`` backend; its ``LOCATION`` is not used (the table is ``CacheEntry``'s)."""
+
     cull_every = 50
+    pickle_protocol = pickle.HIGHEST_PROTOCOL
+
+    def __init__(self, location, params):
+        super().__init__(params)
+
+    # -------------------------------------------------------------------------- reading
 
     def get(self, key, default=None, version=None):
-        db = router.db_for_read(self.cache_model_class)
-        connection = connections[db]
-        if connection.vendor != "postgresql":
-            return super().get(key, default, version)
         key = self.make_and_validate_key(key, version=version)
-        rows = self._first_read(connection, [key])
-        if not rows:
-            return default
-        return _loads(rows[0][1])
+        rows = self._first_read([key])
+        return _loads(rows[0][1]) if rows else default
 
     def get_many(self, keys, version=None):
-        db = router.db_for_read(self.cache_model_class)
-        connection = connections[db]
-        if connection.vendor != "postgresql":
-            return super().get_many(keys, version)
         names = {self.make_and_validate_key(key, version=version): key for key in keys}
         if not names:
             return {}
-        return {names[name]: _loads(value) for name, value in self._first_read(connection, names)}
+        return {names[name]: _loads(value) for name, value in self._first_read(names)}
 
-    def _first_read(self, connection, keys):
+    def has_key(self, key, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return bool(self._first_read([key]))
+
+    def _first_read(self, keys):
         """``_read``, which on a kept connection stands in for the health check."""
+        connection = transaction.get_connection(router.db_for_read(CacheEntry))
         checking = _stands_in_for_health_check(connection)
         try:
-            return self._read(connection, keys)
+            return self._read(keys)
         except (OperationalError, InterfaceError):
             if not checking:
                 raise
             connection.close()  # broken since its last request: read on a new one
-            return self._read(connection, keys)
+            return self._read(keys)
 
-    def _read(self, connection, keys):
+    def _read(self, keys):
         """The rows (key, value) of `keys` (made keys) that have not expired."""
-        table = connection.ops.quote_name(self._table)
-        which = ", ".join(["%s"] * len(keys))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT cache_key, value FROM {table} "  # noqa: S608 - our table name
-                f"WHERE cache_key IN ({which}) AND expires > %s",
-                [*keys, connection.ops.adapt_datetimefield_value(now())],
+        return list(
+            CacheEntry.objects.filter(key__in=keys, expires__gt=now()).values_list("key", "value")
+        )
+
+    # -------------------------------------------------------------------------- writing
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        self.set_many({key: value}, timeout, version)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        expires = self._expiry(timeout)
+        entries = [
+            CacheEntry(
+                key=self.make_and_validate_key(key, version=version),
+                value=_dumps(value, self.pickle_protocol),
+                expires=expires,
             )
-            return cursor.fetchall()
+            for key, value in data.items()
+        ]
+        if entries:
+            self._cull_now_and_then()
+            CacheEntry.objects.bulk_create(
+                entries,
+                update_conflicts=True,
+                unique_fields=["key"],
+                update_fields=["value", "expires"],
+            )
+        return []
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        stored = _dumps(value, self.pickle_protocol)
+        expires = self._expiry(timeout)
+        if CacheEntry.objects.filter(key=key, expires__lte=now()).update(
+            value=stored, expires=expires
+        ):
+            return True  # an expired row, replaced
+        try:
+            with transaction.atomic(using=router.db_for_write(CacheEntry)):
+                CacheEntry.objects.create(key=key, value=stored, expires=expires)
+        except IntegrityError:  # a live row
+            return False
+        return True
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        live = CacheEntry.objects.filter(key=key, expires__gt=now())
+        return bool(live.update(expires=self._expiry(timeout)))
 
     def incr(self, key, delta=1, version=None):
         """Add `delta` to the value and return it, atomically; ValueError if the key is
         missing or expired (as Django's)."""
-        db = router.db_for_write(self.cache_model_class)
-        connection = connections[db]
         key = self.make_and_validate_key(key, version=version)
-        table = connection.ops.quote_name(self._table)
-        read = self._first_read if connection.vendor == "postgresql" else self._read
-        rows = read(connection, [key])
+        rows = self._first_read([key])
         while rows:
             stored = rows[0][1]
             value = _loads(stored) + delta
-            with connection.cursor() as cursor:
-                # Compare and set: 0 rows when another write came between (or it expired).
-                cursor.execute(
-                    f"UPDATE {table} SET value = %s "  # noqa: S608 - our table name
-                    "WHERE cache_key = %s AND value = %s AND expires > %s",
-                    [
-                        _dumps(value, self.pickle_protocol),
-                        key,
-                        stored,
-                        connection.ops.adapt_datetimefield_value(now()),
-                    ],
-                )
-                if cursor.rowcount == 1:
-                    return value
-            rows = self._read(connection, [key])
+            # Compare and set: nothing written when another write came between (or it expired).
+            if CacheEntry.objects.filter(key=key, value=stored, expires__gt=now()).update(
+                value=_dumps(value, self.pickle_protocol)
+            ):
+                return value
+            rows = self._read([key])
         raise ValueError(f"Key '{key}' not found")
 
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        if connections[router.db_for_write(self.cache_model_class)].vendor != "postgresql":
-            return super().add(key, value, timeout, version)
-        return self._write(key, value, timeout, version, only_expired=True)
+    def delete(self, key, version=None):
+        return bool(self.delete_many([key], version))
 
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        if connections[router.db_for_write(self.cache_model_class)].vendor != "postgresql":
-            return super().set(key, value, timeout, version)
-        self._write(key, value, timeout, version)
-        return None
+    def delete_many(self, keys, version=None):
+        names = [self.make_and_validate_key(key, version=version) for key in keys]
+        deleted, _by_model = CacheEntry.objects.filter(key__in=names).delete()
+        return deleted
 
-    def _write(self, key, value, timeout, version, *, only_expired=False):
-        """The upsert on PostgreSQL; with `only_expired`, whether it wrote."""
-        db = router.db_for_write(self.cache_model_class)
-        connection = connections[db]
-        sql, params = self._upsert(connection, key, value, timeout, version)
-        if only_expired:  # a live row stays (and add fails); an expired one is replaced
-            table = connection.ops.quote_name(self._table)
-            sql += f" WHERE {table}.expires <= %s RETURNING 1"
-            params.append(connection.ops.adapt_datetimefield_value(now()))
-        with connection.cursor() as cursor:
-            self._cull_now_and_then(db, cursor)
-            cursor.execute(sql, params)
-            return only_expired and cursor.fetchone() is not None
+    def clear(self):
+        CacheEntry.objects.all().delete()
 
-    def _cull_now_and_then(self, db, cursor):
-        if random.randrange(self.cull_every) == 0:  # noqa: S311 - not for security
-            table = connections[db].ops.quote_name(self._table)
-            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our table name
-            count = cursor.fetchone()[0]
-            if count > self._max_entries:
-                self._cull(db, cursor, now().replace(microsecond=0), count)
-
-    def _upsert(self, connection, key, value, timeout, version):
-        key = self.make_and_validate_key(key, version=version)
+    def _expiry(self, timeout):
+        # As Django's database cache: whole seconds, a far future for "never".
         timeout = self.get_backend_timeout(timeout)
-        # As Django's own set(): whole seconds, a far future for "never".
         if timeout is None:
-            expires = datetime.max
-        else:
-            expires = datetime.fromtimestamp(timeout, tz=UTC if settings.USE_TZ else None)
-        expires = connection.ops.adapt_datetimefield_value(expires.replace(microsecond=0))
-        pickled = _dumps(value, self.pickle_protocol)
-        table = connection.ops.quote_name(self._table)
-        return (
-            f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (cache_key) DO UPDATE "
-            "SET value = EXCLUDED.value, expires = EXCLUDED.expires",
-            [key, pickled, expires],
-        )
+            return NEVER
+        return datetime.fromtimestamp(int(timeout), tz=UTC)
+
+    def _cull_now_and_then(self):
+        if random.randrange(self.cull_every) != 0:  # noqa: S311 - not for security
+            return
+        CacheEntry.objects.filter(expires__lte=now()).delete()
+        count = CacheEntry.objects.count()
+        if count <= self._max_entries:
+            return
+        if not self._cull_frequency:  # as Django's: 0 empties the cache
+            self.clear()
+            return
+        # As Django's: the keys before the (count / cull_frequency)th in key order go.
+        keys = CacheEntry.objects.order_by("key").values_list("key", flat=True)
+        cutoff = keys[count // self._cull_frequency : count // self._cull_frequency + 1].first()
+        if cutoff is not None:
+            CacheEntry.objects.filter(key__lt=cutoff).delete()
 
 
 def _dumps(value, protocol):

@@ -1,28 +1,26 @@
-"""The database cache of production (sitewide/cache.py): Django's, with one-statement writes."""
+"""The database cache of production (sitewide/cache.py): one-statement reads and writes,
+atomic counts, through the ORM."""
 
 import datetime
 
 import pytest
 from django.core.cache import caches
-from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.test import RequestFactory
 from django.test.utils import override_settings
 
 from sitewide import ratelimit
+from sitewide.models import CacheEntry
 from tests.registrations.test_concurrency import _rush
 
 pytestmark = pytest.mark.django_db
 
-TABLE = "test_cache_table"
+DATABASE_CACHE = {"default": {"BACKEND": "sitewide.cache.DatabaseCache"}}
 
 
 @pytest.fixture
 def db_cache():
-    with override_settings(
-        CACHES={"default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": TABLE}}
-    ):
-        call_command("createcachetable", verbosity=0)
+    with override_settings(CACHES=DATABASE_CACHE):
         yield caches["default"]
 
 
@@ -40,24 +38,39 @@ def test_set_get_overwrite_and_delete(db_cache):
 
 def test_expired_values_are_gone(db_cache):
     db_cache.set("soon", "x", timeout=600)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {TABLE} SET expires = %s",
-            [datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)],
-        )
+    CacheEntry.objects.update(expires=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
     assert db_cache.get("soon") is None
     assert db_cache.add("soon", "again", timeout=600) is True
     assert db_cache.get("soon") == "again"
 
 
-@pytest.mark.postgres
-def test_a_write_is_one_statement_on_postgresql(db_cache, django_assert_num_queries, monkeypatch):
+def test_a_write_is_one_statement(db_cache, django_assert_num_queries, monkeypatch):
     monkeypatch.setattr(type(db_cache), "cull_every", 10**9)  # no count this time
     db_cache.set("stamp", "one", timeout=None)
     with django_assert_num_queries(1) as captured:
         db_cache.set("stamp", "two", timeout=None)
     assert "ON CONFLICT" in captured.captured_queries[0]["sql"]
     assert db_cache.get("stamp") == "two"
+
+
+def test_many_values_are_written_in_one_statement(db_cache, django_assert_num_queries, monkeypatch):
+    monkeypatch.setattr(type(db_cache), "cull_every", 10**9)
+    db_cache.set("a", 0, timeout=None)
+    with django_assert_num_queries(1):
+        db_cache.set_many({"a": 1, "b": 2, "c": 3}, timeout=600)
+    assert db_cache.get_many(["a", "b", "c", "d"]) == {"a": 1, "b": 2, "c": 3}
+    assert db_cache.delete_many(["a", "b"]) == 2
+    assert db_cache.get_many(["a", "b", "c"]) == {"c": 3}
+
+
+def test_touch_has_key_and_clear(db_cache):
+    db_cache.set("kept", 1, timeout=600)
+    assert db_cache.has_key("kept") and not db_cache.has_key("missing")
+    assert db_cache.touch("kept", timeout=None) is True
+    assert CacheEntry.objects.get().expires.year == 9999
+    assert db_cache.touch("missing") is False
+    db_cache.clear()
+    assert db_cache.get("kept") is None
 
 
 def test_a_missing_key_gives_the_default(db_cache):
@@ -67,23 +80,19 @@ def test_a_missing_key_gives_the_default(db_cache):
     assert db_cache.get("kept", "fallback") == {"seats": [1, 2]}
 
 
-@pytest.mark.postgres
-def test_a_read_is_one_statement_on_postgresql(db_cache, django_assert_num_queries):
+def test_a_read_is_one_statement(db_cache, django_assert_num_queries):
     db_cache.set("stamp", "one", timeout=None)
     with django_assert_num_queries(1) as captured:
         assert db_cache.get("stamp") == "one"
-    assert "expires >" in captured.captured_queries[0]["sql"]
+    assert '"expires" >' in captured.captured_queries[0]["sql"]  # expired rows are not read
 
 
-@pytest.mark.postgres
 def test_the_table_is_culled_now_and_then(db_cache, monkeypatch):
     monkeypatch.setattr(type(db_cache), "cull_every", 1)  # count on every write
     monkeypatch.setattr(db_cache, "_max_entries", 10)
     for number in range(30):
         db_cache.set(f"key{number}", number, timeout=600)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {TABLE}")
-        assert cursor.fetchone()[0] <= 11
+    assert CacheEntry.objects.count() <= 11
     assert db_cache.get("key29") == 29
 
 
@@ -91,10 +100,7 @@ def test_the_table_is_culled_now_and_then(db_cache, monkeypatch):
 def kept_connection_cache(transactional_db):
     """The database cache on a connection kept from an earlier request (outside a
     transaction), as a production app server has it at the start of a request."""
-    with override_settings(
-        CACHES={"default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": TABLE}}
-    ):
-        call_command("createcachetable", verbosity=0)
+    with override_settings(CACHES=DATABASE_CACHE):
         cache = caches["default"]
         cache.set("stamp", "one", timeout=None)
         health_checks = connection.health_check_enabled
@@ -103,8 +109,6 @@ def kept_connection_cache(transactional_db):
         yield cache
         connection.health_check_enabled = health_checks
         connection.close()  # a test may have left it broken
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {TABLE}")
 
 
 def terminate_backend():
@@ -165,38 +169,40 @@ def test_incr_of_a_missing_or_expired_key_raises_value_error(db_cache):
     with pytest.raises(ValueError, match="not found"):
         db_cache.incr("missing")
     db_cache.set("old", 3, timeout=600)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {TABLE} SET expires = %s",
-            [datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)],
-        )
+    CacheEntry.objects.update(expires=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
     with pytest.raises(ValueError, match="not found"):
         db_cache.incr("old")
 
 
-@pytest.mark.postgres
-def test_add_is_one_statement_and_incr_two_on_postgresql(
-    db_cache, django_assert_num_queries, monkeypatch
-):
+def statements(captured):
+    """The statements sent, without the savepoints around them."""
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO"))
+    ]
+
+
+def test_add_is_two_statements_and_incr_two(db_cache, monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+
     monkeypatch.setattr(type(db_cache), "cull_every", 10**9)  # no count this time
-    with django_assert_num_queries(1):
+    with CaptureQueriesContext(connection) as captured:
         assert db_cache.add("count", 1, timeout=600) is True
-    with django_assert_num_queries(1):
+    assert len(statements(captured)) == 2  # replace an expired row, else insert
+    with CaptureQueriesContext(connection) as captured:
         assert db_cache.add("count", 1, timeout=600) is False
-    with django_assert_num_queries(2):  # read, then compare and set
+    assert len(statements(captured)) == 2
+    with CaptureQueriesContext(connection) as captured:
         assert db_cache.incr("count") == 2
+    assert len(statements(captured)) == 2  # read, then compare and set
 
 
 @pytest.fixture
 def shared_db_cache(transactional_db):
     """The database cache as app servers share it: every thread its own connection."""
-    with override_settings(
-        CACHES={"default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": TABLE}}
-    ):
-        call_command("createcachetable", verbosity=0)
+    with override_settings(CACHES=DATABASE_CACHE):
         yield caches["default"]
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {TABLE}")
 
 
 @pytest.mark.postgres

@@ -10,7 +10,6 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-from django.core.management import call_command
 from django.db import transaction
 from django.middleware.csrf import _does_token_match
 from django.test import Client
@@ -416,11 +415,7 @@ def test_page_cache_is_off_unless_configured(client, open_event):
 @pytest.fixture
 def db_page_cache(page_cache, open_event):
     """The page cache with its generations in the database cache, as in production."""
-    caches_setting = {
-        "default": {"BACKEND": "sitewide.cache.DatabaseCache", "LOCATION": "test_page_cache"}
-    }
-    with override_settings(CACHES=caches_setting):
-        call_command("createcachetable", verbosity=0)
+    with override_settings(CACHES={"default": {"BACKEND": "sitewide.cache.DatabaseCache"}}):
         yield
 
 

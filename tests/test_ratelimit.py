@@ -9,7 +9,6 @@ top of the local-memory cache and the project's database cache.
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.management import call_command
 from django.test.utils import override_settings
 
 from sitewide import ratelimit
@@ -52,8 +51,6 @@ def _cache(backend):
     with override_settings(
         CACHES={"default": {"BACKEND": backend, "LOCATION": "test_ratelimit_cache"}}
     ):
-        if "Database" in backend:
-            call_command("createcachetable", verbosity=0)
         caches["default"].clear()  # the local-memory cache outlives a test
         yield
 
