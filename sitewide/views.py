@@ -21,9 +21,10 @@ DATABASE_OUTAGE_ERRORS = (OperationalError, InterfaceError)
 def healthz(request):
     """200 only when the database answers a query; 503 otherwise. Plain text, no template."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        connection.ensure_connection()
+        if not connection.is_usable():  # Django's own check: a SELECT 1 on PostgreSQL
+            connection.close()  # broken since an earlier request (a restart): connect anew
+            connection.ensure_connection()
     except DatabaseError:
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")

@@ -1,6 +1,7 @@
 """The health check at /healthz, and the 503 answers while the database is unreachable."""
 
 import pytest
+from django.db import connection
 
 from tests.production import free_port, production_env, results, run_django
 
@@ -20,6 +21,20 @@ def test_healthz_needs_no_allowed_host_and_no_https(client, settings):
     response = client.get("/healthz", HTTP_HOST="10.0.3.17:8000")
 
     assert response.status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_healthz_connects_anew_when_its_kept_connection_broke(client):
+    from tests.test_cache import terminate_backend
+
+    connection.ensure_connection()
+    old_pid = terminate_backend()  # as a PostgreSQL restart since the last request
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != old_pid
 
 
 def test_unreachable_database_gives_503_health_and_dutch_503_pages(static_root):
