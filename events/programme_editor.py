@@ -566,5 +566,5 @@ ACTIONS = {
     "moderator-add": add_moderator,
     "moderator-remove": remove_moderator,
 }
-ANCHORS = {SessionOffering: "offering"}
+ANCHORS = {SessionOffering: "offering", ProgrammeBlock: "block"}
 UNTARGETED = {"block-add", "round-add"}

@@ -3,9 +3,9 @@
 import datetime
 
 import pytest
-from django.utils.html import strip_tags
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from events.models import ProgrammeBlock, Round, Session, SessionOffering, SessionRole
 from registrations import services
