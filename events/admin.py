@@ -7,13 +7,14 @@ from django.forms.formsets import DELETION_FIELD_NAME
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sitewide.admin import SafeAdminMixin
 from sitewide.text import PlainTextAdminMixin
 
-from . import admin_views
+from . import admin_views, programme_editor
 from .models import (
     Event,
     EventKind,
@@ -261,7 +262,15 @@ class SessionOfferingInline(
 
 @admin.register(Event)
 class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "start_date", "kind", "series", "place_display", "is_published"]
+    list_display = [
+        "title",
+        "start_date",
+        "kind",
+        "series",
+        "place_display",
+        "is_published",
+        "programme_link",
+    ]
     list_filter = ["is_published", "kind", "series", "is_online", "is_provisional", "start_date"]
     search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
     date_hierarchy = "start_date"
@@ -333,6 +342,23 @@ class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
     def place_display(self, obj):
         return obj.place
 
+    @admin.display(description=_("programme"))
+    def programme_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:events_event_programme", args=[obj.pk]),
+            _("Edit programme"),
+        )
+
+    def programme_change(self, request, event, **edited):
+        """Save edited blocks, rounds or offerings from the programme editor; returns a
+        response when the organiser must first see what the change does (the
+        registrations app's EventAdmin adds that step), else None."""
+        for name in ("blocks", "rounds", "offerings"):
+            for obj in edited.get(name, ()):
+                obj.save()
+        return None
+
     @admin.action(description=_("Duplicate as a draft for next year"), permissions=["add"])
     def duplicate_events(self, request, queryset):
         # One at a time: the copy form proposes a date, title and address to check.
@@ -351,6 +377,8 @@ class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
             return path(f"<int:object_id>/{route}/", wrapped, name=f"events_event_{name}")
 
         return [
+            view(programme_editor.programme_editor, "programme", "programma"),
+            view(programme_editor.people_search, "programme_people", "programma/personen"),
             view(admin_views.programme_text_import, "programme_import", "programma-importeren"),
             view(admin_views.session_sheet_import, "session_import", "sessies-importeren"),
             view(admin_views.session_sheet_template, "session_template", "sessies-sjabloon"),

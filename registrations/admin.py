@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr
@@ -594,17 +595,7 @@ class ProgrammeChangeAdminMixin:
         super().save_related(request, form, formsets, change)
         changeover = getattr(request, "_programme_changeover", None)
         if changeover is not None:
-            told = changeover.after_save()
-            self.message_user(
-                request,
-                ngettext(
-                    "The change was saved; %(count)d participant is being e-mailed.",
-                    "The change was saved; %(count)d participants are being e-mailed.",
-                    len(told),
-                )
-                % {"count": len(told)},
-                messages.SUCCESS,
-            )
+            _report_told(self, request, changeover.after_save())
 
     def consequences_response(self, request, plan):
         confirmed, waiting = plan.counts()
@@ -628,6 +619,19 @@ class ProgrammeChangeAdminMixin:
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/programme_change/consequences.html", context)
+
+
+def _report_told(model_admin, request, told):
+    model_admin.message_user(
+        request,
+        ngettext(
+            "The change was saved; %(count)d participant is being e-mailed.",
+            "The change was saved; %(count)d participants are being e-mailed.",
+            len(told),
+        )
+        % {"count": len(told)},
+        messages.SUCCESS,
+    )
 
 
 def _decisions(post):
@@ -671,6 +675,21 @@ class EventAdmin(ProgrammeChangeAdminMixin, events_admin.EventAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         _report_promotions(self, request, services.fill_free_seats(form.instance))
+
+    @transaction.atomic
+    def programme_change(self, request, event, **edited):
+        """The programme editor's changes to times, rounds, rooms and seats: first the
+        consequences page when they touch booked people, saved only once confirmed."""
+        lock_event(event)  # registrations wait: the plan misses none of them
+        plan = programme_changes.plan(event, **edited)
+        if plan.touches_people and request.POST.get(CONFIRMED_FIELD) != "1":
+            return self.consequences_response(request, plan)
+        told = programme_changes.change_programme(
+            event, _decisions(request.POST), user=request.user, **edited
+        )
+        if told:
+            _report_told(self, request, told)
+        return None
 
 
 class CancelOfferingsMixin:
