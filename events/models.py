@@ -327,12 +327,6 @@ class EventQuerySet(models.QuerySet):
 
 
 BLOCK_ORDER = ("day", "starts_at", "order", "pk")
-PREFERENCES_NEED_SEPARATE_ROUNDS = _(
-    "Preferences need rounds that do not overlap in time and sessions of one round each: "
-    "the lottery assigns each round on its own."
-)
-
-
 EVENING_STARTS = datetime.time(17, 0)
 
 
@@ -556,8 +550,6 @@ class Event(ContactFields):
             raise ValidationError(
                 {"preferences_close_at": _("Set the preference deadline for preference mode.")}
             )
-        if self.allocation_mode == self.AllocationMode.PREFERENCE and self.pk and self.clashes():
-            raise ValidationError({"allocation_mode": PREFERENCES_NEED_SEPARATE_ROUNDS})
 
     def clashes(self):
         """Whether a person could hold sessions at overlapping times here without holding
@@ -1000,8 +992,6 @@ class SessionOffering(models.Model):
                 errors["last_round"] = _("The round belongs to another event.")
             elif last.day != self.round.day or last.starts_at <= self.round.starts_at:
                 errors["last_round"] = _("Choose a later round on the same day.")
-            elif self.event_id and self.event.uses_preferences:
-                errors["last_round"] = PREFERENCES_NEED_SEPARATE_ROUNDS
         if errors:
             raise ValidationError(errors)
 
