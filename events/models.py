@@ -644,11 +644,20 @@ class Event(ContactFields):
         """Mark each offering of the prefetched rounds with the other rounds its session is
         offered in (``other_rounds``), the first of them all (``first_round``) and whether
         it is that one (``described_here``): the programme describes a session once in
-        full and refers to it from the others."""
+        full and refers to it from the others. Each round also gets the sessions from
+        earlier rounds that run on into it (``continuing``), to mention them there."""
         rounds_of = {}
         for round_ in self.rounds.all():
             for offering in round_.offerings.all():
                 rounds_of.setdefault(offering.session_id, []).append(round_)
+        for round_ in self.rounds.all():
+            round_.continuing = [
+                offering
+                for other in self.rounds.all()
+                if other.pk != round_.pk
+                for offering in other.offerings.all()
+                if offering.spans(round_, self.start_date)
+            ]
         for round_ in self.rounds.all():
             for offering in round_.offerings.all():
                 session_rounds = rounds_of[offering.session_id]

@@ -350,3 +350,14 @@ def test_the_series_form_lets_the_excursion_fill_its_rounds_and_checks_only_tick
     registration = Registration.objects.get()  # the unticked event asked nothing
     assert registration.event == event
     assert registration.choices.get().offering == offerings["excursion"]
+
+
+def test_event_page_mentions_the_excursion_in_the_round_it_runs_on_into(client, span):
+    event, _offerings = span
+
+    page = client.get(event.get_absolute_url()).content.decode()
+    english = client.get(event.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert page.count("Loopt door: Excursie door de wijk (Ronde 1), tot 15:30") == 1
+    assert page.index("Ronde 2</h3>") < page.index("Loopt door:") < page.index("Ronde 3</h3>")
+    assert "Continues here: Excursie door de wijk (Ronde 1), until 15:30" in english
