@@ -25,6 +25,7 @@ from .models import (
     RoleLabel,
     Round,
     Series,
+    SeriesKind,
     SeriesOrganiser,
     Session,
     SessionKind,
@@ -45,7 +46,27 @@ class LabelAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
 
 @admin.register(SessionKind)
 class SessionKindAdmin(LabelAdmin):
+    list_display = ["name", "name_en", "code", "event", "series", "order"]
+    list_filter = [("event", admin.RelatedOnlyFieldListFilter), "series"]
+    list_select_related = ["event", "series"]
+    autocomplete_fields = ["event"]
+
+
+@admin.register(SeriesKind)
+class SeriesKindAdmin(LabelAdmin):
     pass
+
+
+def event_being_edited(request):
+    """The pk of the event whose change page this request is for, or None."""
+    match = request.resolver_match
+    return match.kwargs.get("object_id") if match else None
+
+
+def session_kinds_field(db_field, event, kwargs):
+    """Offer a session of `event` only the site-wide kinds and the event's or series' own."""
+    if db_field.name == "kind":
+        kwargs["queryset"] = SessionKind.objects.for_event(event)
 
 
 @admin.register(EventKind)
@@ -241,6 +262,12 @@ class SessionInline(
     prepopulated_fields = {"slug": ["title"]}
     show_change_link = True
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        event_id = event_being_edited(request)
+        event = Event.objects.filter(pk=event_id).first() if event_id else None
+        session_kinds_field(db_field, event, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 class SessionOfferingInline(
     RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
@@ -426,6 +453,13 @@ class SessionAdmin(
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(offering_count=Count("offerings"))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        session_id = event_being_edited(request)
+        session = Session.objects.filter(pk=session_id).select_related("event").first()
+        if session is not None:
+            session_kinds_field(db_field, session.event, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("rounds"), ordering="offering_count")
     def offering_count(self, obj):

@@ -31,6 +31,14 @@ EVENT_KINDS = [
     ("evening_meeting", "avondbijeenkomst", "evening meeting"),
 ]
 
+# The codes of the former fixed choices, with the names they had.
+SERIES_KINDS = [
+    ("year_programme", "jaarprogramma", "year programme"),
+    ("congress", "jaarlijks congres", "annual congress"),
+    ("relay", "estafette", "relay series"),
+    ("other", "reeks", "series"),
+]
+
 ROLES = [
     ("chair", "dagvoorzitter", "chair"),
     ("moderator", "moderator", "moderator"),
@@ -103,6 +111,7 @@ def create_all(apps, using):
         ("SessionKind", SESSION_KINDS, None),
         ("EventKind", EVENT_KINDS, None),
         ("RoleLabel", ROLES, ROLE_EXTRAS),
+        ("SeriesKind", SERIES_KINDS, None),
     ]
     for model_name, rows, extras in lists:
         try:
@@ -110,3 +119,15 @@ def create_all(apps, using):
         except LookupError:
             continue
         create_missing(model, rows, using, extras)
+
+
+def create_series_kinds(apps, schema_editor):
+    """Data migration: labels for the former fixed choices and every value in use."""
+    using = schema_editor.connection.alias
+    series = apps.get_model("events", "Series").objects.using(using)
+    create_labels_keeping_values(
+        apps.get_model("events", "SeriesKind"),
+        SERIES_KINDS,
+        series.values_list("kind", flat=True),
+        using,
+    )

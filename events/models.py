@@ -84,12 +84,69 @@ class RoleLabel(Label):
         return self.shown
 
 
+class SessionKindQuerySet(models.QuerySet):
+    def for_event(self, event):
+        """The kinds a session of `event` may have: the site-wide ones, the event's own
+        and its series' own."""
+        available = Q(event__isnull=True, series__isnull=True)
+        if event is not None and event.pk:
+            available |= Q(event=event)
+            if event.series_id:
+                available |= Q(series_id=event.series_id)
+        return self.filter(available)
+
+
 class SessionKind(Label):
-    """Workshop, tafelsessie, excursie ...: shown with each session and used to filter."""
+    """Workshop, tafelsessie, excursie ...: shown with each session and used to filter.
+
+    Site-wide, or an event's or a series' own: those are offered only there."""
+
+    event = models.ForeignKey(
+        "events.Event",
+        verbose_name=_("only for the event"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="own_session_kinds",
+        help_text=_("Leave empty (and the series too) to offer the kind at every event."),
+    )
+    series = models.ForeignKey(
+        "events.Series",
+        verbose_name=_("only for the series"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="own_session_kinds",
+    )
+
+    objects = SessionKindQuerySet.as_manager()
 
     class Meta(Label.Meta):
         verbose_name = _("kind of session")
         verbose_name_plural = _("kinds of session")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event__isnull=True) | Q(series__isnull=True),
+                name="sessionkind_event_or_series",
+                violation_error_message=_("Choose an event or a series, not both."),
+            ),
+        ]
+
+    def is_available_for(self, event):
+        """Whether a session of `event` may have this kind."""
+        if self.event_id:
+            return self.event_id == event.pk
+        if self.series_id:
+            return self.series_id == event.series_id
+        return True
+
+
+class SeriesKind(Label):
+    """Jaarprogramma, jaarcongres, estafette ...: the kind of a series."""
+
+    class Meta(Label.Meta):
+        verbose_name = _("kind of series")
+        verbose_name_plural = _("kinds of series")
 
 
 class Venue(models.Model):
@@ -187,15 +244,18 @@ class SeriesQuerySet(models.QuerySet):
 class Series(ContactFields):
     """A year programme, an annual congress or a travelling series of events."""
 
-    class Kind(models.TextChoices):
-        YEAR_PROGRAMME = "year_programme", _("year programme")
-        CONGRESS = "congress", _("annual congress")
-        RELAY = "relay", _("relay series")
-        OTHER = "other", _("series")
-
     title = models.CharField(_("title"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    # Keyed by code, in the column of the former fixed choices: fixtures name the code.
+    kind = models.ForeignKey(
+        "events.SeriesKind",
+        verbose_name=_("kind"),
+        on_delete=models.PROTECT,
+        to_field="code",
+        db_column="kind",
+        default="other",
+        related_name="series",
+    )
     theme = models.CharField(_("theme"), max_length=200, blank=True)
     summary = models.CharField(
         _("summary"), max_length=300, blank=True, help_text=_("One sentence for lists.")
@@ -327,12 +387,6 @@ class EventQuerySet(models.QuerySet):
 
 
 BLOCK_ORDER = ("day", "starts_at", "order", "pk")
-PREFERENCES_NEED_SEPARATE_ROUNDS = _(
-    "Preferences need rounds that do not overlap in time and sessions of one round each: "
-    "the lottery assigns each round on its own."
-)
-
-
 EVENING_STARTS = datetime.time(17, 0)
 
 
@@ -556,8 +610,6 @@ class Event(ContactFields):
             raise ValidationError(
                 {"preferences_close_at": _("Set the preference deadline for preference mode.")}
             )
-        if self.allocation_mode == self.AllocationMode.PREFERENCE and self.pk and self.clashes():
-            raise ValidationError({"allocation_mode": PREFERENCES_NEED_SEPARATE_ROUNDS})
 
     def clashes(self):
         """Whether a person could hold sessions at overlapping times here without holding
@@ -652,11 +704,20 @@ class Event(ContactFields):
         """Mark each offering of the prefetched rounds with the other rounds its session is
         offered in (``other_rounds``), the first of them all (``first_round``) and whether
         it is that one (``described_here``): the programme describes a session once in
-        full and refers to it from the others."""
+        full and refers to it from the others. Each round also gets the sessions from
+        earlier rounds that run on into it (``continuing``), to mention them there."""
         rounds_of = {}
         for round_ in self.rounds.all():
             for offering in round_.offerings.all():
                 rounds_of.setdefault(offering.session_id, []).append(round_)
+        for round_ in self.rounds.all():
+            round_.continuing = [
+                offering
+                for other in self.rounds.all()
+                if other.pk != round_.pk
+                for offering in other.offerings.all()
+                if offering.spans(round_, self.start_date)
+            ]
         for round_ in self.rounds.all():
             for offering in round_.offerings.all():
                 session_rounds = rounds_of[offering.session_id]
@@ -858,6 +919,12 @@ class Session(models.Model):
     def get_absolute_url(self):
         return reverse("events:session", kwargs={"event_slug": self.event.slug, "slug": self.slug})
 
+    def clean(self):
+        if self.kind_id and self.event_id and not self.kind.is_available_for(self.event):
+            raise ValidationError(
+                {"kind": _("This kind of session belongs to another event or series.")}
+            )
+
     @property
     def more_text(self):
         """The full text without the summary when it opens with it (shown once only)."""
@@ -1000,8 +1067,6 @@ class SessionOffering(models.Model):
                 errors["last_round"] = _("The round belongs to another event.")
             elif last.day != self.round.day or last.starts_at <= self.round.starts_at:
                 errors["last_round"] = _("Choose a later round on the same day.")
-            elif self.event_id and self.event.uses_preferences:
-                errors["last_round"] = PREFERENCES_NEED_SEPARATE_ROUNDS
         if errors:
             raise ValidationError(errors)
 

@@ -30,6 +30,7 @@ from .models import (
     RoleLabel,
     Round,
     Series,
+    SeriesKind,
     SeriesOrganiser,
     Session,
     SessionKind,
@@ -167,7 +168,7 @@ def connect():
         for model in (SeriesOrganiser, MeetingKind):
             signal.connect(_series_part_changed, sender=model, dispatch_uid=f"{uid}.{model}")
         # Shown on many pages: venues, people, and the lists of labels.
-        for model in (Venue, Organisation, Speaker, EventKind, RoleLabel, SessionKind):
+        for model in (Venue, Organisation, Speaker, EventKind, RoleLabel, SessionKind, SeriesKind):
             signal.connect(_site_changed, sender=model, dispatch_uid=f"{uid}.{model}")
     for through in (Event.organisers.through, Series.organisers.through):
         m2m_changed.connect(_organisers_changed, sender=through, dispatch_uid=f"{uid}.{through}")

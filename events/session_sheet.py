@@ -268,7 +268,7 @@ def check_rows(event, rows):
     }
     speakers = _speakers_named(rows)
     kinds = {}
-    for kind in SessionKind.objects.all():
+    for kind in SessionKind.objects.for_event(event):
         for name in (kind.code, kind.name, kind.name_en):
             if name:
                 kinds[name.lower()] = kind

@@ -31,14 +31,16 @@ def home(request):
     context = {
         "upcoming_events": events.upcoming(today),
         "past_events": events.past(today).reverse(),
-        "series_list": Series.objects.published().order_by("title"),
+        "series_list": Series.objects.published().select_related("kind").order_by("title"),
     }
     return render(request, "events/home.html", context)
 
 
 def _published_series(slug):
     return get_object_or_404(
-        Series.objects.published().prefetch_related(
+        Series.objects.published()
+        .select_related("kind")
+        .prefetch_related(
             organiser_links_prefetch(SeriesOrganiser),
             Prefetch("events", queryset=Event.objects.published().for_listing()),
         ),

@@ -10,10 +10,14 @@ algorithm, proves the guarantees and shows how to reproduce and explain a run.
 API
 ---
 
-``Offering(id, round_id, session_id, capacity, reserved_role=None, reserved_seats=0)``
+``Offering(id, round_id, session_id, capacity, reserved_role=None, reserved_seats=0,
+takes_up=frozenset())``
     A session offered in one round; ``capacity=None`` means no limit. ``reserved_seats`` seats are
     held for participants whose ``role`` equals ``reserved_role`` while reservations are active
-    (turning a percentage into a count is the caller's choice).
+    (turning a percentage into a count is the caller's choice). ``takes_up``: the other rounds in
+    which its holder can hold nothing else (a session across rounds, or rounds overlapping in
+    time). It is ranked in its own round only, its seats count once, and in every round it takes
+    up where its holder ranked something it counts as a seat of the same rank.
 
 ``Participant(id, role, preferences)``
     ``preferences`` maps a round id to at most :data:`MAX_CHOICES` offering ids of that round, best
@@ -45,9 +49,10 @@ RoundSummary(first, second, third, unplaced)``); ``fill`` (``offering_id -> seat
 Guarantees (numbered as in ``docs/allocation.md``)
 --------------------------------------------------
 
-- G1-G4: at most one seat per round and only in a ranked offering of that round; never the same
-  session twice; capacities hold; while reservations are active, participants outside an
-  offering's ``reserved_role`` fill at most ``capacity - reserved_seats`` of its seats.
+- G1-G4: at most one seat per round and only in a ranked offering of that round; no seat in a
+  round taken up by a seat of another round; never the same session twice; capacities hold;
+  while reservations are active, participants outside an offering's ``reserved_role`` fill at
+  most ``capacity - reserved_seats`` of its seats.
 - G5: over the whole event, the most placements possible; among those the fewest third choices;
   among those the fewest second choices.
 - G6: nobody could move to an empty seat they ranked higher and may take.
@@ -94,6 +99,7 @@ class Offering:
     capacity: int | None
     reserved_role: str | None = None
     reserved_seats: int = 0
+    takes_up: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ def verify_allocation(
     )
     checks = _Checks(instance, allocation)
     checks.sessions_once()
+    checks.no_round_taken_up_twice()
     checks.capacities()
     checks.no_better_empty_seat()
     checks.no_pairwise_exchange()
@@ -280,6 +287,8 @@ def _check_offering(offering):
         raise ValueError(f"Offering {offering.id} reserves seats but has no capacity.")
     if offering.capacity is not None and offering.reserved_seats > offering.capacity:
         raise ValueError(f"Offering {offering.id} reserves more seats than it has.")
+    if offering.round_id in offering.takes_up:
+        raise ValueError(f"Offering {offering.id} takes up its own round as another.")
 
 
 def _check_preferences(participant, offerings):
@@ -301,6 +310,12 @@ def _check_preferences(participant, offerings):
                     f"Participant {participant.id} ranks offering {oid} under round {rid}, "
                     f"but it runs in round {offering.round_id}."
                 )
+
+
+def _covered(participant, offering):
+    """The rounds where `participant` ranked something that `offering` takes up: a seat in
+    it counts as a seat there too."""
+    return [rid for rid in sorted(offering.takes_up) if participant.preferences.get(rid)]
 
 
 def _is_group(participant, offering):
@@ -331,27 +346,34 @@ class _Choices:
     offering_id: list[int]
     session_id: list[int]
     rank: np.ndarray
-    weight: np.ndarray  # lottery weight of (participant, round), see _lottery_weights
+    cover: np.ndarray  # the rounds a seat fills: 1, plus the ranked rounds it takes up
+    points: np.ndarray  # lottery weights of those rounds times the points of the rank
 
     @classmethod
     def build(cls, instance, lottery):
         weights = _lottery_weights(instance, lottery)
         columns = defaultdict(list)
         for pid in instance.participant_ids:
-            for rid, rank, offering in instance.ranked(instance.participants[pid]):
+            participant = instance.participants[pid]
+            for rid, rank, offering in instance.ranked(participant):
+                filled = [rid, *_covered(participant, offering)]
                 columns["participant_id"].append(pid)
                 columns["round_id"].append(rid)
                 columns["offering_id"].append(offering.id)
                 columns["session_id"].append(offering.session_id)
                 columns["rank"].append(rank)
-                columns["weight"].append(weights[pid, rid])
+                columns["cover"].append(len(filled))
+                columns["points"].append(
+                    sum(weights[pid, filled_rid] for filled_rid in filled) * (UNPLACED - rank)
+                )
         return cls(
             participant_id=columns["participant_id"],
             round_id=columns["round_id"],
             offering_id=columns["offering_id"],
             session_id=columns["session_id"],
             rank=np.array(columns["rank"], dtype=np.int64),
-            weight=np.array(columns["weight"], dtype=np.int64),
+            cover=np.array(columns["cover"], dtype=np.int64),
+            points=np.array(columns["points"], dtype=np.int64),
         )
 
     def __len__(self):
@@ -505,6 +527,12 @@ def _constraints(instance, choices, *, reservations_active):
     for ks in per_session.values():
         if len(ks) > 1:
             face.add(ks, at_most=1)
+    for k in range(len(choices)):
+        # A seat that takes up other rounds leaves its holder no seat there.
+        pid = choices.participant_id[k]
+        for rid in sorted(instance.offerings[choices.offering_id[k]].takes_up):
+            if per_turn.get((pid, rid)):
+                face.add([k, *per_turn[pid, rid]], at_most=1)
     for oid, ks in per_offering.items():
         offering = instance.offerings[oid]
         if offering.capacity is not None and len(ks) > offering.capacity:
@@ -528,9 +556,12 @@ def _solve(choices, feasible):
     size = len(choices)
     if size == 0:
         return np.zeros(0, dtype=np.int64), 0
-    stages = [-np.ones(size, dtype=np.int64)]
-    stages += [(choices.rank == rank).astype(np.int64) for rank in range(MAX_CHOICES, 1, -1)]
-    points = choices.weight * (UNPLACED - choices.rank)
+    stages = [-choices.cover]
+    stages += [
+        (choices.rank == rank).astype(np.int64) * choices.cover
+        for rank in range(MAX_CHOICES, 1, -1)
+    ]
+    points = choices.points
     face = feasible.copy()
     for objective in stages:
         relaxation = _relax(objective, face)
@@ -631,8 +662,15 @@ def _allocation(instance, *, seed, reservations_active, lottery, assignments, lo
     waiting = {rid: [] for rid in instance.round_ids}
     offering_waiting = {oid: [] for oid in sorted(instance.offerings)}
     held = defaultdict(set)
-    for (pid, _rid), oid in assignments.items():
-        held[pid].add(instance.offerings[oid].session_id)
+    held_rounds = defaultdict(set)
+    covering = {}  # (participant, round): the rank of the seat that takes the round up
+    for (pid, rid), oid in assignments.items():
+        offering = instance.offerings[oid]
+        held[pid].add(offering.session_id)
+        held_rounds[pid].add(rid)
+        rank = list(instance.participants[pid].preferences[rid]).index(oid) + 1
+        for covered_rid in offering.takes_up:
+            covering[pid, covered_rid] = rank
     for pid in lottery:
         participant = instance.participants[pid]
         for rid in sorted(participant.preferences):
@@ -641,6 +679,11 @@ def _allocation(instance, *, seed, reservations_active, lottery, assignments, lo
                 continue
             oid = assignments.get((pid, rid))
             rank = None if oid is None else list(ranked).index(oid) + 1
+            if oid is None and (pid, rid) in covering:
+                # Filled by a seat of another round: counted with its rank, nobody waits.
+                ranks[pid, rid] = covering[pid, rid]
+                summary_counts[rid][covering[pid, rid] - 1] += 1
+                continue
             ranks[pid, rid] = rank
             summary_counts[rid][(rank or UNPLACED) - 1] += 1
             if oid is not None:
@@ -648,8 +691,12 @@ def _allocation(instance, *, seed, reservations_active, lottery, assignments, lo
                 continue
             waiting[rid].append(pid)
             for option in ranked:
-                # Pointless to wait for a session one already has in another round.
-                if instance.offerings[option].session_id not in held[pid]:
+                # Pointless to wait for a session one already has in another round, or
+                # for one that takes up a round where one has a seat.
+                offering = instance.offerings[option]
+                if offering.session_id not in held[pid] and not (
+                    offering.takes_up & held_rounds[pid]
+                ):
                     offering_waiting[option].append(pid)
     ranks = dict(sorted(ranks.items()))
     return Allocation(
@@ -680,8 +727,10 @@ class _Checks:
         self.fill = defaultdict(int)
         self.open_fill = defaultdict(int)  # seats held by participants outside the reserved role
         self.sessions = defaultdict(lambda: defaultdict(set))  # pid -> session -> rounds
+        self.held = defaultdict(dict)  # pid -> round -> offering
         for (pid, rid), oid in self.assignments.items():
             offering = instance.offerings[oid]
+            self.held[pid][rid] = offering
             self.fill[oid] += 1
             if not _is_group(instance.participants[pid], offering):
                 self.open_fill[oid] += 1
@@ -693,6 +742,15 @@ class _Checks:
                 if len(rounds) > 1:
                     raise AllocationError(f"Participant {pid} got session {session_id} twice.")
 
+    def no_round_taken_up_twice(self):
+        for pid, held in self.held.items():
+            for offering in held.values():
+                if offering.takes_up & set(held):
+                    raise AllocationError(
+                        f"Participant {pid} got offering {offering.id} and a seat in a round "
+                        "it takes up."
+                    )
+
     def capacities(self):
         for oid, offering in self.instance.offerings.items():
             if offering.capacity is not None and self.fill[oid] > offering.capacity:
@@ -702,8 +760,14 @@ class _Checks:
                 raise AllocationError(f"Offering {oid} gives away reserved seats.")
 
     def may_hold(self, pid, offering, rid):
-        """Whether `pid` may hold `offering` in round `rid` as far as sessions go."""
-        return not (self.sessions[pid].get(offering.session_id, set()) - {rid})
+        """Whether `pid` may hold `offering` in round `rid` as far as sessions and the
+        seats they hold in other rounds go."""
+        others = {other_rid: held for other_rid, held in self.held[pid].items() if other_rid != rid}
+        return (
+            not (self.sessions[pid].get(offering.session_id, set()) - {rid})
+            and not (offering.takes_up & set(others))
+            and not any(rid in held.takes_up for held in others.values())
+        )
 
     def fits(self, offering, *, leaving, joining):
         """Whether `offering` keeps capacity and reservations when one person replaces another.

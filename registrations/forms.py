@@ -17,18 +17,24 @@ from sitewide.layout import Button, Div, Field, Fieldset, Link, form_helper
 from sitewide.text import PlainTextField
 
 from .models import ExportColumns, Registration
-from .seat_slots import seat_slot
+from .seat_slots import reservations_for, seat_slot
 
 NO_SESSION = "0"
 
 
-def offering_label(offering):
+def offering_label(offering, event):
     """'Title · kind · times of a span · leaders · 5 seats left'. The seats are a slot
     filled in for each response (registrations.seat_slots): labels are kept while seats
     change."""
     seats = ""
     if offering.capacity is not None:
-        seats = seat_slot("choice", offering.event_id, offering.capacity, offering.pk)
+        seats = seat_slot(
+            "choice",
+            offering.event_id,
+            offering.capacity,
+            offering.pk,
+            reservations=reservations_for(event, offering.pk),
+        )
     leaders = ", ".join(role.name for role in offering.session.roles.all())
     kind = offering.session.kind
     return format_html(
@@ -108,7 +114,9 @@ class RoundFields:
                 {offering.pk: offering.session_id for offering in offerings}
             )
             self.offerings.update({offering.pk: offering for offering in offerings})
-            choices = [(str(offering.pk), offering_label(offering)) for offering in offerings]
+            choices = [
+                (str(offering.pk), offering_label(offering, round_.event)) for offering in offerings
+            ]
             choices.append((NO_SESSION, _("No session in this round")))
             self.fields[name] = KeptChoiceField(
                 label=format_html(

@@ -349,6 +349,17 @@ class Preference(models.Model):
         return f"{self.registration.name}: {self.rank}. {self.offering}"
 
 
+ROLE_GROUPS = {
+    Registration.Role.RESIDENT: _("residents"),
+    Registration.Role.CIVIL_SERVANT: _("civil servants"),
+    Registration.Role.PROFESSIONAL: _("professionals"),
+    Registration.Role.ENTREPRENEUR: _("entrepreneurs"),
+    Registration.Role.POLITICS: _("administrators and politicians"),
+    Registration.Role.OTHER: _("other participants"),
+}
+"""The participants of each role as a group, for the seats reserved for them."""
+
+
 class SeatReservation(models.Model):
     """A share of seats kept for one group of participants until a release date."""
 
@@ -411,6 +422,11 @@ class SeatReservation(models.Model):
 
     def is_active(self, now):
         return now < self.released_at
+
+    @property
+    def group(self):
+        """'residents': whom the seats are kept for."""
+        return ROLE_GROUPS.get(self.role, self.role)
 
 
 class AllocationRun(models.Model):

@@ -58,8 +58,17 @@ class Programme:
             offerings={
                 offering.pk: offering for round_ in rounds for offering in round_.offerings.all()
             },
-            reservations=list(event.seat_reservations.all()),
+            reservations=event_reservations(event),
         )
+
+
+def event_reservations(event):
+    """The seat reservations of `event` and its offerings, read once per event object."""
+    try:
+        return event._seat_reservations
+    except AttributeError:
+        event._seat_reservations = list(event.seat_reservations.all())
+        return event._seat_reservations
 
 
 def validated_offerings(event, offering_ids, known=None):
@@ -115,6 +124,36 @@ def check_no_clash(event, offerings, held=()):
         )
 
 
+def active_reservations(reservations, now):
+    """The reservations of `reservations` not yet released at `now`."""
+    return [reservation for reservation in reservations if reservation.released_at > now]
+
+
+def kept_seats(capacity, held, reservations):
+    """[(reservation, seats)]: the seats each of `reservations` (active ones) still keeps for
+    its group out of `capacity`, those its members hold (`held`: confirmed seats per role)
+    not counted. They count as taken for everyone outside the group."""
+    kept = []
+    for reservation in reservations:
+        seats = reservation.reserved_seats(capacity) - held.get(reservation.role, 0)
+        if seats > 0:
+            kept.append((reservation, seats))
+    return kept
+
+
+def seats_shown(capacity, held, reservations, now):
+    """(left, kept) as a visitor whose group is not known is told: `left` seats free in all
+    (`held`: confirmed seats per role), and [(reservation, seats)] of them kept for a group
+    (``kept_seats``), never more than `left` together."""
+    left = max(capacity - sum(held.values()), 0)
+    kept = []
+    for reservation, seats in kept_seats(capacity, held, active_reservations(reservations, now)):
+        seats = min(seats, left - sum(seats for _reservation, seats in kept))
+        if seats > 0:
+            kept.append((reservation, seats))
+    return left, kept
+
+
 @dataclass
 class SeatBook:
     """Confirmed seats per participant role, and the capacity, of the event (holder
@@ -134,8 +173,8 @@ class SeatBook:
             return True
         held = self.counts[holder]
         kept_for_others = sum(
-            max(reservation.reserved_seats(capacity) - held[reservation.role], 0)
-            for reservation in self.reservations.get(holder, ())
+            seats
+            for reservation, seats in kept_seats(capacity, held, self.reservations.get(holder, ()))
             if reservation.role != role
         )
         return sum(held.values()) + kept_for_others < capacity
@@ -485,9 +524,8 @@ class EventSeats:
 
     def _new_book(self, counts, capacities):
         active = {}
-        for reservation in self._reservations:
-            if reservation.released_at > self.now:
-                active.setdefault(reservation.offering_id, []).append(reservation)
+        for reservation in active_reservations(self._reservations, self.now):
+            active.setdefault(reservation.offering_id, []).append(reservation)
         return SeatBook(
             capacities={None: self.event.capacity, **capacities}, counts=counts, reservations=active
         )

@@ -340,8 +340,16 @@ def event_overview(request, event_id):
         event.registrations.filter(status=Status.CONFIRMED).values_list("role", flat=True)
     )
     reservations = {}
-    for reservation in event.seat_reservations.filter(offering__isnull=False).order_by("role"):
+    for reservation in event.seat_reservations.order_by("role"):
         reservations.setdefault(reservation.offering_id, []).append(reservation)
+    event_reservations = [
+        {
+            "reservation": reservation,
+            "seats": reservation.reserved_seats(event.capacity),
+            "held": event_roles.get(reservation.role, 0),
+        }
+        for reservation in reservations.get(None, [])
+    ]
     round_rows = []
     for round_ in rounds:
         lines = []
@@ -382,6 +390,7 @@ def event_overview(request, event_id):
             "rounds": round_rows,
             "role_labels": [label for _value, label in role_choices],
             "event_roles": [event_roles.get(value, 0) for value, _label in role_choices],
+            "event_reservations": event_reservations,
         },
     )
 

@@ -52,7 +52,7 @@ class SeriesFactory(factory.django.DjangoModelFactory):
 
     title = factory.Sequence(lambda n: f"Reeks {n}")
     slug = factory.Sequence(lambda n: f"reeks-{n}")
-    kind = Series.Kind.YEAR_PROGRAMME
+    kind_id = "year_programme"
     is_published = True
 
 

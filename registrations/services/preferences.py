@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from events.models import PREFERENCES_NEED_SEPARATE_ROUNDS, Event, SessionOffering
+from events.models import Event, SessionOffering
 
 from .. import allocation, emails
 from ..availability import RegistrationState, registration_state
@@ -28,7 +28,7 @@ from ..models import (
     SessionChoice,
     Status,
 )
-from ..seats import EventSeats, lock_event
+from ..seats import EventSeats, first_clash, lock_event
 from .first_come import (
     Outcome,
     Person,
@@ -149,8 +149,10 @@ def _allocation_input(event, *, now):
                 code="two_reservations",
             )
         reservations[reservation.offering_id] = reservation
+    rounds = list(event.rounds.all())
     offerings = []
-    for offering in event.offerings.order_by("pk"):
+    offerings_here = event.offerings.select_related("round", "last_round").order_by("pk")
+    for offering in offerings_here:
         reservation = reservations.get(offering.pk)
         offerings.append(
             allocation.Offering(
@@ -160,6 +162,13 @@ def _allocation_input(event, *, now):
                 capacity=offering.capacity,
                 reserved_role=reservation.role if reservation else None,
                 reserved_seats=reservation.reserved_seats(offering.capacity) if reservation else 0,
+                # A session across rounds, or rounds overlapping in time.
+                takes_up=frozenset(
+                    round_.pk
+                    for round_ in rounds
+                    if round_.pk != offering.round_id
+                    and offering.takes_up(round_, event.start_date)
+                ),
             )
         )
     ranked = defaultdict(lambda: defaultdict(list))
@@ -197,9 +206,6 @@ def run_allocation(
         raise ValidationError(
             _("Seats can be assigned once the preference deadline has passed."), code="too_early"
         )
-    if event.clashes():
-        # The lottery gives each round a seat on its own; it cannot keep times apart.
-        raise ValidationError(PREFERENCES_NEED_SEPARATE_ROUNDS, code="overlapping_times")
     offerings, participants, reservations_active = _allocation_input(event, now=now)
     seed = allocation.new_seed() if seed is None else seed
     result = allocation.allocate_seats(
@@ -246,12 +252,17 @@ def confirm_allocation(run: AllocationRun, *, user=None, now: datetime | None = 
         return []
     if event.allocated_at:
         raise ValidationError(_("The seats of this event have been assigned already."), code="done")
-    offerings = {offering.pk: offering for offering in event.offerings.all()}
+    offerings = {
+        offering.pk: offering
+        for offering in event.offerings.select_related("session", "round", "last_round")
+    }
     assigned = {(pid, rid): oid for pid, rid, oid in run.result["assignments"]}
     held_sessions = defaultdict(set)
+    held_offerings = defaultdict(list)  # to queue for nothing at the same time as these
     for (pid, _rid), oid in assigned.items():
         if oid in offerings:
             held_sessions[pid].add(offerings[oid].session_id)
+            held_offerings[pid].append(offerings[oid])
     registrations = {r.pk: r for r in event.registrations.filter(status=Status.CONFIRMED)}
 
     for (pid, rid), oid in sorted(assigned.items()):
@@ -282,7 +293,11 @@ def confirm_allocation(run: AllocationRun, *, user=None, now: datetime | None = 
                 if oid not in offerings:
                     continue
                 session_id = offerings[oid].session_id
-                if pid in waiting_for.get(oid, ()) and session_id not in held_sessions[pid]:
+                if (
+                    pid in waiting_for.get(oid, ())
+                    and session_id not in held_sessions[pid]
+                    and first_clash(event, [offerings[oid]], held_offerings[pid]) is None
+                ):
                     SessionChoice.objects.create(
                         registration_id=pid,
                         offering_id=oid,
@@ -291,6 +306,7 @@ def confirm_allocation(run: AllocationRun, *, user=None, now: datetime | None = 
                         status=Status.WAITING,
                     )
                     held_sessions[pid].add(session_id)
+                    held_offerings[pid].append(offerings[oid])
                     break
 
     event.allocated_at = now

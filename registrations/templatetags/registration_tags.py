@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from sitewide.pagecache import keep_until
 
 from ..availability import TAKING, RegistrationState, registration_state, state_changes_at
-from ..seat_slots import seat_slot, seat_text
+from ..seat_slots import reservations_for, seat_slot, seat_text
 
 register = template.Library()
 
@@ -77,13 +77,27 @@ def event_seats(event, kind):
     """The event's seats as a slot of `kind` (``seat_slots.SEAT_TEXTS``): 'event-left',
     'event-button', 'event-notice' or 'event-card'."""
     if event.capacity is None:  # no limit: the texts for seats left, without a number
-        return seat_text(kind, 1, get_language()) if kind in {"event-button", "event-card"} else ""
-    return seat_slot(kind, event.pk, event.capacity)
+        if kind in {"event-button", "event-card"}:
+            return seat_text(kind, 1, (), get_language())
+        return ""
+    if kind == "event-card":  # a list of events says open or full, never for whom
+        return seat_slot(kind, event.pk, event.capacity)
+    return seat_slot(kind, event.pk, event.capacity, reservations=reservations_for(event))
 
 
-@register.simple_tag
-def offering_seats(offering, kind="offering"):
-    """An offering's seats left as a slot ('offering' on pages, 'choice' in forms)."""
+@register.simple_tag(takes_context=True)
+def offering_seats(context, offering, kind="offering"):
+    """An offering's seats left as a slot ('offering' on pages, 'choice' in forms), and for
+    whom some of them are kept."""
     if offering.capacity is None:
         return _("no seat limit") if kind == "offering" else ""
-    return seat_slot(kind, offering.event_id, offering.capacity, offering.pk)
+    event = context.get("event")
+    if event is None or event.pk != offering.event_id:
+        event = offering.event
+    return seat_slot(
+        kind,
+        offering.event_id,
+        offering.capacity,
+        offering.pk,
+        reservations=reservations_for(event, offering.pk),
+    )

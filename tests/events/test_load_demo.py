@@ -81,6 +81,14 @@ def test_load_demo_has_an_excursion_across_rounds_and_overlapping_rounds(client)
     assert event.clashes() and registration_state(event) == "open"
     page = client.get(event.get_absolute_url()).content.decode()
     assert "<time>13:20</time> – <time>15:30</time> (tot het einde van Ronde 2)" in page
+    assert "Loopt door: Excursie: buurtinitiatieven te voet (Ronde 1), tot 15:30" in page
+    assert excursion.session.kind.code == "excursion"
+    assert set(event.sessions.values_list("kind__code", flat=True)) == {
+        "excursion",
+        "workshop",
+        "table_session",
+        "practice_session",
+    }
     form = client.get(reverse("registrations:create", args=[event.slug])).content.decode()
     assert "Deze ronde overlapt in tijd met Verdiepingsronde." in form
 

@@ -6,6 +6,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth.models import Permission, User
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -162,7 +163,8 @@ def test_filtered_event_page_costs_the_same_queries(client, kinds_event):
             client.get(kinds_event.get_absolute_url(), params)
         return len(context.captured_queries)
 
-    assert count({}) == count({"kind": "workshop", "theme": "Wonen"}) == 8  # 8th: the seats
+    # 9th: the seats; one of them: the seat reservations the seats name.
+    assert count({}) == count({"kind": "workshop", "theme": "Wonen"}) == 9
 
 
 def test_sessions_in_the_email_use_the_participants_language(
@@ -174,3 +176,36 @@ def test_sessions_in_the_email_use_the_participants_language(
         services.register_attendee(kinds_event, person=anna, offering_ids=[excursion.pk])
     [message] = mail.outbox
     assert f"{excursion.session.title} (excursion)" in message.body
+
+
+def test_an_event_or_series_can_have_kinds_of_its_own_offered_only_there(db):
+    from events.models import Session
+    from tests.factories import EventFactory, SeriesFactory
+
+    series = SeriesFactory()
+    event, other = EventFactory(series=series), EventFactory()
+    own = SessionKind.objects.create(code="wijkwandeling", name="wijkwandeling", event=event)
+    of_series = SessionKind.objects.create(code="praktijkdag", name="praktijkdag", series=series)
+
+    assert set(SessionKind.objects.for_event(event)) >= {own, of_series, kind("workshop")}
+    assert own not in SessionKind.objects.for_event(other)
+    assert of_series not in SessionKind.objects.for_event(other)
+    with pytest.raises(ValidationError) as error:
+        Session(event=other, title="Wandeling", slug="wandeling", kind=own).full_clean()
+    assert "kind" in error.value.message_dict
+    Session(event=event, title="Wandeling", slug="wandeling", kind=own).full_clean()
+
+
+def test_the_kinds_of_series_are_an_editable_list_with_the_former_choices(db):
+    from events.models import SeriesKind
+    from tests.factories import SeriesFactory
+
+    assert list(SeriesKind.objects.values_list("code", "name", "name_en")) == [
+        ("year_programme", "jaarprogramma", "year programme"),
+        ("congress", "jaarlijks congres", "annual congress"),
+        ("relay", "estafette", "relay series"),
+        ("other", "reeks", "series"),
+    ]
+    SeriesKind.objects.create(code="learning", name="leertraject", name_en="learning track")
+    series = SeriesFactory(kind_id="learning")
+    assert series.kind.shown == "leertraject"

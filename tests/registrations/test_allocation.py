@@ -804,3 +804,58 @@ def test_allocate_seats_keeps_every_guarantee_with_repeated_sessions(instance):
         allocation.assignments
     )
     assert_guarantees(allocation, offerings=offerings, participants=participants)
+
+
+# --- sessions across rounds (issue 17) -----------------------------------------------------------
+
+# Round 1: offering 1 (a walk, 2 seats) takes up round 2; offering 2 (1 seat). Round 2: offering 3.
+SPAN_OFFERINGS = [
+    Offering(id=1, round_id=1, session_id=1, capacity=2, takes_up=frozenset({2})),
+    Offering(id=2, round_id=1, session_id=2, capacity=1),
+    Offering(id=3, round_id=2, session_id=3, capacity=5),
+]
+
+
+def span_participants(count):
+    return [Participant(id=pid, role=None, preferences={1: [1, 2], 2: [3]}) for pid in range(count)]
+
+
+def test_a_seat_across_rounds_leaves_nothing_else_in_the_rounds_it_takes_up():
+    participants = span_participants(3)
+
+    result = allocate_seats(
+        participants, offerings=SPAN_OFFERINGS, seed=4, reservations_active=False
+    )
+    verify_allocation(result, offerings=SPAN_OFFERINGS, participants=participants)
+
+    walkers = [pid for (pid, rid), oid in result.assignments.items() if oid == 1]
+    assert len(walkers) == 2 == result.fill[1]  # its seats counted once, in its own round
+    for pid in walkers:
+        assert (pid, 2) not in result.assignments  # nothing in the round it takes up
+        assert result.ranks[pid, 2] == 1  # that round counts as filled with the walk's rank
+        assert all(pid not in queue for queue in result.offering_waiting.values())
+    [other] = set(range(3)) - set(walkers)
+    assert result.assignments[other, 1] == 2 and result.assignments[other, 2] == 3
+    assert result.summary[2] == RoundSummary(first=3, second=0, third=0, unplaced=0)
+
+
+def test_the_first_choice_across_rounds_is_not_traded_for_two_lesser_seats():
+    """Counting the walk as one seat would give everyone offering 2 and 3 instead."""
+    offerings = [replace(SPAN_OFFERINGS[0], capacity=1), replace(SPAN_OFFERINGS[1], capacity=5)]
+    offerings.append(SPAN_OFFERINGS[2])
+    participants = span_participants(1)
+
+    result = allocate_seats(participants, offerings=offerings, seed=1, reservations_active=False)
+
+    assert result.assignments == {(0, 1): 1}
+
+
+def test_verify_refuses_a_seat_in_a_round_taken_up():
+    participants = span_participants(1)
+    result = allocate_seats(
+        participants, offerings=SPAN_OFFERINGS, seed=1, reservations_active=False
+    )
+    broken = replace(result, assignments={(0, 1): 1, (0, 2): 3})
+
+    with pytest.raises(AllocationError, match="takes up"):
+        verify_allocation(broken, offerings=SPAN_OFFERINGS, participants=participants)

@@ -273,29 +273,54 @@ def test_event_page_shows_the_real_start_and_end_on_the_card(client, span):
 # Preference mode --------------------------------------------------------------------
 
 
-def test_preference_mode_refuses_a_programme_with_overlapping_times(span):
-    event, _offerings = span
+def test_preference_mode_accepts_a_programme_with_a_session_across_rounds(span):
+    event, offerings = span
     event.allocation_mode = event.AllocationMode.PREFERENCE
     event.preferences_close_at = timezone.now() + datetime.timedelta(days=1)
 
-    with pytest.raises(ValidationError) as error:
-        event.full_clean()
-
-    assert "allocation_mode" in error.value.message_dict
+    event.full_clean()
+    offerings["excursion"].full_clean()
 
 
-def test_the_lottery_refuses_a_programme_with_overlapping_times(span):
-    event, _offerings = span
-    # Saved without validation, as a script might: the lottery is the last guard.
+def test_the_lottery_gives_the_excursion_once_and_nothing_else_in_its_rounds(span):
+    """Three rank the excursion (2 seats) first in Ronde 1 and the table in Ronde 2: two
+    get the excursion and nothing in Ronde 2 or the overlapping Ronde 3, the third the
+    workshop and the table; nobody waits for a session at the same time as their own."""
+    event, offerings = span
+    offerings["excursion"].capacity = 2
+    offerings["excursion"].save()
     event.allocation_mode = event.AllocationMode.PREFERENCE
     event.registration_opens_at = timezone.now() - datetime.timedelta(days=2)
-    event.preferences_close_at = timezone.now() - datetime.timedelta(days=1)
+    event.preferences_close_at = timezone.now() + datetime.timedelta(days=1)
+    event.save()
+    excursion, workshop = offerings["excursion"], offerings["workshop"]
+    table, late = offerings["table"], offerings["late"]
+    for number in range(3):
+        services.register_preferences(
+            event,
+            person=person(number),
+            preferences={
+                excursion.round_id: [excursion.pk, workshop.pk],
+                table.round_id: [table.pk],
+                late.round_id: [late.pk],
+            },
+        )
+    event.preferences_close_at = timezone.now() - datetime.timedelta(minutes=1)
     event.save()
 
-    with pytest.raises(ValidationError) as error:
-        services.run_allocation(event)
+    run = services.run_allocation(event, seed=7)
+    services.confirm_allocation(run)
 
-    assert error.value.code == "overlapping_times"
+    assert excursion.choices.confirmed().count() == 2
+    for registration in Registration.objects.filter(event=event):
+        held = {choice.offering for choice in registration.choices.active()}
+        if excursion in held:
+            assert held == {excursion}
+        else:
+            assert workshop in held and table in held and late not in held
+    assert not SessionChoice.objects.filter(offering=excursion, status="waiting").exists()
+    # The table's holder cannot be in the overlapping Ronde 3: one of the two, never both.
+    assert run.summary["rounds"][str(table.round_id)]["unplaced"] == 0
 
 
 def test_the_series_form_lets_the_excursion_fill_its_rounds_and_checks_only_ticked_events(
@@ -325,3 +350,14 @@ def test_the_series_form_lets_the_excursion_fill_its_rounds_and_checks_only_tick
     registration = Registration.objects.get()  # the unticked event asked nothing
     assert registration.event == event
     assert registration.choices.get().offering == offerings["excursion"]
+
+
+def test_event_page_mentions_the_excursion_in_the_round_it_runs_on_into(client, span):
+    event, _offerings = span
+
+    page = client.get(event.get_absolute_url()).content.decode()
+    english = client.get(event.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert page.count("Loopt door: Excursie door de wijk (Ronde 1), tot 15:30") == 1
+    assert page.index("Ronde 2</h3>") < page.index("Loopt door:") < page.index("Ronde 3</h3>")
+    assert "Continues here: Excursie door de wijk (Ronde 1), until 15:30" in english

@@ -233,12 +233,22 @@ class Command(BaseCommand):
                 "zaal 3",
             ),
         ]
+        kinds = {kind.code: kind for kind in SessionKind.objects.for_event(event)}
+        kind_codes = [
+            "excursion",
+            "workshop",
+            "table_session",
+            "table_session",
+            "table_session",
+            "practice_session",
+        ]
         for order, (title, summary, first, last, seats, place) in enumerate(programme):
             session = Session.objects.create(
                 event=event,
                 title=title,
                 slug=f"sessie-{order + 1}",
                 summary=summary,
+                kind=kinds.get(kind_codes[order]),
                 order=order,
             )
             SessionOffering.objects.create(
