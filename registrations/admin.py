@@ -533,9 +533,10 @@ CONFIRMED_FIELD = "_programme_change_confirmed"
 class ConsequencesToConfirm(Exception):
     """Raised inside the admin's save transaction to roll it back and show the plan."""
 
-    def __init__(self, plan):
+    def __init__(self, plan, error=""):
         super().__init__("programme change to confirm")
         self.plan = plan
+        self.error = error
 
 
 class ProgrammeChangeAdminMixin:
@@ -553,12 +554,17 @@ class ProgrammeChangeAdminMixin:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ConsequencesToConfirm as pending:  # the save's transaction rolled back
-            return self.consequences_response(request, pending.plan)
+            return self.consequences_response(request, pending.plan, error=pending.error)
 
     def edited(self, obj, formsets):
         """The stored objects the forms edit, as edited (not yet saved)."""
-        found = {"blocks": [], "rounds": [], "offerings": []}
-        kinds = {ProgrammeBlock: "blocks", Round: "rounds", SessionOffering: "offerings"}
+        found = {"blocks": [], "rounds": [], "offerings": [], "sessions": []}
+        kinds = {
+            ProgrammeBlock: "blocks",
+            Round: "rounds",
+            SessionOffering: "offerings",
+            Session: "sessions",
+        }
         if type(obj) in kinds:
             found[kinds[type(obj)]].append(obj)
         for formset in formsets:
@@ -583,9 +589,12 @@ class ProgrammeChangeAdminMixin:
             if plan.touches_people:
                 if request.POST.get(CONFIRMED_FIELD) != "1":
                     raise ConsequencesToConfirm(plan)
-                changeover = programme_changes.Changeover(
-                    plan, _decisions(request.POST), user=request.user
-                )
+                try:
+                    changeover = programme_changes.Changeover(
+                        plan, _decisions(request.POST), user=request.user
+                    )
+                except ValidationError as refused:  # "do not notify" for a real change
+                    raise ConsequencesToConfirm(plan, " ".join(refused.messages)) from None
                 changeover.before_save()
         request._programme_changeover = changeover
         super().save_model(request, obj, form, change)
@@ -595,6 +604,13 @@ class ProgrammeChangeAdminMixin:
         changeover = getattr(request, "_programme_changeover", None)
         if changeover is not None:
             told = changeover.after_save()
+            if not changeover.decisions.notify:
+                self.message_user(
+                    request,
+                    gettext("The correction was saved; nobody was e-mailed."),
+                    messages.SUCCESS,
+                )
+                return
             self.message_user(
                 request,
                 ngettext(
@@ -606,7 +622,7 @@ class ProgrammeChangeAdminMixin:
                 messages.SUCCESS,
             )
 
-    def consequences_response(self, request, plan):
+    def consequences_response(self, request, plan, error=""):
         confirmed, waiting = plan.counts()
         kept = [
             (name, value)
@@ -625,13 +641,14 @@ class ProgrammeChangeAdminMixin:
             "kept": kept,
             "confirmed_field": CONFIRMED_FIELD,
             "back_url": request.get_full_path(),
+            "error": error,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/programme_change/consequences.html", context)
 
 
 def _decisions(post):
-    rules = {programme_changes.KEEP_MOVED, programme_changes.KEEP_OTHER}
+    rules = set(programme_changes.CONFLICT_RULES)
     per_conflict = {
         int(name.removeprefix("_decide_conflict_")): value
         for name, value in post.items()
@@ -652,6 +669,7 @@ def _decisions(post):
         per_conflict=per_conflict,
         per_overflow=per_overflow,
         note=post.get("_decide_note", "")[:1000],
+        notify=post.get("_decide_notify") != "0",
     )
 
 
@@ -702,10 +720,15 @@ class CancelOfferingsMixin:
         opts = self.opts
         change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
         offerings = list(self.offerings_to_cancel(obj).select_related("session", "round"))
+        error, told = "", None
         if request.method == "POST" and request.POST.get(CONFIRMED_FIELD) == "1":
-            told = programme_changes.cancel_offerings(
-                obj.event, offerings, _decisions(request.POST), user=request.user
-            )
+            try:
+                told = programme_changes.cancel_offerings(
+                    obj.event, offerings, _decisions(request.POST), user=request.user
+                )
+            except ValidationError as refused:  # "do not notify" for a cancellation
+                error = " ".join(refused.messages)
+        if told is not None:
             self.message_user(
                 request,
                 ngettext(
@@ -718,7 +741,7 @@ class CancelOfferingsMixin:
             )
             return HttpResponseRedirect(change_url)
         plan = programme_changes.plan(obj.event, cancel=offerings)
-        response = self.consequences_response(request, plan)
+        response = self.consequences_response(request, plan, error=error)
         response.context_data.update(
             {"kept": [], "back_url": request.get_full_path(), "return_url": change_url}
         )

@@ -1,0 +1,257 @@
+"""Programme changes: corrections that may go untold, the waiting-list rule for moves,
+rankings that move along, the people told besides the participants."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from events.models import Event, SessionOffering
+from registrations import services
+from registrations.emails import send_queued
+from registrations.models import HistoryEntry, Preference, SessionChoice, Status
+from tests.events.test_admin_bad_input import change_form_data
+from tests.factories import (
+    RoundFactory,
+    SessionFactory,
+    SessionOfferingFactory,
+    SessionRoleFactory,
+    SpeakerFactory,
+)
+from tests.registrations.test_programme_changes import (
+    book,
+    confirm,
+    edit_event,
+    offering_row,
+    programme_emails,
+    round_row,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def retitle(page, data):
+    data["title"] = "Bijeenkomst (titel verbeterd)"
+
+
+@pytest.mark.parametrize("notify", ["1", "0"])
+def test_a_title_correction_may_go_untold_as_the_organiser_chooses(
+    admin_client,
+    programme,
+    notify,
+):
+    event, _rounds, a, _b = programme
+    anna = book(event, 1, [a])
+
+    page = edit_event(admin_client, event, retitle)
+
+    assert page.templates[0].name == "admin/programme_change/consequences.html"
+    html = page.content.decode()
+    assert 'name="_decide_notify" value="0"' in html  # "do not notify" is offered
+    assert confirm(admin_client, page, notify=notify).status_code == 302
+    assert Event.objects.get(pk=event.pk).title == "Bijeenkomst (titel verbeterd)"
+    if notify == "0":
+        assert not programme_emails().exists()
+        assert Event.objects.get(pk=event.pk).calendar_sequence == 0
+    else:
+        [queued] = programme_emails()
+        assert queued.registration_id == anna.pk
+        assert queued.details["items"][0]["kind"] == "corrected"
+
+
+def test_a_session_title_correction_concerns_only_that_sessions_people(
+    admin_client,
+    programme,
+):
+    event, _rounds, a, b = programme
+    anna, bert = book(event, 1, [a]), book(event, 2, [b])
+    url = reverse("admin:events_session_change", args=[a.session_id])
+    data = change_form_data(admin_client.get(url))
+    data["title"] = "Sessie A, verbeterd"
+
+    page = admin_client.post(url, data)
+    confirm(admin_client, page, notify="1")
+
+    assert list(programme_emails().values_list("registration_id", flat=True)) == [anna.pk]
+    assert bert.pk not in programme_emails().values_list("registration_id", flat=True)
+
+
+def test_do_not_notify_is_refused_for_a_change_that_matters(
+    admin_client,
+    programme,
+):
+    event, _rounds, a, _b = programme
+    book(event, 1, [a])
+
+    def new_room(page, data):
+        data[f"{offering_row(page, a)}-location"] = "Zaal 7"
+
+    page = edit_event(admin_client, event, new_room)
+    assert 'name="_decide_notify"' not in page.content.decode()  # not offered
+
+    refused = confirm(admin_client, page, notify="0")  # sent anyway
+
+    assert refused.status_code == 200
+    assert "wordt iedereen die het raakt ingelicht" in refused.content.decode()
+    assert SessionOffering.objects.get(pk=a.pk).location != "Zaal 7"
+    assert not programme_emails().exists()
+    # Told as it should be, it is saved.
+    assert confirm(admin_client, refused).status_code == 302
+    assert SessionOffering.objects.get(pk=a.pk).location == "Zaal 7"
+    assert programme_emails().count() == 1
+
+
+def test_do_not_notify_is_refused_for_a_cancellation(admin_client, programme):
+    event, _rounds, a, _b = programme
+    book(event, 1, [a])
+    url = reverse("admin:events_sessionoffering_cancel", args=[a.pk])
+
+    refused = admin_client.post(url, {"_programme_change_confirmed": "1", "_decide_notify": "0"})
+
+    assert refused.status_code == 200
+    assert SessionOffering.objects.get(pk=a.pk).cancelled_at is None
+    assert SessionChoice.objects.active().filter(offering=a).count() == 1
+
+
+def move(offering, round_):
+    def edit(page, data):
+        data[f"{offering_row(page, offering)}-round"] = str(round_.pk)
+
+    return edit
+
+
+def test_the_waiting_list_rule_queues_them_for_the_moved_session_behind_those_waiting(
+    admin_client,
+    programme,
+    mailoutbox,
+    settings,
+):
+    settings.EMAIL_DELIVERY = "queue"
+    event, rounds, a, b = programme
+    SessionOffering.objects.filter(pk=a.pk).update(capacity=2)
+    anna = book(event, 1, [a, b])  # A in round 1, B in round 2
+    bert = book(event, 2, [a])
+    carl = book(event, 3, [a])  # waits for A
+
+    page = edit_event(admin_client, event, move(a, rounds[1]))
+    assert "wachtlijst" in page.content.decode()
+    confirm(admin_client, page, conflict_rule="waiting")
+
+    assert SessionOffering.objects.get(pk=a.pk).round_id == rounds[1].pk
+    choices = SessionChoice.objects.exclude(status=Status.CANCELLED)
+    assert dict(choices.filter(offering=a).values_list("registration_id", "status")) == {
+        anna.pk: Status.WAITING,
+        bert.pk: Status.CONFIRMED,
+        carl.pk: Status.CONFIRMED,  # Anna's seat went to the one waiting before her
+    }
+    assert not choices.filter(registration=anna, offering=b).exists()
+    assert HistoryEntry.objects.filter(
+        registration=anna, action=HistoryEntry.Action.WAITING, source=HistoryEntry.Source.PROGRAMME
+    ).exists()
+    [queued] = programme_emails(anna)
+    assert [item["kind"] for item in queued.details["items"]] == ["moved", "dropped", "requeued"]
+    mailoutbox.clear()
+    send_queued([queued.pk])
+    [message] = mailoutbox
+    assert "Sessie A" in message.body and "wachtlijst" in message.body
+
+
+def test_a_move_to_an_overlapping_round_is_decided_like_two_in_one_round(
+    admin_client,
+    programme,
+):
+    event, rounds, a, b = programme
+    overlapping = RoundFactory(
+        event=event,
+        title="Ronde 2b",
+        starts_at=datetime.time(15, 30),
+        ends_at=datetime.time(16, 15),
+        order=4,
+    )
+    anna = book(event, 1, [a, b])  # B in round 2: 15:00-15:45
+
+    page = edit_event(admin_client, event, move(a, overlapping))
+    [conflict] = page.context["plan"].conflicts
+    assert (conflict.kind, conflict.registration) == ("time", anna)
+    confirm(admin_client, page, conflict_rule="keep_other")
+
+    assert dict(
+        SessionChoice.objects.filter(registration=anna).values_list("offering_id", "status")
+    ) == {a.pk: Status.CANCELLED, b.pk: Status.CONFIRMED}
+
+
+def test_the_consequences_page_names_who_now_has_two_sessions_at_the_same_time(
+    admin_client,
+    programme,
+):
+    event, rounds, a, b = programme
+    book(event, 1, [a, b])  # round 1 14:00-14:45, round 2 15:00-15:45
+
+    def longer(page, data):
+        data[f"{round_row(page, rounds[0])}-ends_at"] = "15:30"
+
+    page = edit_event(admin_client, event, longer)
+
+    html = page.content.decode()
+    assert "Twee sessies tegelijk" in html
+    assert "P1: Sessie A / Sessie B" in html
+
+
+def test_moving_a_ranked_offering_moves_the_rankings_and_tells_those_who_ranked_it(
+    admin_client,
+    client,
+    programme,
+):
+    event, rounds, a, b = programme
+    Event.objects.filter(pk=event.pk).update(
+        allocation_mode=Event.AllocationMode.PREFERENCE,
+        preferences_close_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    event.refresh_from_db()
+    c = SessionOfferingFactory(
+        session=SessionFactory(event=event, title="Sessie C"), round=rounds[0], capacity=10
+    )
+    anna = services.register_preferences(
+        event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        preferences={rounds[0].pk: [a.pk, c.pk]},
+    ).registration
+
+    page = edit_event(admin_client, event, move(a, rounds[2]))
+    assert page.templates[0].name == "admin/programme_change/consequences.html"
+    confirm(admin_client, page)
+
+    assert dict(
+        Preference.objects.filter(registration=anna).values_list("offering_id", "round_id")
+    ) == {
+        a.pk: rounds[2].pk,
+        c.pk: rounds[0].pk,
+    }
+    assert list(programme_emails().values_list("registration_id", flat=True)) == [anna.pk]
+    assert client.get(anna.get_absolute_url()).status_code == 200
+
+
+def test_speakers_without_an_account_are_told_at_their_profile_address(
+    admin_client,
+    programme,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    event, _rounds, a, b = programme
+    book(event, 1, [a])
+    SessionRoleFactory(session=a.session, speaker=SpeakerFactory(email="leider@example.nl"))
+    SessionRoleFactory(session=a.session, speaker=None, participant="een bewoner")
+    SessionRoleFactory(session=b.session, speaker=SpeakerFactory(email="ander@example.nl"))
+
+    def new_room(page, data):
+        data[f"{offering_row(page, a)}-location"] = "Zaal 2"
+
+    page = edit_event(admin_client, event, new_room)
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm(admin_client, page)
+
+    staff_mail = [m for m in mailoutbox if m.to[0] in ("leider@example.nl", "ander@example.nl")]
+    assert [m.to for m in staff_mail] == [["leider@example.nl"]]
+    assert "Zaal 2" in staff_mail[0].body
