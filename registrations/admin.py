@@ -673,24 +673,6 @@ def _decisions(post):
     )
 
 
-class EventAdmin(ProgrammeChangeAdminMixin, events_admin.EventAdmin):
-    inlines = [*events_admin.EventAdmin.inlines, SeatReservationInline]
-    actions = [*events_admin.EventAdmin.actions, "draw_lottery"]
-
-    @admin.action(
-        description=_("Preference mode: draw the lottery (preview)"), permissions=["change"]
-    )
-    def draw_lottery(self, request, queryset):
-        response = None
-        for event in queryset.order_by("pk"):
-            response = _run_allocation(self, request, event) or response
-        return response if queryset.count() == 1 else None
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        _report_promotions(self, request, services.fill_free_seats(form.instance))
-
-
 class CancelOfferingsMixin:
     """A "Cancel…" page for what people booked: it shows who is affected and, only when
     confirmed, cancels, releases them and invites them to choose again."""
@@ -699,6 +681,14 @@ class CancelOfferingsMixin:
 
     def offerings_to_cancel(self, obj):
         raise NotImplementedError
+
+    def cancellation_plan(self, obj):
+        offerings = self.offerings_to_cancel(obj).select_related("session", "round")
+        return programme_changes.plan(obj.event, cancel=list(offerings))
+
+    def cancel(self, obj, plan, decisions, user):
+        """Carry the cancellation out; returns the registrations told."""
+        return programme_changes.cancel_offerings(obj.event, plan.cancelled, decisions, user=user)
 
     def get_urls(self):
         opts = self.opts
@@ -719,13 +709,11 @@ class CancelOfferingsMixin:
             raise PermissionDenied
         opts = self.opts
         change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-        offerings = list(self.offerings_to_cancel(obj).select_related("session", "round"))
+        plan = self.cancellation_plan(obj)
         error, told = "", None
         if request.method == "POST" and request.POST.get(CONFIRMED_FIELD) == "1":
             try:
-                told = programme_changes.cancel_offerings(
-                    obj.event, offerings, _decisions(request.POST), user=request.user
-                )
+                told = self.cancel(obj, plan, _decisions(request.POST), request.user)
             except ValidationError as refused:  # "do not notify" for a cancellation
                 error = " ".join(refused.messages)
         if told is not None:
@@ -740,12 +728,36 @@ class CancelOfferingsMixin:
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(change_url)
-        plan = programme_changes.plan(obj.event, cancel=offerings)
         response = self.consequences_response(request, plan, error=error)
         response.context_data.update(
             {"kept": [], "back_url": request.get_full_path(), "return_url": change_url}
         )
         return response
+
+
+class EventAdmin(CancelOfferingsMixin, ProgrammeChangeAdminMixin, events_admin.EventAdmin):
+    inlines = [*events_admin.EventAdmin.inlines, SeatReservationInline]
+    actions = [*events_admin.EventAdmin.actions, "draw_lottery"]
+    change_form_template = "admin/programme_change/event_change_form.html"
+
+    def cancellation_plan(self, event):
+        return programme_changes.plan_event_cancellation(event)
+
+    def cancel(self, event, plan, decisions, user):
+        return programme_changes.cancel_event(event, decisions, user=user)
+
+    @admin.action(
+        description=_("Preference mode: draw the lottery (preview)"), permissions=["change"]
+    )
+    def draw_lottery(self, request, queryset):
+        response = None
+        for event in queryset.order_by("pk"):
+            response = _run_allocation(self, request, event) or response
+        return response if queryset.count() == 1 else None
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        _report_promotions(self, request, services.fill_free_seats(form.instance))
 
 
 class SessionAdmin(CancelOfferingsMixin, ProgrammeChangeAdminMixin, events_admin.SessionAdmin):

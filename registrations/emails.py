@@ -89,8 +89,10 @@ def _message(registration, *, kind, subject, with_calendar, connection=None, det
             connection=connection,
         )
         message.attach_alternative(html, "text/html")
-        # A cancelled registration's calendar entry is removed by its cancellation only.
-        if with_calendar and (registration.is_active or kind == Kind.CANCELLATION):
+        # A cancelled registration's calendar entry is removed by its cancellation, or
+        # by the programme change that cancelled it (the whole event called off).
+        removed = kind in (Kind.CANCELLATION, Kind.PROGRAMME_CHANGE)
+        if with_calendar and (registration.is_active or removed):
             lines = context["standing"].choices if context["standing"] else []  # None: cancelled
             sessions = "\n".join(
                 f"{calendar_line(line.offering)} ({line.status})" for line in lines

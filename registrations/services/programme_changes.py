@@ -448,3 +448,33 @@ def cancel_offerings(event, offerings, decisions, *, user=None):
     lock_event(event)
     changeover = Changeover(plan(event, cancel=offerings), decisions, user=user)
     return changeover.after_save()
+
+
+@transaction.atomic
+def cancel_event(event, decisions, *, user=None):
+    """Cancel the whole `event`: every registration and every offering is cancelled,
+    registration closes, and everyone registered is e-mailed once with a calendar
+    cancellation (same UID, higher SEQUENCE). Returns the registrations told."""
+    locked = lock_event(event)
+    result = plan_event_cancellation(event)
+    changeover = Changeover(result, decisions, user=user)
+    for registration in Registration.objects.active().filter(event=event):
+        changeover.seats.cancel(registration)
+    locked.cancelled_at = changeover.seats.now
+    locked.save(update_fields=["cancelled_at", "updated_at"])  # its pages are renewed
+    return changeover.after_save()
+
+
+def plan_event_cancellation(event):
+    """What cancelling the whole event does: every offering is cancelled and everyone
+    registered is told one thing, that the event does not take place. Reads only."""
+    offerings = list(
+        SessionOffering.objects.current().filter(event=event).select_related("session", "round")
+    )
+    result = plan(event, cancel=offerings)
+    result.told.clear()
+    result.holds.clear()
+    item = {"kind": "event_cancelled", "event": event.title}
+    for registration in Registration.objects.active().filter(event=event):
+        result.tell(registration, item)
+    return result

@@ -10,7 +10,7 @@ from django.utils import timezone
 from events.models import Event, SessionOffering
 from registrations import services
 from registrations.emails import send_queued
-from registrations.models import HistoryEntry, Preference, SessionChoice, Status
+from registrations.models import HistoryEntry, Preference, Registration, SessionChoice, Status
 from tests.events.test_admin_bad_input import change_form_data
 from tests.factories import (
     RoundFactory,
@@ -255,3 +255,93 @@ def test_speakers_without_an_account_are_told_at_their_profile_address(
     staff_mail = [m for m in mailoutbox if m.to[0] in ("leider@example.nl", "ander@example.nl")]
     assert [m.to for m in staff_mail] == [["leider@example.nl"]]
     assert "Zaal 2" in staff_mail[0].body
+
+
+def calendar_of(message):
+    from icalendar import Calendar
+
+    [(_name, ics, _type)] = message.attachments
+    return Calendar.from_ical(ics)
+
+
+def test_cancelling_the_whole_event_tells_everyone_with_a_calendar_cancellation(
+    admin_client, client, programme, mailoutbox, settings
+):
+    settings.EMAIL_DELIVERY = "queue"
+    event, _rounds, a, b = programme
+    anna, bert = book(event, 1, [a, b]), book(event, 2, [])
+    Registration.objects.filter(pk=bert.pk).update(status=Status.WAITING)  # told too
+    change = admin_client.get(reverse("admin:events_event_change", args=[event.pk]))
+    url = reverse("admin:events_event_cancel", args=[event.pk])
+    assert url in change.content.decode()
+
+    page = admin_client.get(url)
+    assert "Nothing has been saved" in page.content.decode() or "Er is nog niets" in (
+        page.content.decode()
+    )
+    assert Event.objects.get(pk=event.pk).cancelled_at is None
+    admin_client.post(url, {"_programme_change_confirmed": "1"})
+
+    event.refresh_from_db()
+    assert event.cancelled_at is not None and event.calendar_sequence == 1
+    assert set(Registration.objects.filter(event=event).values_list("status", flat=True)) == {
+        Status.CANCELLED
+    }
+    assert not SessionChoice.objects.active().filter(registration__event=event).exists()
+    assert SessionOffering.objects.current().filter(event=event).count() == 0
+    assert sorted(programme_emails().values_list("registration_id", flat=True)) == [
+        anna.pk,
+        bert.pk,
+    ]
+    mailoutbox.clear()
+    send_queued(list(programme_emails().values_list("pk", flat=True)))
+    assert sorted(message.to[0] for message in mailoutbox) == [anna.email, bert.email]
+    for message in mailoutbox:
+        assert "gaat niet door" in message.body
+        calendar = calendar_of(message)
+        [entry] = calendar.walk("VEVENT")
+        assert calendar["METHOD"] == "CANCEL"
+        assert str(entry["UID"]).startswith(f"event-{event.pk}@")
+        assert int(entry["SEQUENCE"]) == 1
+        assert entry["STATUS"] == "CANCELLED"
+    # Nobody can register any more; the page says why.
+    detail = client.get(event.get_absolute_url()).content.decode()
+    assert "Gaat niet door" in detail
+
+
+def test_a_cancelled_offering_updates_the_calendar_entry_without_it(
+    admin_client, programme, mailoutbox, settings
+):
+    settings.EMAIL_DELIVERY = "queue"
+    event, _rounds, a, b = programme
+    anna = book(event, 1, [a, b])
+
+    admin_client.post(
+        reverse("admin:events_sessionoffering_cancel", args=[a.pk]),
+        {"_programme_change_confirmed": "1"},
+    )
+    mailoutbox.clear()
+    send_queued(list(programme_emails().values_list("pk", flat=True)))
+
+    [message] = mailoutbox
+    assert message.to == [anna.email]
+    calendar = calendar_of(message)
+    [entry] = calendar.walk("VEVENT")
+    # The event still takes place: its entry is replaced, now without Sessie A.
+    assert calendar["METHOD"] == "PUBLISH" and int(entry["SEQUENCE"]) == 1
+    assert str(entry["UID"]).startswith(f"event-{event.pk}@")
+    assert "Sessie B" in str(entry["DESCRIPTION"]) and "Sessie A" not in str(entry["DESCRIPTION"])
+
+
+def test_the_event_cancel_page_is_for_organisers_only(client, organiser, programme):
+    event, _rounds, a, _b = programme
+    anna = book(event, 1, [a])
+    client.force_login(organiser)
+
+    response = client.post(
+        reverse("admin:events_event_cancel", args=[event.pk]), {"_programme_change_confirmed": "1"}
+    )
+
+    assert response.status_code == 403
+    anna.refresh_from_db()
+    assert anna.status == Status.CONFIRMED
