@@ -345,3 +345,26 @@ def test_the_event_cancel_page_is_for_organisers_only(client, organiser, program
     assert response.status_code == 403
     anna.refresh_from_db()
     assert anna.status == Status.CONFIRMED
+
+
+def test_organisers_find_one_person_on_the_event_overview_and_act_on_them(
+    admin_client, client, organiser, programme, django_assert_max_num_queries
+):
+    event, _rounds, a, _b = programme
+    anna = book(event, 1, [a])
+    for number in range(2, 30):
+        book(event, number, [])
+    url = reverse("registrations:event_overview", args=[event.pk])
+
+    with django_assert_max_num_queries(20):
+        page = admin_client.get(url, {"q": "p1@example"})
+
+    html = page.content.decode()
+    act_url = reverse("admin:registrations_registration_choices", args=[anna.pk])
+    assert act_url in html
+    assert [found.pk for found in page.context["people_found"]] == [anna.pk]
+    assert admin_client.get(act_url).status_code == 200
+    # Allowed to see registrations but not to change them: no search, no links.
+    client.force_login(organiser)
+    seen = client.get(url, {"q": "P1"}).content.decode()
+    assert act_url not in seen and 'name="q"' not in seen
