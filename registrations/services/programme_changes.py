@@ -175,6 +175,9 @@ def plan(event, *, event_after=None, blocks=(), rounds=(), offerings=(), cancel=
             item = {"kind": "time", "title": block.title, "was": _when(before), "now": _when(block)}
             for registration in active:
                 result.tell(registration, item)
+        if before.location != block.location:
+            for registration in active:
+                result.tell(registration, _new_place(block.title, before, block))
     new_rounds = {round_.pk: round_ for round_ in rounds}
     for round_ in rounds:
         before = Round.objects.get(pk=round_.pk)
@@ -187,6 +190,11 @@ def plan(event, *, event_after=None, blocks=(), rounds=(), offerings=(), cancel=
                 "was": _when(before),
                 "now": _when(round_),
             }
+            for choice in _active_choices(offering__round=round_):
+                result.tell(choice, item)
+            result.offerings.update(round_.offerings.values_list("pk", flat=True))
+        if before.location != round_.location:
+            item = _new_place(round_.title, before, round_)
             for choice in _active_choices(offering__round=round_):
                 result.tell(choice, item)
             result.offerings.update(round_.offerings.values_list("pk", flat=True))
@@ -206,6 +214,10 @@ def plan(event, *, event_after=None, blocks=(), rounds=(), offerings=(), cancel=
     return result
 
 
+def _new_place(title, before, after):
+    return {"kind": "location", "session": title, "was": before.location, "now": after.location}
+
+
 def _correct(result, holders, was, now):
     """Tell the holders of a corrected title (theirs to choose whether to be told)."""
     item = {"kind": CORRECTION, "was": was, "now": now}
@@ -220,12 +232,7 @@ def _plan_offering(result, offering):
     if before.location != offering.location or before.round_id != offering.round_id:
         result.offerings.add(offering.pk)
     if before.location != offering.location:
-        item = {
-            "kind": "location",
-            "session": title,
-            "was": before.location,
-            "now": offering.location,
-        }
+        item = _new_place(title, before, offering)
         for choice in booked:
             result.tell(choice, item)
     if before.round_id != offering.round_id:

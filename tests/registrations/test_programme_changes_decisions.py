@@ -368,3 +368,62 @@ def test_organisers_find_one_person_on_the_event_overview_and_act_on_them(
     client.force_login(organiser)
     seen = client.get(url, {"q": "P1"}).content.decode()
     assert act_url not in seen and 'name="q"' not in seen
+
+
+def inline_row(page, model_name, pk):
+    """The prefix of the row of the `model_name` object `pk` in the event change form."""
+    return next(
+        form.prefix
+        for inline in page.context["inline_admin_formsets"]
+        for form in inline.formset.forms
+        if form.instance._meta.model_name == model_name and form.instance.pk == pk
+    )
+
+
+# Each kind of change in the event admin: (what is edited, who is told).
+CHANGES = {
+    "block time": (
+        lambda p, d, ids: d.update({f"{inline_row(p, *ids['block'])}-starts_at": "12:30"}),
+        "all",
+    ),
+    "block place": (
+        lambda p, d, ids: d.update({f"{inline_row(p, *ids['block'])}-location": "Tuin"}),
+        "all",
+    ),
+    "round place": (
+        lambda p, d, ids: d.update({f"{inline_row(p, *ids['round'])}-location": "Zolder"}),
+        "round 1",
+    ),
+    "event times": (lambda p, d, ids: d.update({"start_time": "12:15"}), "all"),
+    "event venue": (lambda p, d, ids: d.update({"venue": str(ids["venue"])}), "all"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_every_kind_of_change_keeps_the_choices_and_tells_those_it_concerns(
+    admin_client, programme, change
+):
+    from events.models import Venue
+    from tests.factories import ProgrammeBlockFactory
+
+    event, rounds, a, b = programme
+    block = ProgrammeBlockFactory(event=event, starts_at=datetime.time(13), title="Ontvangst")
+    ids = {
+        "block": ("programmeblock", block.pk),
+        "round": ("round", rounds[0].pk),
+        "venue": Venue.objects.create(name="Wijkcentrum", city="Zaandam").pk,
+    }
+    anna, bert, carl = book(event, 1, [a]), book(event, 2, [b]), book(event, 3, [])
+    before = sorted(SessionChoice.objects.values_list("pk", "offering_id", "status"))
+    edit, told = CHANGES[change]
+
+    page = edit_event(admin_client, event, lambda p, d: edit(p, d, ids))
+    assert page.templates[0].name == "admin/programme_change/consequences.html"
+    assert not programme_emails().exists()
+    assert 'name="_decide_notify"' not in page.content.decode()
+    assert confirm(admin_client, page).status_code == 302
+
+    assert sorted(SessionChoice.objects.values_list("pk", "offering_id", "status")) == before
+    expected = [anna.pk, bert.pk, carl.pk] if told == "all" else [anna.pk]
+    assert sorted(programme_emails().values_list("registration_id", flat=True)) == expected
+    assert Event.objects.get(pk=event.pk).calendar_sequence == 1
