@@ -427,3 +427,27 @@ def test_every_kind_of_change_keeps_the_choices_and_tells_those_it_concerns(
     expected = [anna.pk, bert.pk, carl.pk] if told == "all" else [anna.pk]
     assert sorted(programme_emails().values_list("registration_id", flat=True)) == expected
     assert Event.objects.get(pk=event.pk).calendar_sequence == 1
+
+
+def test_a_ranking_moved_into_a_round_ranked_already_comes_after_those_rankings(
+    admin_client,
+    programme,
+):
+    event, rounds, a, b = programme
+    Event.objects.filter(pk=event.pk).update(
+        allocation_mode=Event.AllocationMode.PREFERENCE,
+        preferences_close_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    event.refresh_from_db()
+    anna = services.register_preferences(
+        event,
+        person=services.Person(name="Anna", email="anna@example.nl", role="resident"),
+        preferences={rounds[0].pk: [a.pk], rounds[1].pk: [b.pk]},
+    ).registration
+
+    page = edit_event(admin_client, event, move(a, rounds[1]))
+    assert confirm(admin_client, page).status_code == 302
+
+    assert sorted(
+        Preference.objects.filter(registration=anna).values_list("offering_id", "round_id", "rank")
+    ) == sorted([(b.pk, rounds[1].pk, 1), (a.pk, rounds[1].pk, 2)])
