@@ -442,7 +442,7 @@ def change_programme(event, decisions, *, user=None, **edited):
     changeover.before_save()
     if edited.get("event_after") is not None:
         edited["event_after"].save()
-    for name in ("blocks", "rounds", "offerings"):
+    for name in ("blocks", "rounds", "offerings", "sessions"):
         for obj in edited.get(name, ()):
             obj.save()
     return changeover.after_save()
