@@ -540,6 +540,9 @@ class Event(ContactFields):
     calendar_sequence = models.PositiveIntegerField(
         _("calendar version"), default=0, editable=False
     )
+    # Set by cancelling the whole event (registrations.services.programme_changes):
+    # everyone registered was released and told; registration is closed.
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
 
     objects = EventQuerySet.as_manager()
 

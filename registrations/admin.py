@@ -534,9 +534,10 @@ CONFIRMED_FIELD = "_programme_change_confirmed"
 class ConsequencesToConfirm(Exception):
     """Raised inside the admin's save transaction to roll it back and show the plan."""
 
-    def __init__(self, plan):
+    def __init__(self, plan, error=""):
         super().__init__("programme change to confirm")
         self.plan = plan
+        self.error = error
 
 
 class ProgrammeChangeAdminMixin:
@@ -554,12 +555,17 @@ class ProgrammeChangeAdminMixin:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ConsequencesToConfirm as pending:  # the save's transaction rolled back
-            return self.consequences_response(request, pending.plan)
+            return self.consequences_response(request, pending.plan, error=pending.error)
 
     def edited(self, obj, formsets):
         """The stored objects the forms edit, as edited (not yet saved)."""
-        found = {"blocks": [], "rounds": [], "offerings": []}
-        kinds = {ProgrammeBlock: "blocks", Round: "rounds", SessionOffering: "offerings"}
+        found = {"blocks": [], "rounds": [], "offerings": [], "sessions": []}
+        kinds = {
+            ProgrammeBlock: "blocks",
+            Round: "rounds",
+            SessionOffering: "offerings",
+            Session: "sessions",
+        }
         if type(obj) in kinds:
             found[kinds[type(obj)]].append(obj)
         for formset in formsets:
@@ -584,9 +590,12 @@ class ProgrammeChangeAdminMixin:
             if plan.touches_people:
                 if request.POST.get(CONFIRMED_FIELD) != "1":
                     raise ConsequencesToConfirm(plan)
-                changeover = programme_changes.Changeover(
-                    plan, _decisions(request.POST), user=request.user
-                )
+                try:
+                    changeover = programme_changes.Changeover(
+                        plan, _decisions(request.POST), user=request.user
+                    )
+                except ValidationError as refused:  # "do not notify" for a real change
+                    raise ConsequencesToConfirm(plan, " ".join(refused.messages)) from None
                 changeover.before_save()
         request._programme_changeover = changeover
         super().save_model(request, obj, form, change)
@@ -595,9 +604,9 @@ class ProgrammeChangeAdminMixin:
         super().save_related(request, form, formsets, change)
         changeover = getattr(request, "_programme_changeover", None)
         if changeover is not None:
-            _report_told(self, request, changeover.after_save())
+            _report_told(self, request, changeover.after_save(), changeover.decisions.notify)
 
-    def consequences_response(self, request, plan):
+    def consequences_response(self, request, plan, error=""):
         confirmed, waiting = plan.counts()
         kept = [
             (name, value)
@@ -616,12 +625,18 @@ class ProgrammeChangeAdminMixin:
             "kept": kept,
             "confirmed_field": CONFIRMED_FIELD,
             "back_url": request.get_full_path(),
+            "error": error,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/programme_change/consequences.html", context)
 
 
-def _report_told(model_admin, request, told):
+def _report_told(model_admin, request, told, notify=True):
+    if not notify:
+        model_admin.message_user(
+            request, gettext("The correction was saved; nobody was e-mailed."), messages.SUCCESS
+        )
+        return
     model_admin.message_user(
         request,
         ngettext(
@@ -635,7 +650,7 @@ def _report_told(model_admin, request, told):
 
 
 def _decisions(post):
-    rules = {programme_changes.KEEP_MOVED, programme_changes.KEEP_OTHER}
+    rules = set(programme_changes.CONFLICT_RULES)
     per_conflict = {
         int(name.removeprefix("_decide_conflict_")): value
         for name, value in post.items()
@@ -656,12 +671,82 @@ def _decisions(post):
         per_conflict=per_conflict,
         per_overflow=per_overflow,
         note=post.get("_decide_note", "")[:1000],
+        notify=post.get("_decide_notify") != "0",
     )
 
 
-class EventAdmin(ProgrammeChangeAdminMixin, events_admin.EventAdmin):
+class CancelOfferingsMixin:
+    """A "Cancel…" page for what people booked: it shows who is affected and, only when
+    confirmed, cancels, releases them and invites them to choose again."""
+
+    change_form_template = "admin/programme_change/change_form.html"
+
+    def offerings_to_cancel(self, obj):
+        raise NotImplementedError
+
+    def cancellation_plan(self, obj):
+        offerings = self.offerings_to_cancel(obj).select_related("session", "round")
+        return programme_changes.plan(obj.event, cancel=list(offerings))
+
+    def cancel(self, obj, plan, decisions, user):
+        """Carry the cancellation out; returns the registrations told."""
+        return programme_changes.cancel_offerings(obj.event, plan.cancelled, decisions, user=user)
+
+    def get_urls(self):
+        opts = self.opts
+        return [
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name=f"{opts.app_label}_{opts.model_name}_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def cancel_view(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        opts = self.opts
+        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        plan = self.cancellation_plan(obj)
+        error, told = "", None
+        if request.method == "POST" and request.POST.get(CONFIRMED_FIELD) == "1":
+            try:
+                told = self.cancel(obj, plan, _decisions(request.POST), request.user)
+            except ValidationError as refused:  # "do not notify" for a cancellation
+                error = " ".join(refused.messages)
+        if told is not None:
+            self.message_user(
+                request,
+                ngettext(
+                    "“%(name)s” is cancelled; %(count)d participant is being e-mailed.",
+                    "“%(name)s” is cancelled; %(count)d participants are being e-mailed.",
+                    len(told),
+                )
+                % {"name": obj, "count": len(told)},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(change_url)
+        response = self.consequences_response(request, plan, error=error)
+        response.context_data.update(
+            {"kept": [], "back_url": request.get_full_path(), "return_url": change_url}
+        )
+        return response
+
+
+class EventAdmin(CancelOfferingsMixin, ProgrammeChangeAdminMixin, events_admin.EventAdmin):
     inlines = [*events_admin.EventAdmin.inlines, SeatReservationInline]
     actions = [*events_admin.EventAdmin.actions, "draw_lottery"]
+    change_form_template = "admin/programme_change/event_change_form.html"
+
+    def cancellation_plan(self, event):
+        return programme_changes.plan_event_cancellation(event)
+
+    def cancel(self, event, plan, decisions, user):
+        return programme_changes.cancel_event(event, decisions, user=user)
 
     @admin.action(
         description=_("Preference mode: draw the lottery (preview)"), permissions=["change"]
@@ -684,64 +769,14 @@ class EventAdmin(ProgrammeChangeAdminMixin, events_admin.EventAdmin):
         plan = programme_changes.plan(event, **edited)
         if plan.touches_people and request.POST.get(CONFIRMED_FIELD) != "1":
             return self.consequences_response(request, plan)
-        told = programme_changes.change_programme(
-            event, _decisions(request.POST), user=request.user, **edited
-        )
-        if told:
-            _report_told(self, request, told)
+        decisions = _decisions(request.POST)
+        try:
+            told = programme_changes.change_programme(event, decisions, user=request.user, **edited)
+        except ValidationError as refused:  # "do not notify" for a real change
+            return self.consequences_response(request, plan, " ".join(refused.messages))
+        if told or not decisions.notify:
+            _report_told(self, request, told, decisions.notify)
         return None
-
-
-class CancelOfferingsMixin:
-    """A "Cancel…" page for what people booked: it shows who is affected and, only when
-    confirmed, cancels, releases them and invites them to choose again."""
-
-    change_form_template = "admin/programme_change/change_form.html"
-
-    def offerings_to_cancel(self, obj):
-        raise NotImplementedError
-
-    def get_urls(self):
-        opts = self.opts
-        return [
-            path(
-                "<path:object_id>/cancel/",
-                self.admin_site.admin_view(self.cancel_view),
-                name=f"{opts.app_label}_{opts.model_name}_cancel",
-            ),
-            *super().get_urls(),
-        ]
-
-    def cancel_view(self, request, object_id):
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            raise Http404
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
-        opts = self.opts
-        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-        offerings = list(self.offerings_to_cancel(obj).select_related("session", "round"))
-        if request.method == "POST" and request.POST.get(CONFIRMED_FIELD) == "1":
-            told = programme_changes.cancel_offerings(
-                obj.event, offerings, _decisions(request.POST), user=request.user
-            )
-            self.message_user(
-                request,
-                ngettext(
-                    "“%(name)s” is cancelled; %(count)d participant is being e-mailed.",
-                    "“%(name)s” is cancelled; %(count)d participants are being e-mailed.",
-                    len(told),
-                )
-                % {"name": obj, "count": len(told)},
-                messages.SUCCESS,
-            )
-            return HttpResponseRedirect(change_url)
-        plan = programme_changes.plan(obj.event, cancel=offerings)
-        response = self.consequences_response(request, plan)
-        response.context_data.update(
-            {"kept": [], "back_url": request.get_full_path(), "return_url": change_url}
-        )
-        return response
 
 
 class SessionAdmin(CancelOfferingsMixin, ProgrammeChangeAdminMixin, events_admin.SessionAdmin):

@@ -37,6 +37,8 @@ def registration_state(event: Event, now: datetime.datetime | None = None) -> Re
     now = now or timezone.now()
     if not event.registration_enabled:
         return RegistrationState.UNAVAILABLE
+    if event.cancelled_at is not None:
+        return RegistrationState.CLOSED
     if event.registration_opens_at and now < event.registration_opens_at:
         return RegistrationState.NOT_YET_OPEN
     if event.uses_preferences and not event.allocated_at:

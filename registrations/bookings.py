@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 
 from .models import Preference, SessionChoice, Status
 
+RANKS = (1, 2, 3)  # Preference.rank: at most three sessions ranked per round
+
 
 def remember_placement(sender, instance, raw=False, using="default", **kwargs):
     """pre_save of an offering: its round and session as stored."""
@@ -41,15 +43,31 @@ def carry_bookings(sender, instance, raw=False, **kwargs):
         round_id=instance.round_id, session_id=instance.session_id
     )
     rankings = Preference.objects.filter(offering=instance)
-    ranked = set(rankings.values_list("registration_id", "rank"))
-    taken = Preference.objects.filter(
-        round_id=instance.round_id, registration_id__in={pk for pk, _rank in ranked}
-    ).exclude(offering=instance)
-    if ranked & set(taken.values_list("registration_id", "rank")):
-        raise ValidationError(
-            _("Some people ranked a session in that round already; the move would lose it."),
-            code="ranking_conflict",
+    taken = {}  # {registration pk: ranks used in the new round}
+    for registration_id, rank in (
+        Preference.objects.filter(
+            round_id=instance.round_id,
+            registration_id__in=rankings.values("registration_id"),
         )
+        .exclude(offering=instance)
+        .values_list("registration_id", "rank")
+    ):
+        taken.setdefault(registration_id, set()).add(rank)
+    for ranking in rankings.filter(registration_id__in=list(taken)):
+        # Someone who ranked sessions in the new round already keeps this one too, after
+        # theirs: its rank becomes the first one free there.
+        free = [rank for rank in RANKS if rank not in taken[ranking.registration_id]]
+        if not free:
+            raise ValidationError(
+                _(
+                    "Some people ranked three sessions in that round already; "
+                    "the move would lose it."
+                ),
+                code="ranking_conflict",
+            )
+        ranking.rank = free[0]
+        ranking.round_id = instance.round_id
+        ranking.save(update_fields=["rank", "round"])
     rankings.update(round_id=instance.round_id)
 
 

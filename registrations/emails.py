@@ -89,8 +89,10 @@ def _message(registration, *, kind, subject, with_calendar, connection=None, det
             connection=connection,
         )
         message.attach_alternative(html, "text/html")
-        # A cancelled registration's calendar entry is removed by its cancellation only.
-        if with_calendar and (registration.is_active or kind == Kind.CANCELLATION):
+        # A cancelled registration's calendar entry is removed by its cancellation, or
+        # by the programme change that cancelled it (the whole event called off).
+        removed = kind in (Kind.CANCELLATION, Kind.PROGRAMME_CHANGE)
+        if with_calendar and (registration.is_active or removed):
             lines = context["standing"].choices if context["standing"] else []  # None: cancelled
             sessions = "\n".join(
                 f"{calendar_line(line.offering)} ({line.status})" for line in lines
@@ -156,16 +158,22 @@ def programme_change_row(registration_pk, details):
 
 def tell_session_staff(event, offering_pks, items, note=""):
     """E-mail the session leaders and moderators of the offerings a programme change
-    touched (those with an address), once each, after the commit."""
+    touched, once per address, after the commit: the users moderating them and the
+    people appearing in their sessions (a speaker profile's address; many have no user
+    account)."""
     from django.contrib.auth import get_user_model
     from django.core.mail import send_mass_mail
 
-    staff = (
-        get_user_model()
-        .objects.filter(moderated_offerings__in=offering_pks)
-        .exclude(email="")
-        .distinct()
-    )
+    from events.models import SessionRole
+
+    users = get_user_model().objects.filter(moderated_offerings__in=offering_pks)
+    speakers = SessionRole.objects.filter(session__offerings__in=offering_pks)
+    found = [
+        *users.values_list("email", flat=True),
+        *speakers.values_list("speaker__email", flat=True),
+    ]
+    # Once per address, however it is spelt, and whoever holds it.
+    staff = sorted({address.lower(): address for address in found if address}.values())
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("Programme change: %(event)s") % {"event": event.title}
         lines = [
@@ -175,7 +183,7 @@ def tell_session_staff(event, offering_pks, items, note=""):
         if note:
             lines += ["", _("A note from the organisers:") + f" {note}"]
     body = "\n".join(lines) + "\n"
-    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]) for user in staff]
+    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in staff]
     if messages:
         transaction.on_commit(lambda: send_mass_mail(messages), robust=True)
     return len(messages)
@@ -387,6 +395,18 @@ def describe(item):
             )
             % item
         )
+    if kind == "requeued":
+        return (
+            _(
+                "You are now on the waiting list of %(session)s, behind those already "
+                "waiting; you get an e-mail when a place becomes yours."
+            )
+            % item
+        )
+    if kind == "corrected":
+        return _("Corrected: “%(was)s” is now called “%(now)s”.") % item
+    if kind == "event_cancelled":
+        return _("%(event)s has been cancelled.") % item
     if kind == "to_waiting":
         return _("%(session)s has fewer seats now; you are at the top of its waiting list.") % item
     if kind == "cancelled":

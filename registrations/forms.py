@@ -659,6 +659,30 @@ class CheckinSearchForm(forms.Form):
         )
 
 
+class PersonSearchForm(forms.Form):
+    """The event overview's search (GET) for one participant to act on."""
+
+    q = forms.CharField(
+        label=_("Find a participant by name or e-mail address"),
+        required=False,
+        max_length=200,
+        widget=forms.SearchInput(attrs={"autocomplete": "off"}),
+    )
+
+    @cached_property
+    def helper(self):
+        return form_helper(
+            Div(
+                "q",
+                Button(_("Search"), type="submit", css_class="button--secondary"),
+                css_class="checkin-search__row",
+            ),
+            form_class="checkin-search",
+            method="get",
+            role="search",
+        )
+
+
 class CheckinToggleForm(forms.Form):
     """Marks one participant present ("1") or not (anything else) on the check-in page;
     static/js/checkin.js posts it in the background."""

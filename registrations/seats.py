@@ -416,10 +416,24 @@ class EventSeats:
         )
         start = min(ahead or self.now, self.now)
         ordered = sorted(choices, key=lambda choice: (choice.created_at, choice.pk))
-        for place, choice in enumerate(ordered):
+        self._queue(
+            (choice, start - timedelta(microseconds=len(ordered) - place))
+            for place, choice in enumerate(ordered)
+        )
+
+    def to_waiting_end(self, choices):
+        """An organiser's decision when a moved offering gave someone two sessions at once:
+        these `choices` give up their seat and queue at the end of their offering's
+        waiting list, behind everyone already waiting (nobody waiting is passed);
+        ``promote`` hands the seats out again in that order."""
+        self._queue((choice, self.now) for choice in choices)
+
+    def _queue(self, placed):
+        """Put each (choice, moment) on its offering's waiting list at that moment: the
+        queue is ordered by when a choice was made (SeatQuerySet.waiting)."""
+        for choice, moment in placed:
             choice.status = Status.WAITING
-            # The queue is ordered by when a choice was made (SeatQuerySet.waiting).
-            choice.created_at = start - timedelta(microseconds=len(ordered) - place)
+            choice.created_at = moment
             choice.save(update_fields=["status", "created_at", "updated_at"])
             self.note(
                 choice.registration_id,

@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from events.models import BLOCK_ORDER, Event, SessionOffering, SessionRole
 
 from . import attendees
-from .forms import CheckinSearchForm, CheckinToggleForm, ExportColumnsForm
+from .forms import CheckinSearchForm, CheckinToggleForm, ExportColumnsForm, PersonSearchForm
 from .models import ExportColumns, Registration, SessionChoice, Status
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -383,6 +383,7 @@ def event_overview(request, event_id):
         request,
         "registrations/staff/overview.html",
         {
+            **_person_search(request, event),
             "event": event,
             "confirmed": status_counts.get(Status.CONFIRMED, 0),
             "waiting": status_counts.get(Status.WAITING, 0),
@@ -393,6 +394,26 @@ def event_overview(request, event_id):
             "event_reservations": event_reservations,
         },
     )
+
+
+def _person_search(request, event):
+    """For organisers who may change registrations: the overview's search for one
+    person, with a link to the page where they act on that person's places."""
+    if not request.user.has_perm("registrations.change_registration"):
+        return {}
+    search = PersonSearchForm(request.GET)
+    query = search.cleaned_data["q"].strip() if search.is_valid() else ""
+    found = []
+    if query:
+        found = list(
+            event.registrations.filter(
+                Q(name__icontains=query) | Q(email__icontains=query)
+            ).order_by("name", "pk")[:PERSON_SEARCH_LIMIT]
+        )
+    return {"person_search": search, "person_query": query, "people_found": found}
+
+
+PERSON_SEARCH_LIMIT = 25
 
 
 @never_cache

@@ -1,8 +1,16 @@
+import datetime
+
 import pytest
 from django.contrib.auth.models import Permission, User
 
 from registrations.services import Person
-from tests.factories import build_programme
+from tests.factories import (
+    EventFactory,
+    RoundFactory,
+    SessionFactory,
+    SessionOfferingFactory,
+    build_programme,
+)
 
 
 @pytest.fixture
@@ -35,3 +43,26 @@ def person_factory():
         return Person(**data)
 
     return make
+
+
+@pytest.fixture
+def programme():
+    """Three rounds; session A in round 1, session B in round 2, round 3 still empty."""
+    event = EventFactory(capacity=100)
+    rounds = [
+        RoundFactory(
+            event=event,
+            title=f"Ronde {number}",
+            starts_at=datetime.time(13 + number),
+            ends_at=datetime.time(13 + number, 45),
+            order=number,
+        )
+        for number in (1, 2, 3)
+    ]
+    a = SessionOfferingFactory(
+        session=SessionFactory(event=event, title="Sessie A"), round=rounds[0], capacity=10
+    )
+    b = SessionOfferingFactory(
+        session=SessionFactory(event=event, title="Sessie B"), round=rounds[1], capacity=10
+    )
+    return event, rounds, a, b

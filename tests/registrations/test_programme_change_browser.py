@@ -63,6 +63,15 @@ def booked(live_server, page):
     return event, rounds, a, b, people
 
 
+def accessible_at_both_widths(page, name):
+    """No axe violations; no sideways scrolling on a phone; screenshots in /tmp/h16."""
+    assert_accessible(page)
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=f"/tmp/h16/{name}-{width}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
 def test_consequences_page_shows_what_happens_and_saves_only_on_confirmation(
     page, live_server, booked
 ):
@@ -77,11 +86,7 @@ def test_consequences_page_shows_what_happens_and_saves_only_on_confirmation(
     expect(page.get_by_role("heading", name="Twee sessies in één ronde")).to_be_visible()
     expect(page.get_by_role("heading", name="Meer mensen dan plaatsen")).to_be_visible()
     assert SessionOffering.objects.get(pk=a.pk).round_id == rounds[0].pk  # nothing saved yet
-    assert_accessible(page)
-    for width in (390, 1366):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=f"/tmp/h16/consequences-{width}.png", full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    accessible_at_both_widths(page, "consequences")
 
     page.get_by_label("Voor iedereen hieronder, tenzij per persoon gekozen").select_option(
         "keep_other"
@@ -115,8 +120,35 @@ def test_one_person_page_is_accessible_and_fits_a_phone(page, live_server, booke
     page.goto(f"{live_server.url}/admin/registrations/registration/{people[0].pk}/choices/")
 
     expect(page.get_by_role("button", name="De hele aanmelding annuleren")).to_be_visible()
-    assert_accessible(page)
-    for width in (390, 1366):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=f"/tmp/h16/person-{width}.png", full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    accessible_at_both_widths(page, "person")
+
+
+def test_a_correction_offers_do_not_notify_and_stays_accessible(page, live_server, booked):
+    event, _rounds, _a, _b, _people = booked
+    page.goto(f"{live_server.url}/admin/events/event/{event.pk}/change/")
+    page.locator("input[name='title']").fill("Dag van de Buurt 2027")
+    page.locator("input[name='_save']").first.click()
+
+    choice = page.get_by_label("Nee, stuur niemand bericht")
+    expect(choice).to_be_visible()
+    accessible_at_both_widths(page, "correction")
+    choice.check()
+    page.get_by_role(
+        "button", name="Wijziging opslaan en iedereen die geraakt wordt e-mailen"
+    ).click()
+
+    expect(page.locator(".messagelist")).to_contain_text("niemand gemaild")
+    assert not QueuedEmail.objects.filter(kind=QueuedEmail.Kind.PROGRAMME_CHANGE).exists()
+
+
+def test_the_overview_finds_one_person_to_act_on(page, live_server, booked):
+    event, _rounds, _a, _b, people = booked
+    page.goto(f"{live_server.url}/organisatie/evenement/{event.pk}/")
+    page.get_by_label("Zoek een deelnemer op naam of e-mailadres").fill("P2")
+    page.get_by_role("button", name="Zoeken").click()
+
+    link = page.get_by_role("link", name="P2", exact=True)
+    expect(link).to_be_visible()
+    accessible_at_both_widths(page, "overview")
+    link.click()
+    expect(page.get_by_role("button", name="De hele aanmelding annuleren")).to_be_visible()
