@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sitewide.admin import SafeAdminMixin
+from sitewide.admin import InlineRowsMixin, SafeAdminMixin
 from sitewide.text import PlainTextAdminMixin
 
 from . import admin_views
@@ -164,12 +164,13 @@ class SeriesEventInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
         return False
 
 
-class OrganiserInline(SafeAdminMixin, admin.TabularInline):
+class OrganiserInline(InlineRowsMixin, SafeAdminMixin, admin.TabularInline):
     """Organisations in the order the page shows them, each with its part."""
 
     extra = 0
     autocomplete_fields = ["organisation"]
     fields = ["organisation", "role", "order"]
+    row_select_related = ["organisation"]
 
 
 class EventOrganiserInline(OrganiserInline):
@@ -210,21 +211,29 @@ class SeriesAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
         return obj.event_count
 
 
-class EventRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class EventRoleInline(InlineRowsMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = EventRole
     extra = 0
     autocomplete_fields = ["speaker"]
+    row_select_related = ["speaker", "role", "event"]
+    autocomplete_select_related = {"speaker": ["organisation"]}
     fields = ["speaker", "participant", "role", "affiliation", "note", "order"]
 
 
-class ProgrammeBlockInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class ProgrammeBlockInline(
+    InlineRowsMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+):
     model = ProgrammeBlock
     extra = 0
     fields = ["day", "starts_at", "ends_at", "kind", "title", "location", "description", "order"]
 
 
 class RoundInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = Round
     extra = 0
@@ -232,7 +241,11 @@ class RoundInline(
 
 
 class SessionInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = Session
     extra = 0
@@ -242,11 +255,16 @@ class SessionInline(
 
 
 class SessionOfferingInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = SessionOffering
     extra = 0
     fields = ["session", "round", "last_round", "capacity", "location", "order"]
+    row_select_related = ["session", "round", "last_round"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Offer only this event's sessions and rounds.
@@ -360,19 +378,26 @@ class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
         ]
 
 
-class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class SessionRoleInline(InlineRowsMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = SessionRole
     extra = 0
     autocomplete_fields = ["speaker"]
+    row_select_related = ["speaker", "role", "session__event"]
+    autocomplete_select_related = {"speaker": ["organisation"]}
     fields = ["speaker", "participant", "role", "affiliation", "order"]
 
 
 class OfferingForSessionInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = SessionOffering
     extra = 0
     fields = ["round", "last_round", "capacity", "location", "order"]
+    row_select_related = ["session", "round", "last_round"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         session_id = (

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from events import admin as events_admin
 from events.models import Event, ProgrammeBlock, Round, Session, SessionOffering
-from sitewide.admin import SafeAdminMixin, primary_key
+from sitewide.admin import InlineRowsMixin, SafeAdminMixin, primary_key
 from sitewide.text import PlainTextAdminMixin
 
 from . import emails, services
@@ -513,7 +513,7 @@ class MailingAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
 
 # Capacity raised in the admin: the first people waiting move up at once.
 # Registered here because events must not import registrations.
-class SeatReservationInline(SafeAdminMixin, admin.TabularInline):
+class SeatReservationInline(InlineRowsMixin, SafeAdminMixin, admin.TabularInline):
     model = SeatReservation
     extra = 0
     fields = ["offering", "role", "share", "released_at"]
@@ -522,7 +522,7 @@ class SeatReservationInline(SafeAdminMixin, admin.TabularInline):
         if db_field.name == "offering":
             event_id = request.resolver_match.kwargs.get("object_id")
             kwargs["queryset"] = SessionOffering.objects.filter(event_id=event_id).select_related(
-                "session", "round"
+                "session", "round", "last_round"
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
