@@ -32,6 +32,9 @@ from .models import (
     Venue,
 )
 
+# The programme's admin pages: their tables of rows fit the screen.
+ROWS_CSS = {"all": ["css/admin_rows.css"]}
+
 
 class LabelAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
     """An editable list with Dutch and English names (kinds, roles)."""
@@ -175,6 +178,7 @@ class OrganiserInline(InlineRowsMixin, SafeAdminMixin, admin.TabularInline):
 
 class EventOrganiserInline(OrganiserInline):
     model = EventOrganiser
+    classes = ["collapse"]  # set once; the event's page is long enough
 
 
 class SeriesOrganiserInline(OrganiserInline):
@@ -289,6 +293,9 @@ class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
     readonly_fields = ["allocated_at"]
     list_select_related = ["series", "venue", "kind"]
     save_on_top = True
+
+    class Media:
+        css = ROWS_CSS
     actions = ["duplicate_events"]
     inlines = [
         EventOrganiserInline,
@@ -421,6 +428,9 @@ class SessionAdmin(
     list_select_related = ["event", "kind"]
     inlines = [SessionRoleInline, OfferingForSessionInline]
 
+    class Media:
+        css = ROWS_CSS
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(offering_count=Count("offerings"))
 
@@ -445,6 +455,9 @@ class SessionOfferingAdmin(
     autocomplete_fields = ["event", "session", "round", "last_round"]
     list_select_related = ["session", "round", "last_round", "event"]
 
+    class Media:
+        css = ROWS_CSS
+
 
 @admin.register(Round)
 class RoundAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
@@ -453,3 +466,6 @@ class RoundAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
     search_fields = ["title", "event__title"]
     autocomplete_fields = ["event"]
     list_select_related = ["event"]
+
+    class Media:
+        css = ROWS_CSS

@@ -517,6 +517,7 @@ class SeatReservationInline(InlineRowsMixin, SafeAdminMixin, admin.TabularInline
     model = SeatReservation
     extra = 0
     fields = ["offering", "role", "share", "released_at"]
+    classes = ["collapse"]  # few events keep seats; the event's page is long enough
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "offering":
