@@ -296,6 +296,7 @@ class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
 
     class Media:
         css = ROWS_CSS
+
     actions = ["duplicate_events"]
     inlines = [
         EventOrganiserInline,
