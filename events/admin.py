@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sitewide.admin import InlineRowsMixin, SafeAdminMixin
+from sitewide.admin import InlineRowsMixin, OneRowMediaMixin, SafeAdminMixin
 from sitewide.text import PlainTextAdminMixin
 
 from . import admin_views
@@ -282,7 +282,13 @@ class SessionOfferingInline(
 
 
 @admin.register(Event)
-class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+class EventAdmin(
+    RefuseDeletingBookedMixin,
+    OneRowMediaMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = ["title", "start_date", "kind", "series", "place_display", "is_published"]
     list_filter = ["is_published", "kind", "series", "is_online", "is_provisional", "start_date"]
     search_fields = ["title", "theme", "summary", "venue__name", "venue__city", "series__title"]
@@ -419,7 +425,11 @@ class OfferingForSessionInline(
 
 @admin.register(Session)
 class SessionAdmin(
-    RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin
+    RefuseDeletingBookedMixin,
+    OneRowMediaMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = ["title", "event", "kind", "theme", "offering_count"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter), "kind", "event__start_date"]

@@ -222,6 +222,28 @@ class InlineRowsMixin:
         return formset
 
 
+class OneRowMediaInlineFormSet(helpers.InlineAdminFormSet):
+    """An inline's scripts and styles from one row: every row has the same widgets.
+
+    Django adds up the media of every row's every widget, which took a sixth of the event's
+    admin page (50 rows); the sum is the same.
+    """
+
+    @property
+    def media(self):
+        return self.opts.media + self.formset.media
+
+
+class OneRowMediaMixin:
+    """For ModelAdmins with inlines of many rows (see OneRowMediaInlineFormSet)."""
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        for inline_formset in inline_formsets:
+            inline_formset.__class__ = OneRowMediaInlineFormSet
+        return inline_formsets
+
+
 class SafeAdminMixin:
     """For ModelAdmins and inlines: bad input in lists, actions and forms never gives a 500."""
 

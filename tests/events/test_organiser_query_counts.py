@@ -8,6 +8,7 @@ superuser: the number of queries must not grow with the number of sessions.
 import re
 
 import pytest
+from django.contrib.admin import helpers
 from django.contrib.auth.models import User
 from django.db import connection
 from django.forms.renderers import DjangoTemplates
@@ -15,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registrations import services
-from sitewide.admin import QuickRenderer
+from sitewide.admin import OneRowMediaInlineFormSet, QuickRenderer
 from tests.factories import SessionRoleFactory, build_programme, offerings_by_round, reserve_seats
 
 pytestmark = pytest.mark.django_db
@@ -128,11 +129,14 @@ CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
 
 
 @pytest.mark.parametrize("page", ["event change", "session change"])
-def test_quick_renderer_writes_what_the_widget_templates_write(organiser_client, monkeypatch, page):
+def test_quick_renderer_and_one_row_media_write_what_django_writes(
+    organiser_client, monkeypatch, page
+):
     event = programme_with_people(3)
     url = organiser_pages(event)[page]
     quick = organiser_client.get(url).content.decode()
     monkeypatch.setattr(QuickRenderer, "render", DjangoTemplates.render)
+    monkeypatch.setattr(OneRowMediaInlineFormSet, "media", helpers.InlineAdminFormSet.media)
 
     templated = organiser_client.get(url).content.decode()
 
