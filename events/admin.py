@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sitewide.admin import SafeAdminMixin
+from sitewide.admin import InlineRowsMixin, OneRowMediaMixin, SafeAdminMixin
 from sitewide.text import PlainTextAdminMixin
 
 from . import admin_views, programme_editor
@@ -33,6 +33,9 @@ from .models import (
     SessionRole,
     Venue,
 )
+
+# The programme's admin pages: their tables of rows fit the screen.
+ROWS_CSS = {"all": ["css/admin_rows.css"]}
 
 
 class LabelAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
@@ -186,16 +189,18 @@ class SeriesEventInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
         return False
 
 
-class OrganiserInline(SafeAdminMixin, admin.TabularInline):
+class OrganiserInline(InlineRowsMixin, SafeAdminMixin, admin.TabularInline):
     """Organisations in the order the page shows them, each with its part."""
 
     extra = 0
     autocomplete_fields = ["organisation"]
     fields = ["organisation", "role", "order"]
+    row_select_related = ["organisation"]
 
 
 class EventOrganiserInline(OrganiserInline):
     model = EventOrganiser
+    classes = ["collapse"]  # set once; the event's page is long enough
 
 
 class SeriesOrganiserInline(OrganiserInline):
@@ -232,21 +237,29 @@ class SeriesAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
         return obj.event_count
 
 
-class EventRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class EventRoleInline(InlineRowsMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = EventRole
     extra = 0
     autocomplete_fields = ["speaker"]
+    row_select_related = ["speaker", "role", "event"]
+    autocomplete_select_related = {"speaker": ["organisation"]}
     fields = ["speaker", "participant", "role", "affiliation", "note", "order"]
 
 
-class ProgrammeBlockInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class ProgrammeBlockInline(
+    InlineRowsMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+):
     model = ProgrammeBlock
     extra = 0
     fields = ["day", "starts_at", "ends_at", "kind", "title", "location", "description", "order"]
 
 
 class RoundInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = Round
     extra = 0
@@ -254,7 +267,11 @@ class RoundInline(
 
 
 class SessionInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = Session
     extra = 0
@@ -270,11 +287,16 @@ class SessionInline(
 
 
 class SessionOfferingInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = SessionOffering
     extra = 0
     fields = ["session", "round", "last_round", "capacity", "location", "order"]
+    row_select_related = ["session", "round", "last_round"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Offer only this event's sessions and rounds.
@@ -288,7 +310,13 @@ class SessionOfferingInline(
 
 
 @admin.register(Event)
-class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
+class EventAdmin(
+    RefuseDeletingBookedMixin,
+    OneRowMediaMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "title",
         "start_date",
@@ -307,6 +335,10 @@ class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
     readonly_fields = ["allocated_at"]
     list_select_related = ["series", "venue", "kind"]
     save_on_top = True
+
+    class Media:
+        css = ROWS_CSS
+
     actions = ["duplicate_events"]
     inlines = [
         EventOrganiserInline,
@@ -415,19 +447,26 @@ class EventAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
         ]
 
 
-class SessionRoleInline(SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
+class SessionRoleInline(InlineRowsMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline):
     model = SessionRole
     extra = 0
     autocomplete_fields = ["speaker"]
+    row_select_related = ["speaker", "role", "session__event"]
+    autocomplete_select_related = {"speaker": ["organisation"]}
     fields = ["speaker", "participant", "role", "affiliation", "order"]
 
 
 class OfferingForSessionInline(
-    RefuseDeletingBookedInlineMixin, SafeAdminMixin, PlainTextAdminMixin, admin.TabularInline
+    RefuseDeletingBookedInlineMixin,
+    InlineRowsMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.TabularInline,
 ):
     model = SessionOffering
     extra = 0
     fields = ["round", "last_round", "capacity", "location", "order"]
+    row_select_related = ["session", "round", "last_round"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         session_id = (
@@ -441,7 +480,11 @@ class OfferingForSessionInline(
 
 @admin.register(Session)
 class SessionAdmin(
-    RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin
+    RefuseDeletingBookedMixin,
+    OneRowMediaMixin,
+    SafeAdminMixin,
+    PlainTextAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = ["title", "event", "kind", "theme", "offering_count"]
     list_filter = [("event", admin.RelatedOnlyFieldListFilter), "kind", "event__start_date"]
@@ -450,6 +493,9 @@ class SessionAdmin(
     autocomplete_fields = ["event"]
     list_select_related = ["event", "kind"]
     inlines = [SessionRoleInline, OfferingForSessionInline]
+
+    class Media:
+        css = ROWS_CSS
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(offering_count=Count("offerings"))
@@ -482,6 +528,9 @@ class SessionOfferingAdmin(
     autocomplete_fields = ["event", "session", "round", "last_round"]
     list_select_related = ["session", "round", "last_round", "event"]
 
+    class Media:
+        css = ROWS_CSS
+
 
 @admin.register(Round)
 class RoundAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
@@ -490,3 +539,6 @@ class RoundAdmin(RefuseDeletingBookedMixin, SafeAdminMixin, PlainTextAdminMixin,
     search_fields = ["title", "event__title"]
     autocomplete_fields = ["event"]
     list_select_related = ["event"]
+
+    class Media:
+        css = ROWS_CSS

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from events import admin as events_admin
 from events.models import Event, ProgrammeBlock, Round, Session, SessionOffering
-from sitewide.admin import SafeAdminMixin, primary_key
+from sitewide.admin import InlineRowsMixin, SafeAdminMixin, primary_key
 from sitewide.text import PlainTextAdminMixin
 
 from . import emails, services
@@ -514,16 +514,17 @@ class MailingAdmin(SafeAdminMixin, PlainTextAdminMixin, admin.ModelAdmin):
 
 # Capacity raised in the admin: the first people waiting move up at once.
 # Registered here because events must not import registrations.
-class SeatReservationInline(SafeAdminMixin, admin.TabularInline):
+class SeatReservationInline(InlineRowsMixin, SafeAdminMixin, admin.TabularInline):
     model = SeatReservation
     extra = 0
     fields = ["offering", "role", "share", "released_at"]
+    classes = ["collapse"]  # few events keep seats; the event's page is long enough
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "offering":
             event_id = request.resolver_match.kwargs.get("object_id")
             kwargs["queryset"] = SessionOffering.objects.filter(event_id=event_id).select_related(
-                "session", "round"
+                "session", "round", "last_round"
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -120,3 +120,28 @@ def test_copy_pages_are_accessible(page, organiser):
     page.get_by_role("button", name="Kopie maken").click()
     expect(page.get_by_role("heading", name="Controleer vóór je publiceert")).to_be_visible()
     check(page)
+
+
+def fits_the_screen(page, name):
+    """No sideways scroll at 390 and 1,366 px (screenshots in /tmp for a look)."""
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate(SIDEWAYS_OVERFLOW)
+        page.screenshot(path=f"/tmp/organiser-{name}-{width}.png", full_page=True)
+        assert overflow <= 0, f"{page.url} scrolls sideways at {width} px: " + str(
+            page.evaluate(WIDER_THAN_THE_SCREEN)
+        )
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+@pytest.mark.parametrize("slug", ["dag-van-de-buurt-2021", "zaanstad-werken-in-de-wijk-2016"])
+def test_event_change_page_fits_the_screen(page, organiser, site, slug):  # noqa: F811
+    event = Event.objects.get(slug=slug)
+    open_page(page, f"{site}/admin/events/event/{event.pk}/change/")
+    fits_the_screen(page, f"event-{slug}")
+
+
+def test_import_and_copy_pages_fit_the_screen(page, organiser):
+    for name in ["programme", "sessions", "copy"]:
+        open_page(page, organiser[name])
+        fits_the_screen(page, name)
