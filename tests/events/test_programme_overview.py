@@ -6,8 +6,6 @@ import datetime
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events.models import SessionKind
@@ -155,18 +153,3 @@ def test_a_past_event_overview_shows_no_seats(client, event):
     event.start_date = timezone.localdate() - datetime.timedelta(days=3)
     event.save()
     assert "plekken" not in overview(page(client, event))
-
-
-def test_the_overview_costs_no_queries_of_its_own(client):
-    """The overview is rendered from the programme's prefetched offerings: a programme ten
-    times bigger costs the same queries."""
-
-    def count(event):
-        with CaptureQueriesContext(connection) as context:
-            content = page(client, event)
-        assert content.count("overview__item") == event.offerings.count()
-        return len(context.captured_queries)
-
-    small = build_programme(sessions=3, rounds=2, speakers_per_session=2, capacity=50)
-    big = build_programme(sessions=30, rounds=2, speakers_per_session=3, capacity=50)
-    assert count(small) == count(big)
