@@ -950,8 +950,8 @@ class SessionOfferingQuerySet(models.QuerySet):
         return self.filter(cancelled_at__isnull=True)
 
     def for_choices(self):
-        """What a registration form shows per offering: title and leaders (the seats
-        left are slots, registrations.seat_slots).
+        """What a registration form shows per offering: title, kind, texts and leaders
+        with their organisation (the seats left are slots, registrations.seat_slots).
 
         Lighter than for_cards (no event, organisations or biographies): the form is
         the busiest page when registration opens.
@@ -961,7 +961,9 @@ class SessionOfferingQuerySet(models.QuerySet):
             .prefetch_related(
                 Prefetch(
                     "session__roles",
-                    queryset=SessionRole.objects.select_related("speaker").order_by("order", "pk"),
+                    queryset=SessionRole.objects.select_related("speaker__organisation").order_by(
+                        "order", "pk"
+                    ),
                 )
             )
             .order_by("order", "session__order", "pk")

@@ -40,7 +40,8 @@ class ProgrammeFilterForm(forms.Form):
             method="get",
             action="#programme-heading",
             role="search",
-            **{"aria-label": _("Choose sessions")},
+            # Every session is on the page: js/programme_filter.js may filter at once.
+            **{"aria-label": _("Choose sessions"), "data-instant": "false" if chosen else "true"},
         )
 
 

@@ -7,9 +7,9 @@ from crispy_forms.utils import render_crispy_form
 from django import forms
 from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.html import escape, format_html
+from django.utils.html import conditional_escape, escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.text import capfirst
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 
 from events.models import time_range, times_overlap
@@ -22,10 +22,33 @@ from .seat_slots import reservations_for, seat_slot
 NO_SESSION = "0"
 
 
+# A choice's short text on the form: about two lines; the rest opens in place.
+SHORT_TEXT_WORDS = 20
+
+
+class ChoiceLabel:
+    """A choice of a radio group: its short label (the session's title, what the radio is
+    called) and what describes it, written next to it by the house template pack
+    (templates/house/field.html) and tied to the radio with aria-describedby: `details`
+    (kind, theme, leaders, room, seats and a short text) and `more` (the full text, in a
+    details element outside the label)."""
+
+    def __init__(self, label, *, details="", more="", title=""):
+        self.label, self.details, self.more, self.title = label, details, more, title
+
+    def __str__(self):
+        return str(self.label)
+
+    def __html__(self):
+        return conditional_escape(self.label)
+
+
 def offering_label(offering, event):
-    """'Title · kind · times of a span · leaders · 5 seats left'. The seats are a slot
-    filled in for each response (registrations.seat_slots): labels are kept while seats
-    change."""
+    """The choice of `offering`: its title as the label, described by its kind and theme,
+    the times of a span, its leaders with their organisation, its room, the seats left
+    and a short text. The seats are a slot filled in for each response
+    (registrations.seat_slots): labels are kept while seats change."""
+    session = offering.session
     seats = ""
     if offering.capacity is not None:
         seats = seat_slot(
@@ -35,18 +58,52 @@ def offering_label(offering, event):
             offering.pk,
             reservations=reservations_for(event, offering.pk),
         )
-    leaders = ", ".join(role.name for role in offering.session.roles.all())
-    kind = offering.session.kind
-    return format_html(
-        '<span class="choice__title">{}</span>{}{}{}{}',
-        offering.session.title,
-        format_html('<span class="choice__kind">{}</span>', kind.shown) if kind else "",
-        format_html('<span class="choice__meta">{}</span>', span_label(offering))
-        if offering.spans_rounds
+    leaders = [
+        format_html("{}{}", role.name, f" ({organisation})" if organisation else "")
+        for role in session.roles.all()
+        for organisation in [role_organisation(role)]
+    ]
+    kind_and_theme = [
+        format_html('<span class="choice__kind">{}</span>', session.kind.shown)
+        if session.kind
         else "",
-        format_html('<span class="choice__meta">{}</span>', leaders) if leaders else "",
+        format_html('<span class="choice__theme">{}</span>', session.theme)
+        if session.theme
+        else "",
+    ]
+    short = Truncator(session.summary).words(SHORT_TEXT_WORDS)
+    # A cut short text opens in full: the description, else the short text itself.
+    more = session.more_text if short == session.summary else session.description or session.summary
+    lines = [
+        format_html_join(" · ", "{}", ((part,) for part in kind_and_theme if part)),
+        format_html("{}", span_label(offering)) if offering.spans_rounds else "",
+        format_html(
+            "{} {}", _("Led by:"), format_html_join(", ", "{}", ((leader,) for leader in leaders))
+        )
+        if leaders
+        else "",
+        format_html("{} {}", _("Where:"), offering.location) if offering.location else "",
         format_html('<span class="choice__seats">{}</span>', seats) if seats else "",
+        format_html('<span class="choice__summary" lang="nl">{}</span>', short) if short else "",
+    ]
+    return ChoiceLabel(
+        format_html('<span class="choice__title" lang="nl">{}</span>', session.title),
+        details=format_html_join(
+            "", '<span class="choice__meta">{}</span>', ((line,) for line in lines if line)
+        ),
+        more=(more or "").strip(),
+        title=session.title,
     )
+
+
+def role_organisation(role):
+    """The organisation shown after a leader's name: the role's own affiliation, else the
+    speaker's organisation."""
+    if role.affiliation:
+        return role.affiliation
+    if role.speaker_id and role.speaker.organisation_id:
+        return role.speaker.organisation.name
+    return ""
 
 
 def end_label(offering):

@@ -139,3 +139,19 @@ def test_a_session_across_rounds_costs_no_extra_queries(client, settings):
         response = client.post(url, data)
     assert response.status_code == 302
     assert len(context.captured_queries) == (6 if connection.vendor == "postgresql" else 8)
+
+
+def test_the_overview_costs_no_queries_of_its_own(client):
+    """The overview is rendered from the programme's prefetched offerings: a programme ten
+    times bigger costs the same queries."""
+
+    def count(event):
+        with CaptureQueriesContext(connection) as context:
+            response = client.get(event.get_absolute_url())
+        content = response.content.decode()
+        assert content.count("overview__item") == event.offerings.count()
+        return len(context.captured_queries)
+
+    small = build_programme(sessions=3, rounds=2, speakers_per_session=2, capacity=50)
+    big = build_programme(sessions=30, rounds=2, speakers_per_session=3, capacity=50)
+    assert count(small) == count(big)

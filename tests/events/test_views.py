@@ -78,7 +78,9 @@ def test_event_page_shows_every_session_in_its_rounds(client):
     assert [title for title in session_titles if title in rounds[1]] == session_titles
     assert [title for title in session_titles if title in rounds[2]] == session_titles
     assert content.count('<details class="session-card__more">') == 3  # described once
-    assert content.count("12 plekken") == 6
+    programme = content[content.index('<ol class="timeline">') :]
+    assert programme.count("12 plekken") == 6
+    assert content.count("12 plekken") == 12  # the overview (issue 20) shows them too
 
 
 def test_event_page_multi_day_range(client):

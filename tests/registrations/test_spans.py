@@ -58,7 +58,8 @@ def test_a_session_across_rounds_is_offered_once_with_its_real_times(span):
     form = RegistrationForm(event=event, rounds=rounds_of(event))
 
     first, second, third = (form.fields[name] for name in form.round_fields)
-    labels = [str(label) for _value, label in first.choices]
+    # The title is the choice's label; the times of a span are in its description.
+    labels = [f"{label} {getattr(label, 'details', '')}" for _value, label in first.choices]
     [excursion] = [label for label in labels if "Excursie" in label]
     assert "13:20–15:30, tot het einde van Ronde 2" in excursion
     assert not any("Excursie" in str(label) for _value, label in second.choices)
