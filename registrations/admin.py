@@ -1,3 +1,5 @@
+import contextlib
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
@@ -598,11 +600,14 @@ class ProgrammeChangeAdminMixin:
                 except ValidationError as refused:  # "do not notify" for a real change
                     raise ConsequencesToConfirm(plan, " ".join(refused.messages)) from None
                 changeover.before_save()
+            request._programme_plan = plan
         request._programme_changeover = changeover
-        super().save_model(request, obj, form, change)
+        with _refusals_shown(request):
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
+        with _refusals_shown(request):
+            super().save_related(request, form, formsets, change)
         changeover = getattr(request, "_programme_changeover", None)
         if changeover is not None:
             _report_told(self, request, changeover.after_save(), changeover.decisions.notify)
@@ -630,6 +635,20 @@ class ProgrammeChangeAdminMixin:
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/programme_change/consequences.html", context)
+
+
+@contextlib.contextmanager
+def _refusals_shown(request):
+    """A save that the bookings refuse (``registrations.bookings``: a move that would leave
+    someone's rankings without a free rank) rolls back and shows the plan with the reason,
+    instead of an error page."""
+    try:
+        yield
+    except ValidationError as refused:
+        plan = getattr(request, "_programme_plan", None)
+        if plan is None:
+            raise
+        raise ConsequencesToConfirm(plan, " ".join(refused.messages)) from None
 
 
 def _report_told(model_admin, request, told, notify=True):
