@@ -47,6 +47,22 @@ def test_home_marks_provisional_events(client):
     assert "tijd nader te bepalen" in content
 
 
+def test_home_says_a_cancelled_event_does_not_take_place(client):
+    from events.models import Event
+
+    today = timezone.localdate()
+    EventFactory(title="Afgelast", start_date=today + datetime.timedelta(days=3))
+    EventFactory(title="Gaat door", start_date=today + datetime.timedelta(days=4))
+    Event.objects.filter(title="Afgelast").update(cancelled_at=timezone.now())
+
+    content = client.get(reverse("events:home")).content.decode()
+
+    cancelled_card = content.split("Afgelast</a>")[1].split("Gaat door</a>")[0]
+    other_card = content.split("Gaat door</a>")[1]
+    assert "Dit evenement gaat niet door." in cancelled_card
+    assert "Dit evenement gaat niet door." not in other_card
+
+
 def test_event_page_shows_header_facts_in_dutch(client):
     event = build_programme(
         sessions=2,
