@@ -61,7 +61,7 @@ class SeriesKindAdmin(LabelAdmin):
 
 
 def event_being_edited(request):
-    """The pk of the event whose change page this request is for, or None."""
+    """The pk of the object whose change page this request is for, or None."""
     match = request.resolver_match
     return match.kwargs.get("object_id") if match else None
 
@@ -266,49 +266,6 @@ class RoundInline(
     fields = ["day", "starts_at", "ends_at", "title", "location", "description", "order"]
 
 
-class SessionInline(
-    RefuseDeletingBookedInlineMixin,
-    InlineRowsMixin,
-    SafeAdminMixin,
-    PlainTextAdminMixin,
-    admin.TabularInline,
-):
-    model = Session
-    extra = 0
-    fields = ["title", "slug", "kind", "theme", "order"]
-    prepopulated_fields = {"slug": ["title"]}
-    show_change_link = True
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        event_id = event_being_edited(request)
-        event = Event.objects.filter(pk=event_id).first() if event_id else None
-        session_kinds_field(db_field, event, kwargs)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-class SessionOfferingInline(
-    RefuseDeletingBookedInlineMixin,
-    InlineRowsMixin,
-    SafeAdminMixin,
-    PlainTextAdminMixin,
-    admin.TabularInline,
-):
-    model = SessionOffering
-    extra = 0
-    fields = ["session", "round", "last_round", "capacity", "location", "order"]
-    row_select_related = ["session", "round", "last_round"]
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # Offer only this event's sessions and rounds.
-        event_id = (
-            request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-        )
-        if db_field.name in {"session", "round", "last_round"}:
-            queryset = db_field.related_model.objects.all()
-            kwargs["queryset"] = queryset.filter(event_id=event_id) if event_id else queryset.none()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
 @admin.register(Event)
 class EventAdmin(
     RefuseDeletingBookedMixin,
@@ -345,8 +302,6 @@ class EventAdmin(
         EventRoleInline,
         ProgrammeBlockInline,
         RoundInline,
-        SessionInline,
-        SessionOfferingInline,
     ]
     fieldsets = [
         (None, {"fields": ["title", "slug", "kind", "series", "theme", "summary", "is_published"]}),
@@ -408,6 +363,12 @@ class EventAdmin(
             reverse("admin:events_event_programme", args=[obj.pk]),
             _("Edit programme"),
         )
+
+    def response_post_save_add(self, request, obj):
+        # A new event's sessions, rounds and blocks are made next, in the programme editor.
+        if self.has_change_permission(request, obj):
+            return redirect("admin:events_event_programme", obj.pk)
+        return super().response_post_save_add(request, obj)
 
     def programme_change(self, request, event, **edited):
         """Save edited blocks, rounds or offerings from the programme editor; returns a

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from events.models import Event
 from registrations import services
+from tests.events.test_admin_bad_input import change_form_data
 from tests.factories import EventFactory, RoundFactory, SessionFactory, person
 
 pytestmark = pytest.mark.django_db
@@ -68,17 +69,58 @@ def test_admin_event_page_has_programme_inlines_and_view_on_site(admin_client, p
     response = admin_client.get(reverse("admin:events_event_change", args=[programme.pk]))
 
     content = response.content.decode()
-    for prefix in [
-        "roles",
-        "programme_blocks",
-        "rounds",
-        "sessions",
-        "offerings",
-        "seat_reservations",
-    ]:
+    for prefix in ["roles", "programme_blocks", "rounds", "seat_reservations"]:
         assert f'id="{prefix}-group"' in content
     content_type = ContentType.objects.get_for_model(Event)
     assert reverse("admin:view_on_site", args=[content_type.pk, programme.pk]) in content
+
+
+def test_event_page_leaves_sessions_to_the_programme_editor_and_says_so(admin_client, programme):
+    response = admin_client.get(reverse("admin:events_event_change", args=[programme.pk]))
+
+    content = response.content.decode()
+    for prefix in ["sessions", "offerings"]:
+        assert f'id="{prefix}-group"' not in content
+    editor = reverse("admin:events_event_programme", args=[programme.pk])
+    assert (
+        "Sessies, hun sessieleiders en de rondes waarin ze lopen bewerkt u in de "
+        f'<a href="{editor}">programma-editor</a>.'
+    ) in content
+
+
+def test_new_event_page_says_the_programme_editor_opens_after_saving(admin_client):
+    response = admin_client.get(reverse("admin:events_event_add"))
+
+    assert "Na het opslaan opent de programma-editor" in response.content.decode()
+
+
+def new_event_data(admin_client, title, button):
+    """The add form as the browser sends it, filled in, with the button pressed."""
+    data = change_form_data(admin_client.get(reverse("admin:events_event_add")))
+    data.update({"title": title, "slug": title.lower(), "start_date": "12-09-2026", button: "1"})
+    return data
+
+
+@pytest.mark.parametrize(
+    ("button", "goes_to"),
+    [
+        ("_save", "admin:events_event_programme"),
+        ("_continue", "admin:events_event_change"),
+        ("_addanother", "admin:events_event_add"),
+    ],
+)
+def test_saving_a_new_event_opens_the_programme_editor_unless_asked_otherwise(
+    admin_client, button, goes_to
+):
+    response = admin_client.post(
+        reverse("admin:events_event_add"), new_event_data(admin_client, "Buurtdag", button)
+    )
+
+    event = Event.objects.get(title="Buurtdag")
+    args = [] if goes_to.endswith("_add") else [event.pk]
+    assert response.status_code == 302
+    assert response["Location"] == reverse(goes_to, args=args)
+    assert admin_client.get(response["Location"]).status_code == 200
 
 
 def test_admin_duplicate_action_copies_event_as_draft(admin_client, programme):

@@ -75,8 +75,8 @@ def accessible_at_both_widths(page, name):
 def test_consequences_page_shows_what_happens_and_saves_only_on_confirmation(
     page, live_server, booked
 ):
-    event, rounds, a, b, people = booked
-    page.goto(f"{live_server.url}/admin/events/event/{event.pk}/change/")
+    _event, rounds, a, b, people = booked
+    page.goto(f"{live_server.url}/admin/events/session/{a.session_id}/change/")
     row_id = page.locator(f"input[name^='offerings-'][name$='-id'][value='{a.pk}']")
     row = page.locator("tr.form-row", has=row_id)
     row.locator("select[name$='-round']").select_option(str(rounds[1].pk))

@@ -32,7 +32,7 @@ def book(event, number, offerings):
 
 
 def offering_row(page, offering):
-    """The prefix of `offering`'s row in the event change form's offering inline."""
+    """The prefix of `offering`'s row in a change form's offering inline."""
     for inline in page.context["inline_admin_formsets"]:
         for form in inline.formset.forms:
             if isinstance(form.instance, SessionOffering) and form.instance.pk == offering.pk:
@@ -40,12 +40,12 @@ def offering_row(page, offering):
     raise AssertionError("offering not on the page")
 
 
-def test_offering_moved_in_the_event_admin_keeps_its_people_on_their_page(
+def test_offering_moved_on_the_session_page_keeps_its_people_on_their_page(
     admin_client, client, programme
 ):
     event, rounds, a, _b = programme
     anna = book(event, 1, [a])
-    url = reverse("admin:events_event_change", args=[event.pk])
+    url = reverse("admin:events_session_change", args=[a.session_id])
     page = admin_client.get(url)
     data = change_form_data(page)
     data[f"{offering_row(page, a)}-round"] = str(rounds[2].pk)
@@ -159,27 +159,20 @@ def delete_row(data, prefix):
     return data
 
 
-def test_inline_delete_of_a_booked_session_or_offering_shows_the_form_with_the_reason(
+def test_inline_delete_of_a_booked_offering_shows_the_session_form_with_the_reason(
     admin_client, programme
 ):
     event, _rounds, a, _b = programme
     book(event, 1, [a])
-    url = reverse("admin:events_event_change", args=[event.pk])
+    url = reverse("admin:events_session_change", args=[a.session_id])
     page = admin_client.get(url)
-    session_prefix = next(
-        form.prefix
-        for inline in page.context["inline_admin_formsets"]
-        for form in inline.formset.forms
-        if form.instance.pk == a.session_id and form.instance._meta.model_name == "session"
-    )
 
-    for prefix in (session_prefix, offering_row(page, a)):
-        response = admin_client.post(url, delete_row(change_form_data(page), prefix))
+    response = admin_client.post(url, delete_row(change_form_data(page), offering_row(page, a)))
 
-        assert response.status_code == 200
-        assert "kan niet worden verwijderd" in response.content.decode()
-        assert "beschermde" not in response.content.decode()  # Django's generic text
-    assert SessionOffering.objects.filter(pk=a.pk).exists()
+    assert response.status_code == 200
+    assert "kan niet worden verwijderd" in response.content.decode()
+    assert "beschermde" not in response.content.decode()  # Django's generic text
+    assert SessionOffering.objects.filter(pk=a.pk, cancelled_at=None).exists()
 
 
 def history(registration):
@@ -247,12 +240,22 @@ def programme_emails(registration=None):
     return emails.filter(registration=registration) if registration else emails
 
 
-def edit_event(admin_client, event, edit):
-    url = reverse("admin:events_event_change", args=[event.pk])
+def edit_page(admin_client, url, edit):
     page = admin_client.get(url)
     data = change_form_data(page)
     edit(page, data)
     return admin_client.post(url, data)
+
+
+def edit_event(admin_client, event, edit):
+    """Edit the event's own fields, its blocks or its rounds on the event's change page."""
+    return edit_page(admin_client, reverse("admin:events_event_change", args=[event.pk]), edit)
+
+
+def edit_session_of(admin_client, offering, edit):
+    """Edit `offering` in the offering rows of its session's change page."""
+    url = reverse("admin:events_session_change", args=[offering.session_id])
+    return edit_page(admin_client, url, edit)
 
 
 def test_moving_a_booked_offering_shows_the_consequences_first_then_moves_and_tells(
@@ -265,7 +268,7 @@ def test_moving_a_booked_offering_shows_the_consequences_first_then_moves_and_te
     def move_a_to_round_2(page, data):
         data[f"{offering_row(page, a)}-round"] = str(rounds[1].pk)
 
-    page = edit_event(admin_client, event, move_a_to_round_2)
+    page = edit_session_of(admin_client, a, move_a_to_round_2)
 
     assert page.status_code == 200
     assert page.templates[0].name == "admin/programme_change/consequences.html"
@@ -298,7 +301,7 @@ def test_per_person_decision_keeps_the_other_session(admin_client, programme):
     def move(page, data):
         data[f"{offering_row(page, a)}-round"] = str(rounds[1].pk)
 
-    page = edit_event(admin_client, event, move)
+    page = edit_session_of(admin_client, a, move)
     confirm(admin_client, page, conflict_rule="keep_moved", **{f"conflict_{anna.pk}": "keep_other"})
 
     assert sorted(
@@ -319,7 +322,7 @@ def test_lowering_seats_below_the_confirmed_number_is_handled_as_chosen(
     def cut_seats(page, data):
         data[f"{offering_row(page, a)}-capacity"] = "2"
 
-    page = edit_event(admin_client, event, cut_seats)
+    page = edit_session_of(admin_client, a, cut_seats)
     assert "Meer mensen dan plaatsen" in page.content.decode()
     confirm(admin_client, page, **{f"capacity_{a.pk}": rule})
 
@@ -532,7 +535,7 @@ def test_session_leaders_and_moderators_of_an_affected_offering_are_told(
     def new_room(page, data):
         data[f"{offering_row(page, a)}-location"] = "Zaal 2"
 
-    page = edit_event(admin_client, event, new_room)
+    page = edit_session_of(admin_client, a, new_room)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         confirm(admin_client, page, note="Zaal 1 is te klein.")

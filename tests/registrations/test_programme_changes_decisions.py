@@ -23,6 +23,7 @@ from tests.registrations.test_programme_changes import (
     book,
     confirm,
     edit_event,
+    edit_session_of,
     offering_row,
     programme_emails,
     round_row,
@@ -87,7 +88,7 @@ def test_do_not_notify_is_refused_for_a_change_that_matters(
     def new_room(page, data):
         data[f"{offering_row(page, a)}-location"] = "Zaal 7"
 
-    page = edit_event(admin_client, event, new_room)
+    page = edit_session_of(admin_client, a, new_room)
     assert 'name="_decide_notify"' not in page.content.decode()  # not offered
 
     refused = confirm(admin_client, page, notify="0")  # sent anyway
@@ -134,7 +135,7 @@ def test_the_waiting_list_rule_queues_them_for_the_moved_session_behind_those_wa
     bert = book(event, 2, [a])
     carl = book(event, 3, [a])  # waits for A
 
-    page = edit_event(admin_client, event, move(a, rounds[1]))
+    page = edit_session_of(admin_client, a, move(a, rounds[1]))
     assert "wachtlijst" in page.content.decode()
     confirm(admin_client, page, conflict_rule="waiting")
 
@@ -171,7 +172,7 @@ def test_a_move_to_an_overlapping_round_is_decided_like_two_in_one_round(
     )
     anna = book(event, 1, [a, b])  # B in round 2: 15:00-15:45
 
-    page = edit_event(admin_client, event, move(a, overlapping))
+    page = edit_session_of(admin_client, a, move(a, overlapping))
     [conflict] = page.context["plan"].conflicts
     assert (conflict.kind, conflict.registration) == ("time", anna)
     confirm(admin_client, page, conflict_rule="keep_other")
@@ -218,7 +219,7 @@ def test_moving_a_ranked_offering_moves_the_rankings_and_tells_those_who_ranked_
         preferences={rounds[0].pk: [a.pk, c.pk]},
     ).registration
 
-    page = edit_event(admin_client, event, move(a, rounds[2]))
+    page = edit_session_of(admin_client, a, move(a, rounds[2]))
     assert page.templates[0].name == "admin/programme_change/consequences.html"
     confirm(admin_client, page)
 
@@ -247,7 +248,7 @@ def test_speakers_without_an_account_are_told_at_their_profile_address(
     def new_room(page, data):
         data[f"{offering_row(page, a)}-location"] = "Zaal 2"
 
-    page = edit_event(admin_client, event, new_room)
+    page = edit_session_of(admin_client, a, new_room)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         confirm(admin_client, page)
@@ -371,7 +372,7 @@ def test_organisers_find_one_person_on_the_event_overview_and_act_on_them(
 
 
 def inline_row(page, model_name, pk):
-    """The prefix of the row of the `model_name` object `pk` in the event change form."""
+    """The prefix of the row of the `model_name` object `pk` in a change form."""
     return next(
         form.prefix
         for inline in page.context["inline_admin_formsets"]
@@ -445,7 +446,7 @@ def test_a_ranking_moved_into_a_round_ranked_already_comes_after_those_rankings(
         preferences={rounds[0].pk: [a.pk], rounds[1].pk: [b.pk]},
     ).registration
 
-    page = edit_event(admin_client, event, move(a, rounds[1]))
+    page = edit_session_of(admin_client, a, move(a, rounds[1]))
     assert confirm(admin_client, page).status_code == 302
 
     assert sorted(
