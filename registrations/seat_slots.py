@@ -58,17 +58,23 @@ def _reservation(part):
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(name):
+    """(kind, event pk, offering pk or 0, capacity, reservations) of a slot's name: the
+    same names come back with every view of a kept page."""
+    _prefix, kind, event_pk, offering_pk, capacity, *kept = name.split(":")
+    reservations = tuple(_reservation(part) for part in kept)
+    return kind, int(event_pk), int(offering_pk), int(capacity), reservations
+
+
 def fill(names):
     """{name: text} for seat slots (``sitewide.pagecache.register_slot_filler``)."""
     wanted = {}
     by_role = False
     for name in names:
-        _prefix, kind, event_pk, offering_pk, capacity, *kept = name.split(":")
-        reservations = [_reservation(part) for part in kept]
+        kind, event_pk, offering_pk, capacity, reservations = _parsed(name)
         by_role = by_role or bool(reservations)
-        wanted.setdefault(int(event_pk), []).append(
-            (name, kind, int(offering_pk), int(capacity), reservations)
-        )
+        wanted.setdefault(event_pk, []).append((name, kind, offering_pk, capacity, reservations))
     taken = confirmed_seats(
         {
             event_pk: sorted({slot[2] for slot in slots if slot[2]})

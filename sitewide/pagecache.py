@@ -188,7 +188,7 @@ class PageCacheMiddleware:
                 self.store(request, pending, page, response)
                 response["X-Page-Cache"] = "miss"
             if page.names:
-                response.content = page.fill(fill_slots(request, page.names))
+                response.content = page.fill(fill_slots(request, page.slots))
                 if response.has_header("Content-Length"):  # set inside, for the slots
                     response["Content-Length"] = str(len(response.content))
         return response
@@ -203,7 +203,7 @@ class PageCacheMiddleware:
         if kept is None or "csrf" in kept.page.names or not self.current(kept):
             return None
         with translation.override(language):
-            body = kept.page.fill(fill_slots(request, kept.page.names))
+            body = kept.page.fill(fill_slots(request, kept.page.slots))
         response = HttpResponse(body, headers=kept.headers)
         response["Content-Length"] = str(len(body))
         response["X-Page-Cache"] = "hit"
@@ -225,7 +225,7 @@ class PageCacheMiddleware:
         kept = self.kept(key)
         if kept is not None and kept.generations == current and kept.scopes == scopes:
             response = HttpResponse(
-                kept.page.fill(fill_slots(request, kept.page.names)),
+                kept.page.fill(fill_slots(request, kept.page.slots)),
                 content_type=kept.headers["Content-Type"],
             )
             response["X-Page-Cache"] = "hit"
@@ -361,6 +361,7 @@ class SlottedPage:
         self.charset = charset
         self.texts = [text.encode(charset) for text in pieces[0::2]]
         self.names = pieces[1::2]
+        self.slots = tuple(dict.fromkeys(self.names))  # each once: a page may repeat a slot
 
     def fill(self, values):
         """The page, encoded, with each slot replaced by ``values[name]``, escaped unless
