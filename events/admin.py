@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sitewide.admin import InlineRowsMixin, OneRowMediaMixin, SafeAdminMixin
+from sitewide.admin import InlineRowsMixin, SafeAdminMixin
 from sitewide.text import PlainTextAdminMixin
 
 from . import admin_views, programme_editor
@@ -269,7 +269,6 @@ class RoundInline(
 @admin.register(Event)
 class EventAdmin(
     RefuseDeletingBookedMixin,
-    OneRowMediaMixin,
     SafeAdminMixin,
     PlainTextAdminMixin,
     admin.ModelAdmin,
@@ -442,7 +441,6 @@ class OfferingForSessionInline(
 @admin.register(Session)
 class SessionAdmin(
     RefuseDeletingBookedMixin,
-    OneRowMediaMixin,
     SafeAdminMixin,
     PlainTextAdminMixin,
     admin.ModelAdmin,

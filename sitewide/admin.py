@@ -18,10 +18,7 @@ from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
 from django.core.exceptions import BadRequest, ValidationError
-from django.forms.renderers import DjangoTemplates
 from django.http import Http404
-from django.utils.html import conditional_escape
-from django.utils.safestring import mark_safe
 
 # ASCII digits only ('²' passes str.isdigit() but not int()), and few enough for a bigint.
 PRIMARY_KEY = re.compile(r"[0-9]{1,18}")
@@ -94,93 +91,12 @@ class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
-INPUT_TEMPLATES = {
-    f"django/forms/widgets/{name}.html"
-    for name in ["input", "text", "number", "hidden", "checkbox", "email", "url", "password"]
-}
-
-
-def _attrs(attrs):
-    """What Django's django/forms/widgets/attrs.html writes, in the same order."""
-    return "".join(
-        f" {name}" if value is True else f' {name}="{conditional_escape(str(value))}"'
-        for name, value in attrs.items()
-        if value is not False
-    )
-
-
-class QuickRenderer(DjangoTemplates):
-    """Django's form renderer, writing inputs, text areas and selects in Python.
-
-    The same HTML as Django's widget templates (tested), without a template per widget
-    and per option: an inline repeats its widgets on every row (the event's admin page
-    has 600 of them, the event's sessions in a select on each offering), and rendering
-    them through templates made that page take a second. Other templates render as usual.
-    """
-
-    def render(self, template_name, context, request=None):
-        if template_name == "django/forms/errors/list/ul.html" and not context["errors"]:
-            return ""  # every field of every row asks for its (empty) list of errors
-        widget = context.get("widget") if template_name.startswith("django/forms/") else None
-        if template_name in INPUT_TEMPLATES:
-            value = widget["value"]
-            shown = "" if value is None else f' value="{conditional_escape(str(value))}"'
-            html = (
-                f'<input type="{widget["type"]}" name="{conditional_escape(widget["name"])}"{shown}'
-            )
-            return mark_safe(  # noqa: S308 - every value escaped above
-                f"{html}{_attrs(widget['attrs'])}>"
-            )
-        if template_name == "django/forms/widgets/textarea.html":
-            text = conditional_escape(widget["value"]) if widget["value"] else ""
-            html = (
-                f'<textarea name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>\n'
-            )
-            return mark_safe(  # noqa: S308 - every value escaped above
-                f"{html}{text}</textarea>"
-            )
-        if template_name == "django/forms/widgets/select.html" and all(
-            option["template_name"] == "django/forms/widgets/select_option.html"
-            for _group, options, _index in widget["optgroups"]
-            for option in options
-        ):
-            parts = [
-                f'<select name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>'
-            ]
-            for group, options, _index in widget["optgroups"]:
-                if group:
-                    parts.append(f'\n  <optgroup label="{conditional_escape(group)}">')
-                parts.extend(
-                    f'\n  <option value="{conditional_escape(str(option["value"]))}"'
-                    f"{_attrs(option['attrs'])}>{conditional_escape(option['label'])}</option>\n"
-                    for option in options
-                )
-                if group:
-                    parts.append("\n  </optgroup>")
-            parts.append("\n</select>")
-            return mark_safe(  # noqa: S308 - every value escaped above
-                "".join(parts)
-            )
-        return super().render(template_name, context, request)
-
-
-QUICK_RENDERER = QuickRenderer()
-
-
-class QuickSelect(forms.Select):
-    """A select that QuickRenderer writes even inside the admin's related-object wrapper,
-    which renders it without passing its form's renderer."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        return super().render(name, value, attrs, renderer or QUICK_RENDERER)
-
-
 class InlineRowsMixin:
     """For inlines: a page loads each related-object choice list once, not once per row.
 
-    A select's choices are read when the formset is built and shared by its rows, and
-    the rows' widgets are written by QuickRenderer; an autocomplete field gets the objects every
-    row has chosen in one query. Validation still looks each submitted value up.
+    A select's choices are read when the formset is built and shared by its rows; an
+    autocomplete field gets the objects every row has chosen in one query. Validation
+    still looks each submitted value up.
     ``row_select_related`` names what a row's title (its object's str()) reads;
     ``autocomplete_select_related`` what an autocomplete field's label reads, per field.
     """
@@ -197,15 +113,12 @@ class InlineRowsMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         autocomplete = db_field.name in self.get_autocomplete_fields(request)
         plain = not autocomplete and db_field.name not in self.radio_fields
-        if plain:
-            kwargs.setdefault("widget", QuickSelect)
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if plain and isinstance(field, forms.ModelChoiceField):
             field.choices = list(field.choices)
         return field
 
     def get_formset(self, request, obj=None, **kwargs):
-        kwargs.setdefault("renderer", QUICK_RENDERER)
         formset = super().get_formset(request, obj, **kwargs)
         rows = self.get_queryset(request).filter(**{formset.fk.name: obj}) if obj else None
         for name in self.get_autocomplete_fields(request):
@@ -220,28 +133,6 @@ class InlineRowsMixin:
                     )
                 widget.known = {str(item.pk): item for item in chosen}
         return formset
-
-
-class OneRowMediaInlineFormSet(helpers.InlineAdminFormSet):
-    """An inline's scripts and styles from one row: every row has the same widgets.
-
-    Django adds up the media of every row's every widget, which took a sixth of the event's
-    admin page (50 rows); the sum is the same.
-    """
-
-    @property
-    def media(self):
-        return self.opts.media + self.formset.media
-
-
-class OneRowMediaMixin:
-    """For ModelAdmins with inlines of many rows (see OneRowMediaInlineFormSet)."""
-
-    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
-        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
-        for inline_formset in inline_formsets:
-            inline_formset.__class__ = OneRowMediaInlineFormSet
-        return inline_formsets
 
 
 class SafeAdminMixin:

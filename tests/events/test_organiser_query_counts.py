@@ -5,18 +5,13 @@ in two rounds, with speakers, people registered, a seat reservation and a modera
 superuser: the number of queries must not grow with the number of sessions.
 """
 
-import re
-
 import pytest
-from django.contrib.admin import helpers
 from django.contrib.auth.models import User
 from django.db import connection
-from django.forms.renderers import DjangoTemplates
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registrations import services
-from sitewide.admin import OneRowMediaInlineFormSet, QuickRenderer
 from tests.factories import SessionRoleFactory, build_programme, offerings_by_round, reserve_seats
 
 pytestmark = pytest.mark.django_db
@@ -124,22 +119,3 @@ def test_event_change_page_queries_are_few(organiser_client, django_assert_max_n
 
     with django_assert_max_num_queries(20):
         organiser_client.get(url)
-
-
-CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
-
-
-@pytest.mark.parametrize("page", ["event change", "session change"])
-def test_quick_renderer_and_one_row_media_write_what_django_writes(
-    organiser_client, monkeypatch, page
-):
-    event = programme_with_people(3)
-    url = organiser_pages(event)[page]
-    quick = organiser_client.get(url).content.decode()
-    monkeypatch.setattr(QuickRenderer, "render", DjangoTemplates.render)
-    monkeypatch.setattr(OneRowMediaInlineFormSet, "media", helpers.InlineAdminFormSet.media)
-
-    templated = organiser_client.get(url).content.decode()
-
-    assert "<option value=" in quick and "<textarea" in quick and 'type="hidden"' in quick
-    assert CSRF_TOKEN.sub("", quick) == CSRF_TOKEN.sub("", templated)
