@@ -106,6 +106,15 @@ class Registration(models.Model):
         ordering = ["event", "created_at", "pk"]
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
+        # The seats taken are counted on every page view (seat_store.seats_taken): this
+        # index lets PostgreSQL count an event's confirmed places without reading the table.
+        indexes = [
+            models.Index(
+                fields=["event", "role"],
+                condition=Q(status=Status.CONFIRMED),
+                name="registration_confirmed_seats",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["event", "email"],
@@ -180,6 +189,14 @@ class SessionChoice(models.Model):
         ordering = ["round__starts_at", "pk"]
         verbose_name = _("session choice")
         verbose_name_plural = _("session choices")
+        # As Registration's: the confirmed places of an offering, counted from the index.
+        indexes = [
+            models.Index(
+                fields=["offering", "registration"],
+                condition=Q(status=Status.CONFIRMED),
+                name="choice_confirmed_seats",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["registration", "round"],
