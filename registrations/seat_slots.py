@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from sitewide.first_read import checked_read
 from sitewide.pagecache import slot
 
 from .models import Registration, SeatReservation, SessionChoice, Status
@@ -75,13 +76,12 @@ def fill(names):
         kind, event_pk, offering_pk, capacity, reservations = _parsed(name)
         by_role = by_role or bool(reservations)
         wanted.setdefault(event_pk, []).append((name, kind, offering_pk, capacity, reservations))
-    taken = confirmed_seats(
-        {
-            event_pk: sorted({slot[2] for slot in slots if slot[2]})
-            for event_pk, slots in wanted.items()
-        },
-        by_role=by_role,
-    )
+    offerings_by_event = {
+        event_pk: sorted({slot[2] for slot in slots if slot[2]})
+        for event_pk, slots in wanted.items()
+    }
+    # A kept page's only query: it is the connection's health check too.
+    taken = checked_read(lambda: confirmed_seats(offerings_by_event, by_role=by_role))
     language = get_language()
     now = timezone.now()
     values = {}
@@ -103,7 +103,7 @@ def confirmed_seats(offerings_by_event, *, by_role=False):
     all of them under None."""
     if len(offerings_by_event) == 1:
         # One event's page, on every view while registration is busy: the seat module's
-        # prepared statement costs a fraction of building the ORM's union each time.
+        # statement costs a fraction of building the ORM's union each time.
         [(event_pk, offering_pks)] = offerings_by_event.items()
         counts = seats_taken(event_pk, offering_pks, by_role=by_role)
         return {

@@ -14,10 +14,8 @@ writes it back, so increments at the same moment are lost. This one keeps its ro
   lock held in between;
 - ``add`` replaces an expired row, or inserts, and fails on a live one.
 
-Such a read is often a request's first query. On a connection kept from an earlier request
-it then stands in for Django's health check (``CONN_HEALTH_CHECKS``), a ``SELECT 1`` of its
-own: when the connection turns out broken (PostgreSQL restarted meanwhile), it is closed and
-the read repeated on a new one, which is what the check would have done.
+Such a read is often a request's first query: it then stands in for Django's health check
+(``sitewide.first_read``).
 """
 
 import base64
@@ -26,9 +24,10 @@ import random
 from datetime import UTC, datetime
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
-from django.db import IntegrityError, InterfaceError, OperationalError, router, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils.timezone import now
 
+from .first_read import checked_read
 from .models import CacheEntry
 
 NEVER = datetime.max.replace(microsecond=0, tzinfo=UTC)
@@ -62,15 +61,7 @@ class DatabaseCache(BaseCache):
 
     def _first_read(self, keys):
         """``_read``, which on a kept connection stands in for the health check."""
-        connection = transaction.get_connection(router.db_for_read(CacheEntry))
-        checking = _stands_in_for_health_check(connection)
-        try:
-            return self._read(keys)
-        except (OperationalError, InterfaceError):
-            if not checking:
-                raise
-            connection.close()  # broken since its last request: read on a new one
-            return self._read(keys)
+        return checked_read(lambda: self._read(keys), using=router.db_for_read(CacheEntry))
 
     def _read(self, keys):
         """The rows (key, value) of `keys` (made keys) that have not expired."""
@@ -181,18 +172,3 @@ def _dumps(value, protocol):
 
 def _loads(stored):
     return pickle.loads(base64.b64decode(stored.encode()))  # noqa: S301 - our own rows
-
-
-def _stands_in_for_health_check(connection):
-    """Whether the next query is the first on a connection kept from an earlier request,
-    outside a transaction, that Django would health-check first. If so, it will not: the
-    caller's read is the check (it retries once on a new connection)."""
-    if (
-        connection.connection is None
-        or not connection.health_check_enabled
-        or connection.health_check_done
-        or connection.in_atomic_block
-    ):
-        return False
-    connection.health_check_done = True
-    return True

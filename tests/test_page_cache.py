@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import transaction
+from django.db import connection, transaction
 from django.middleware.csrf import _does_token_match
 from django.test import Client
 from django.test.utils import override_settings
@@ -29,6 +29,7 @@ from tests.factories import (
     offerings_by_round,
     registration_form_data,
 )
+from tests.test_cache import terminate_backend
 
 
 @pytest.fixture
@@ -184,6 +185,53 @@ def test_a_registration_keeps_the_page_and_its_next_view_shows_the_seats(
     assert html.count("11 plekken vrij") == 4
     assert html.count("12 plekken vrij") == 4
     assert "<!--slot" not in html
+
+
+@contextlib.contextmanager
+def _kept_connection():
+    """Django's connection as a production app server keeps it between requests: its
+    health check due before the next request's first query."""
+    health_checks = connection.health_check_enabled
+    connection.health_check_enabled = True
+    connection.health_check_done = False
+    try:
+        yield connection
+    finally:
+        connection.health_check_enabled = health_checks
+        connection.close()  # a test may have left it broken
+
+
+@pytest.mark.postgres
+def test_a_kept_pages_seat_read_is_the_connections_health_check(
+    client, page_cache, open_event, monkeypatch
+):
+    get_page(client, open_event)
+    register_anna(open_event)
+    checks = []
+    with _kept_connection() as kept:
+        monkeypatch.setattr(kept, "is_usable", lambda: checks.append(1) or True)
+        response, html = get_page(client, open_event)
+
+        assert response["X-Page-Cache"] == "hit"
+        assert "9 plekken vrij" in html
+        assert checks == []  # no SELECT 1 before the seats
+        assert kept.health_check_done is True
+
+
+@pytest.mark.postgres
+def test_a_kept_page_reads_its_seats_again_on_a_new_connection_after_a_restart(
+    client, page_cache, open_event
+):
+    get_page(client, open_event)
+    register_anna(open_event)
+    with _kept_connection():
+        old_pid = terminate_backend()  # as a PostgreSQL restart does
+
+        response, html = get_page(client, open_event)
+
+        assert response.status_code == 200 and response["X-Page-Cache"] == "hit"
+        assert "9 plekken vrij" in html
+        assert connection.connection.info.backend_pid != old_pid
 
 
 def test_a_full_offering_reads_full_in_the_same_words_and_colour_everywhere(
