@@ -47,6 +47,10 @@ def pages(event):
         ("admin: event list", reverse(f"{admin}changelist")),
         ("admin: event change page", reverse(f"{admin}change", args=[event.pk])),
         ("admin: programme editor", reverse(f"{admin}programme", args=[event.pk])),
+        (
+            "admin: programme editor, one card open",
+            reverse(f"{admin}programme", args=[event.pk]) + f"?bewerk={session.pk}",
+        ),
         ("admin: programme from text", reverse(f"{admin}programme_import", args=[event.pk])),
         ("admin: sessions from a sheet", reverse(f"{admin}session_import", args=[event.pk])),
         ("admin: copy for next year", reverse(f"{admin}copy", args=[event.pk])),

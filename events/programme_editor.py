@@ -47,15 +47,21 @@ from .models import (
 from .session_sheet import _unique, _used_slugs
 
 SEARCH_RESULTS = 10
+EDITING = "bewerk"  # ?bewerk=<session pk>: the session card open for editing
 
 
 class Page:
     """Everything the editor shows, in a constant number of queries, with a form for each
-    thing; `failed` (prefix: bound form) puts a form with errors back in its place."""
+    thing; `failed` (prefix: bound form) puts a form with errors back in its place.
 
-    def __init__(self, event, failed=None, search=None):
+    Only one session card is open for editing (`editing`, a session's pk, or the card of
+    a failed form): the forms of every other card are not built, which keeps the page small.
+    """
+
+    def __init__(self, event, failed=None, search=None, editing=None):
         self.event = event
         self.failed = failed or {}
+        self.requested = editing
         self.kinds = list(SessionKind.objects.all())
         self.roles = list(RoleLabel.objects.all())
         offerings = (
@@ -92,8 +98,11 @@ class Page:
     def _attach_forms(self):
         event, rounds = self.event, self.rounds
         by_pk = {session.pk: session for session in self.sessions}
+        offerings = {offering.pk: offering for r in rounds for offering in r.placed}
+        self.editing = self._card_being_edited(offerings)
         for session in self.sessions:
             session.rounds_in = []
+            session.editing = session.pk == self.editing
         for item in [*self.blocks, *self.rounds, *self.sessions]:
             item.anchor = f"{ANCHORS.get(type(item), type(item)._meta.model_name)}-{item.pk}"
         for block in self.blocks:
@@ -122,14 +131,17 @@ class Page:
                 offering.session.rounds_in.append(round_)
                 offering.is_first_in_round = position == 0
                 offering.is_last_in_round = position == len(round_.placed) - 1
-                offering.form = self.form(
-                    f"offering-{offering.pk}",
-                    lambda p, o=offering: OfferingForm(instance=o, rounds=rounds, prefix=p),
-                )
-                offering.moderator_form = self.form(
-                    f"moderator-{offering.pk}", lambda p: ModeratorForm(prefix=p)
-                )
+                if offering.session.editing:
+                    offering.form = self.form(
+                        f"offering-{offering.pk}",
+                        lambda p, o=offering: OfferingForm(instance=o, rounds=rounds, prefix=p),
+                    )
+                    offering.moderator_form = self.form(
+                        f"moderator-{offering.pk}", lambda p: ModeratorForm(prefix=p)
+                    )
         for session in self.sessions:
+            if not session.editing:
+                continue
             session.text_form = self.form(
                 f"session-{session.pk}",
                 lambda p, s=session: SessionTextForm(
@@ -140,11 +152,23 @@ class Page:
                 f"person-{session.pk}",
                 lambda p: PersonForm(roles=self.roles, initial={"role": "leader"}, prefix=p),
             )
-            if self.search and self.search["session"] == session.pk:
-                session.search = self.search
+            session.search = self.search
         self.unplaced = [session for session in self.sessions if not session.rounds_in]
         self.new_block_form = self.form("new-block", lambda p: BlockForm(event=event, prefix=p))
         self.new_round_form = self.form("new-round", lambda p: RoundForm(event=event, prefix=p))
+
+    def _card_being_edited(self, offerings):
+        """The session whose card is open: the one of a form with errors, else the one asked
+        for (if it is this event's)."""
+        for prefix in self.failed:
+            kind, _, pk = prefix.rpartition("-")
+            if kind in ("session", "person"):
+                return int(pk)
+            if kind in ("offering", "moderator") and int(pk) in offerings:
+                return offerings[int(pk)].session_id
+        if any(session.pk == self.requested for session in self.sessions):
+            return self.requested
+        return None
 
     def timeline(self):
         start = self.event.start_date
@@ -174,14 +198,22 @@ def programme_editor(model_admin, request, object_id):
         elif result is not None and not isinstance(result, str):
             return result  # the consequences page
         else:
-            anchor = f"#{result}" if result else ""
-            return redirect(reverse("admin:events_event_programme", args=[event.pk]) + anchor)
+            return redirect(
+                reverse("admin:events_event_programme", args=[event.pk]) + (result or "")
+            )
     return _render(model_admin, request, event, failed, status=400 if failed else 200)
 
 
+def at(anchor, editing=None):
+    """Where to go back to after a change: an anchor on the page, in the card of session
+    `editing` kept open."""
+    return f"?{EDITING}={editing}#{anchor}" if editing else f"#{anchor}"
+
+
 def _render(model_admin, request, event, failed=None, status=200):
-    search = _search(request, event)
-    page = Page(event, failed, search)
+    editing = primary_key(request.GET.get(EDITING, ""))
+    search = _search(request, editing)
+    page = Page(event, failed, search, editing)
     if failed is None and status == 400:
         messages.error(request, _("This form is out of date; please try again."))
     return TemplateResponse(
@@ -196,18 +228,19 @@ def _render(model_admin, request, event, failed=None, status=200):
             timeline=page.timeline(),
             failed=bool(failed),
             public_url=event.get_absolute_url(),
+            editor_url=request.path,
+            editing_parameter=EDITING,
         ),
         status=status,
     )
 
 
-def _search(request, event):
-    """People found for one session's search box (the form that works without JS)."""
-    session_pk = primary_key(request.GET.get("sessie", ""))
+def _search(request, editing):
+    """People found for the open card's search box (the form that works without JS)."""
     text = request.GET.get("zoek", "").strip()[:100]
-    if session_pk is None or not text:
+    if editing is None or not text:
         return None
-    return {"session": session_pk, "text": text, "people": list(_speakers_matching(text))}
+    return {"text": text, "people": list(_speakers_matching(text))}
 
 
 def _speakers_matching(text):
@@ -247,7 +280,7 @@ def people_search(model_admin, request, object_id):
     return JsonResponse({"results": results})
 
 
-# Actions. Each returns an anchor to go back to, a {prefix: form} with errors, or a
+# Actions. Each returns where to go back to (`at`), a {prefix: form} with errors, or a
 # response (the consequences step).
 
 
@@ -263,7 +296,7 @@ def _timed_item(form_class, kind):
         ) + 1
         item.save()
         messages.success(request, _("“%(title)s” added.") % {"title": item.title})
-        return f"{kind}-{item.pk}"
+        return at(f"{kind}-{item.pk}")
 
     def edit(model_admin, request, event, target):
         item = form_class._meta.model.objects.filter(event=event, pk=target).first()
@@ -275,7 +308,7 @@ def _timed_item(form_class, kind):
         response = model_admin.programme_change(request, event, **{f"{kind}s": [form.instance]})
         if response is None:
             messages.success(request, _("“%(title)s” saved.") % {"title": form.instance.title})
-        return response or f"{kind}-{item.pk}"
+        return response or at(f"{kind}-{item.pk}")
 
     return add, edit
 
@@ -294,10 +327,10 @@ def _delete(model, refuse=True):
         reason = refuse and refusal(item)
         if reason:
             messages.error(request, reason)
-            return f"{ANCHORS.get(model, model._meta.model_name)}-{item.pk}"
+            return at(f"{ANCHORS.get(model, model._meta.model_name)}-{item.pk}")
         item.delete()
         messages.success(request, _("“%(name)s” deleted.") % {"name": item})
-        return "tijdlijn"
+        return at("tijdlijn")
 
     return delete
 
@@ -332,7 +365,7 @@ def add_new_session(model_admin, request, event, target):
             order=_next_order(round_.offerings),
         )
     messages.success(request, _("“%(title)s” added.") % {"title": session.title})
-    return f"session-{session.pk}"
+    return at(f"session-{session.pk}", session.pk)
 
 
 def _next_order(queryset):
@@ -363,7 +396,7 @@ def offer_existing(model_admin, request, event, target):
         _("“%(session)s” is also in %(round)s now.")
         % {"session": session.title, "round": round_.title},
     )
-    return f"offering-{offering.pk}"
+    return at(f"offering-{offering.pk}")
 
 
 def edit_session(model_admin, request, event, target):
@@ -379,7 +412,7 @@ def edit_session(model_admin, request, event, target):
         setattr(session, "kind_id" if name == "kind" else name, value)
     session.save()
     messages.success(request, _("“%(title)s” saved.") % {"title": session.title})
-    return f"session-{session.pk}"
+    return at(f"session-{session.pk}", session.pk)
 
 
 def _offering(event, target):
@@ -404,7 +437,7 @@ def edit_offering(model_admin, request, event, target):
     response = model_admin.programme_change(request, event, offerings=[form.instance])
     if response is None:
         messages.success(request, _("“%(name)s” saved.") % {"name": form.instance})
-    return response or f"offering-{offering.pk}"
+    return response or at(f"offering-{offering.pk}", offering.session_id)
 
 
 def move_offering(step):
@@ -422,7 +455,7 @@ def move_offering(step):
                 if other.order != order:
                     SessionOffering.objects.filter(pk=other.pk).update(order=order)
             page_scopes.event_changed(event.pk)  # update() sends no signals
-        return f"offering-{offering.pk}"
+        return at(f"offering-{offering.pk}")
 
     return move
 
@@ -452,7 +485,7 @@ def add_person(model_admin, request, event, target):
             form.add_error("name", _("This person already has this role in the session."))
             return {form.prefix: form}
     messages.success(request, _("%(name)s added.") % {"name": speaker})
-    return f"session-{session.pk}"
+    return at(f"session-{session.pk}", session.pk)
 
 
 def _new_speaker(name, organisation_name):
@@ -496,7 +529,7 @@ def pick_person(model_admin, request, event, target):
         return None
     if _add_role(session, speaker, role):
         messages.success(request, _("%(name)s added.") % {"name": speaker})
-    return f"session-{session.pk}"
+    return at(f"session-{session.pk}", session.pk)
 
 
 def remove_person(model_admin, request, event, target):
@@ -505,7 +538,7 @@ def remove_person(model_admin, request, event, target):
         return None
     role.delete()
     messages.success(request, _("%(name)s removed.") % {"name": role.name})
-    return f"session-{role.session_id}"
+    return at(f"session-{role.session_id}", role.session_id)
 
 
 def add_moderator(model_admin, request, event, target):
@@ -532,7 +565,7 @@ def add_moderator(model_admin, request, event, target):
         return {form.prefix: form}
     offering.moderators.add(found[0])
     messages.success(request, _("%(name)s added.") % {"name": found[0].get_full_name() or found[0]})
-    return f"offering-{offering.pk}"
+    return at(f"offering-{offering.pk}", offering.session_id)
 
 
 def remove_moderator(model_admin, request, event, target):
@@ -542,7 +575,7 @@ def remove_moderator(model_admin, request, event, target):
         return None
     offering.moderators.remove(user)
     messages.success(request, _("Removed from the session staff."))
-    return f"offering-{offering.pk}"
+    return at(f"offering-{offering.pk}", offering.session_id)
 
 
 ACTIONS = {

@@ -141,6 +141,34 @@ def test_event_change_page_fits_the_screen(page, organiser, site, slug):  # noqa
     fits_the_screen(page, f"event-{slug}")
 
 
+# Each object tool against the page's title and the object's name under it.
+TITLE_AND_TOOLS = """() => {
+  const box = e => e.getBoundingClientRect();
+  const titles = [...document.querySelectorAll('#content > h1, #content > h2')].map(box);
+  return [...document.querySelectorAll('.object-tools li')].map(item => {
+    const tool = box(item);
+    return {
+      name: item.textContent.trim(),
+      overlaps: titles.some(title => tool.left < title.right && title.left < tool.right
+        && tool.top < title.bottom && title.top < tool.bottom),
+    };
+  });
+}"""
+
+
+@pytest.mark.parametrize("slug", ["dag-van-de-buurt-2021", "zaanstad-werken-in-de-wijk-2016"])
+def test_event_title_and_object_tools_do_not_overlap(page, organiser, site, slug):  # noqa: F811
+    event = Event.objects.get(slug=slug)
+    open_page(page, f"{site}/admin/events/event/{event.pk}/change/")
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate(SIDEWAYS_OVERFLOW)  # the layout settled at this width
+        tools = page.evaluate(TITLE_AND_TOOLS)
+        assert len(tools) >= 5, tools
+        assert not [tool for tool in tools if tool["overlaps"]], (width, tools)
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
 def test_import_and_copy_pages_fit_the_screen(page, organiser):
     for name in ["programme", "sessions", "copy"]:
         open_page(page, organiser[name])

@@ -48,6 +48,9 @@ def organiser_pages(event):
         "event list": reverse(f"{event_admin}changelist"),
         "event change": reverse(f"{event_admin}change", args=[event.pk]),
         "programme editor": reverse(f"{event_admin}programme", args=[event.pk]),
+        "programme editor, one card open": (
+            reverse(f"{event_admin}programme", args=[event.pk]) + f"?bewerk={session.pk}"
+        ),
         "programme import": reverse(f"{event_admin}programme_import", args=[event.pk]),
         "session import": reverse(f"{event_admin}session_import", args=[event.pk]),
         "copy": reverse(f"{event_admin}copy", args=[event.pk]),

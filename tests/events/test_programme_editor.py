@@ -289,7 +289,7 @@ def test_search_without_javascript_lists_people_to_pick(admin_client):
     session = event.sessions.get()
     speaker = SpeakerFactory(name="Froukje Idsardi")
     content = admin_client.get(
-        editor_url(event), {"sessie": session.pk, "zoek": "froukje"}
+        editor_url(event), {"bewerk": session.pk, "zoek": "froukje"}
     ).content.decode()
     assert "Froukje Idsardi" in content
     post(admin_client, event, "person-pick", session.pk, speaker=speaker.pk, role="leader")
@@ -326,6 +326,103 @@ def test_sessions_are_reordered_within_a_round_on_the_public_page(admin_client):
     post(admin_client, event, "offering-down", offerings[0].pk)
     content = public_text(admin_client, event)
     assert content.index(titles[2]) < content.index(titles[0]) < content.index(titles[1])
+
+
+# One card open at a time
+
+
+def test_cards_are_closed_until_edit_is_chosen_and_then_show_every_form(admin_client):
+    event = build_programme(sessions=2, rounds=2)
+    mine, other = event.sessions.order_by("order", "pk")
+    mine_offerings = list(mine.offerings.order_by("pk"))
+    other_offering = other.offerings.first()
+    closed = admin_client.get(editor_url(event)).content.decode()
+    for offering in [*mine_offerings, other_offering]:
+        assert f'name="offering-{offering.pk}-capacity"' not in closed
+        assert f'href="?bewerk={offering.session_id}#offering-{offering.pk}"' in closed
+    assert f'name="session-{mine.pk}-title"' not in closed
+
+    opened = admin_client.get(editor_url(event), {"bewerk": mine.pk}).content.decode()
+    for offering in mine_offerings:  # both rounds: seats, room, round and staff
+        assert f'name="offering-{offering.pk}-capacity"' in opened
+        assert f'name="moderator-{offering.pk}-person"' in opened
+    assert f'name="session-{mine.pk}-title"' in opened
+    assert f'name="person-{mine.pk}-name"' in opened
+    assert f'name="offering-{other_offering.pk}-capacity"' not in opened
+    assert f'name="session-{other.pk}-title"' not in opened
+
+
+def test_a_session_of_another_event_or_nonsense_opens_no_card(admin_client):
+    event = build_programme(sessions=1, rounds=1)
+    elsewhere = build_programme(sessions=1, rounds=1).sessions.get()
+    for value in [elsewhere.pk, "abc", "99999999999999999999"]:
+        response = admin_client.get(editor_url(event), {"bewerk": value})
+        assert response.status_code == 200
+        assert "editor-card--editing" not in response.content.decode()
+
+
+def test_after_a_save_the_card_stays_open_at_its_place(admin_client):
+    event = build_programme(sessions=1, rounds=1)
+    session = event.sessions.get()
+    offering = event.offerings.get()
+    response = post(
+        admin_client, event, "session-edit", session.pk, **{f"session-{session.pk}-title": "T"}
+    )
+    assert response["Location"].endswith(f"?bewerk={session.pk}#session-{session.pk}")
+    prefix = f"offering-{offering.pk}"
+    response = post(
+        admin_client,
+        event,
+        "offering-edit",
+        offering.pk,
+        **{f"{prefix}-round": offering.round_id, f"{prefix}-location": "Zaal 3"},
+    )
+    assert response["Location"].endswith(f"?bewerk={session.pk}#offering-{offering.pk}")
+    content = admin_client.get(response["Location"]).content.decode()
+    assert 'value="Zaal 3"' in content
+    # Moving a card keeps the page closed.
+    response = post(admin_client, event, "offering-down", offering.pk)
+    assert response["Location"].endswith(f"#offering-{offering.pk}")
+    assert "bewerk" not in response["Location"]
+
+
+def test_a_new_session_opens_for_its_leaders(admin_client):
+    event = build_programme(sessions=0, rounds=1)
+    round_ = event.rounds.get()
+    response = post(
+        admin_client,
+        event,
+        "session-new",
+        round_.pk,
+        **{f"new-session-{round_.pk}-title": "Buurtbudgetten"},
+    )
+    session = event.sessions.get()
+    assert response["Location"].endswith(f"?bewerk={session.pk}#session-{session.pk}")
+    content = admin_client.get(response["Location"]).content.decode()
+    assert f'name="person-{session.pk}-name"' in content
+
+
+@pytest.mark.parametrize("form", ["offering", "moderator", "session", "person"])
+def test_a_form_with_errors_opens_its_card_with_what_was_typed(admin_client, form):
+    event = build_programme(sessions=2, rounds=1)
+    session, other = event.sessions.order_by("order", "pk")
+    offering = session.offerings.get()
+    action, target, data = {
+        "offering": ("offering-edit", offering.pk, {"round": offering.round_id, "capacity": "12a"}),
+        "moderator": ("moderator-add", offering.pk, {"person": "12a"}),
+        "session": ("session-edit", session.pk, {"title": "", "theme": "12a"}),
+        "person": ("person-add", session.pk, {"name": "", "organisation": "12a"}),
+    }[form]
+    prefix = f"{form}-{target}"
+    response = post(
+        admin_client, event, action, target, **{f"{prefix}-{k}": v for k, v in data.items()}
+    )
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert 'value="12a"' in content
+    assert content.count("editor-card--editing") == 1
+    assert f'name="session-{session.pk}-title"' in content
+    assert f'name="session-{other.pk}-title"' not in content
 
 
 # Changes that touch booked people
@@ -435,13 +532,15 @@ def test_a_round_time_change_with_bookings_asks_first(admin_client):
 
 
 @pytest.mark.parametrize("sessions", [2, 12])
+@pytest.mark.parametrize("open_card", [False, True])
 def test_editor_queries_do_not_grow_with_the_sessions(
-    admin_client, django_assert_max_num_queries, sessions
+    admin_client, django_assert_max_num_queries, sessions, open_card
 ):
     event = build_programme(sessions=sessions, rounds=3)
     for offering in event.offerings.all()[:3]:
         offering.moderators.add(User.objects.get(username="admin"))
     SessionFactory(event=event)  # one without a round
+    query = {"bewerk": event.offerings.first().session_id} if open_card else {}
     with django_assert_max_num_queries(16):
-        response = admin_client.get(editor_url(event))
+        response = admin_client.get(editor_url(event), query)
     assert response.status_code == 200

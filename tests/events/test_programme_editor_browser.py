@@ -134,6 +134,14 @@ def add_item(page, counter, summary, prefix, **fields):
     counter.submit(page.locator(f"#id_{prefix}-title").locator("xpath=ancestor::form//button"))
 
 
+def screenshots(page, name):
+    """The editor at 390 and 1,366 px, in /tmp for a look."""
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=f"/tmp/programme-editor-{name}-{width}.png", full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
 def test_zaanstad_programme_built_in_the_editor_matches_the_fixture(page, zaanstad):
     site, event = zaanstad["site"], zaanstad["event"]
     counter = Counter(page)
@@ -184,9 +192,10 @@ def test_zaanstad_programme_built_in_the_editor_matches_the_fixture(page, zaanst
         page.locator(f"#id_{prefix}-location").fill(f"Tafel {number}")
         counter.submit(page.locator(f"#id_{prefix}-title").locator("xpath=ancestor::form//button"))
         session = event.sessions.get(title=title)
+        # The new session's card comes back open, at its place, for its leaders.
+        assert page.url.endswith(f"?bewerk={session.pk}#session-{session.pk}")
+        card = page.locator(f"#session-{session.pk}").locator("xpath=ancestor::li[1]")
         for name, organisation in leaders:
-            card = page.locator(f"#session-{session.pk}").locator("xpath=ancestor::li[1]")
-            card.locator("summary", has_text="Sessieleiders en gasten").click()
             page.locator(f"#id_person-{session.pk}-name").fill(name)
             page.locator(f"#id_person-{session.pk}-organisation").fill(organisation)
             counter.submit(card.get_by_role("button", name="Persoon toevoegen"))
@@ -197,11 +206,31 @@ def test_zaanstad_programme_built_in_the_editor_matches_the_fixture(page, zaanst
         counter.submit(page.get_by_role("button", name="Ook in Ronde 2 tafelsessies"))
 
     check(page)
-    page.set_viewport_size({"width": 390, "height": 900})
-    page.screenshot(path="/tmp/programme-editor-390.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 900})
-    page.screenshot(path="/tmp/programme-editor-1366.png", full_page=True)
+    screenshots(page, "closed")
     print(f"\nDag: {counter.loads} page loads, {counter.submissions} submissions")
+
+    # A closed card opens with "Bewerken" (a link: no script needed) and closes again.
+    session = event.sessions.get(title=sessions[0][0])
+    offering = session.offerings.get(round=second)
+    card = page.locator(f"#offering-{offering.pk}")
+    assert card.locator("input:not([type=hidden]), select, textarea").count() == 0
+    with page.expect_navigation():
+        card.get_by_role("link", name="Bewerken").click()
+    assert page.url.endswith(f"?bewerk={session.pk}#offering-{offering.pk}")
+    expect(page.locator(f"#id_offering-{offering.pk}-capacity")).to_be_visible()
+    assert page.locator(".editor-card--editing").count() == 2  # the session in both rounds
+    check(page)
+    screenshots(page, "open")
+    page.locator(f"#id_offering-{offering.pk}-capacity").fill("10")
+    with page.expect_navigation():
+        card.get_by_role("button", name="Opslaan").first.click()
+    expect(page.locator(f"#id_offering-{offering.pk}-capacity")).to_have_value("10")
+    with page.expect_navigation():
+        card.get_by_role("link", name="Sluiten").click()
+    assert page.locator(".editor-card--editing").count() == 0
+    offering.refresh_from_db()
+    offering.capacity = 12
+    offering.save()
 
     open_page(page, f"{site}/evenementen/{SLUG}/")
     assert page.evaluate(PROGRAMME) == zaanstad["expected"]
