@@ -181,6 +181,11 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "5"))
     )
+    # Lets the seat module prepare its reads (registrations/seat_store.py); Django's own
+    # queries are never prepared (client-side binding). "off" for a connection pooler
+    # that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+    if os.environ.get("DJANGO_DB_PREPARED_STATEMENTS", "on").strip().lower() != "off":
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 elif PRODUCTION:
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

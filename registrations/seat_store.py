@@ -91,7 +91,7 @@ def lock_row(model, pk, *, using="default"):
     there is no such row."""
     connection = connections[using]
     sql, attnames, converters = _lock_sql(model, using)
-    with connection.cursor() as cursor:
+    with _reading_cursor(connection) as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
     if row is None:
@@ -112,7 +112,7 @@ def seats_taken(event_pk, offering_pks=None, *, by_role=True, using="default"):
     registrations.
     """
     sql, params = _seats_sql(event_pk, offering_pks, by_role=by_role, using=using)
-    with connections[using].cursor() as cursor:
+    with _reading_cursor(connections[using]) as cursor:
         cursor.execute(sql, params)
         return _seat_counts(cursor.fetchall())
 
@@ -127,7 +127,7 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
     seats_sql, seats_params = _seats_sql(event_pk, offering_pks, by_role=by_role, using=using)
     registrations = quote(Registration._meta.db_table)
     offerings = quote(SessionOffering._meta.db_table)
-    which, which_params = _offerings_in(offering_pks)
+    which, which_params = _offerings_in(offering_pks, using)
     sql = (
         f"SELECT 0, NULL, NULL, id FROM {registrations} "  # noqa: S608 - table names
         "WHERE event_id = %s AND email = %s "
@@ -138,7 +138,7 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
         "CASE WHEN cancelled_at IS NULL THEN '' ELSE ':x' END, capacity "
         f"FROM {offerings} WHERE id {which}"
     )
-    with connections[using].cursor() as cursor:
+    with _reading_cursor(connections[using]) as cursor:
         cursor.execute(sql, [event_pk, email, *seats_params, *which_params])
         rows = cursor.fetchall()
     address = next((row[3] for row in rows if row[0] == 0), None)
@@ -152,7 +152,10 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
     return address, counts, capacities, placements
 
 
-def _offerings_in(offering_pks):
+def _offerings_in(offering_pks, using):
+    if connections[using].vendor == "postgresql":
+        # One statement for any number of offerings, so that it is prepared once.
+        return "= ANY(%s)", [list(offering_pks or [])]
     if offering_pks:
         return f"IN ({', '.join(['%s'] * len(offering_pks))})", list(offering_pks)
     return "IS NULL", []  # no offerings asked for: none match
@@ -163,30 +166,33 @@ def _seats_sql(event_pk, offering_pks, *, by_role, using):
     registrations = quote(Registration._meta.db_table)
     choices = quote(SessionChoice._meta.db_table)
     offerings = quote(SessionOffering._meta.db_table)
+    # Written into the statement, not a parameter: a prepared statement's plan then uses
+    # the indexes of confirmed places (Registration.Meta.indexes), whose condition it is.
+    confirmed = f"'{Status.CONFIRMED.value}'"
     if offering_pks is None:
         which = f"IN (SELECT id FROM {offerings} WHERE event_id = %s)"  # noqa: S608 - names
         which_params = [event_pk]
     else:
-        which, which_params = _offerings_in(offering_pks)
+        which, which_params = _offerings_in(offering_pks, using)
     if by_role:
         sql = (
             f"SELECT NULL, r.role, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
-            "WHERE r.event_id = %s AND r.status = %s GROUP BY r.role "
+            f"WHERE r.event_id = %s AND r.status = {confirmed} GROUP BY r.role "
             "UNION ALL "
             f"SELECT c.offering_id, r.role, COUNT(*) FROM {choices} c "
             f"JOIN {registrations} r ON r.id = c.registration_id "
-            f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id, r.role"
+            f"WHERE c.status = {confirmed} AND c.offering_id {which} "
+            "GROUP BY c.offering_id, r.role"
         )
     else:
         sql = (
             f"SELECT NULL, NULL, COUNT(*) FROM {registrations} r "  # noqa: S608 - table names
-            "WHERE r.event_id = %s AND r.status = %s "
+            f"WHERE r.event_id = %s AND r.status = {confirmed} "
             "UNION ALL "
             f"SELECT c.offering_id, NULL, COUNT(*) FROM {choices} c "
-            f"WHERE c.status = %s AND c.offering_id {which} GROUP BY c.offering_id"
+            f"WHERE c.status = {confirmed} AND c.offering_id {which} GROUP BY c.offering_id"
         )
-    confirmed = Status.CONFIRMED.value
-    return sql, [event_pk, confirmed, confirmed, *which_params]
+    return sql, [event_pk, *which_params]
 
 
 def _seat_counts(rows):
@@ -214,6 +220,40 @@ def _lock_sql(model, alias):
         if found:
             converters.append((index, column, found))
     return sql, [field.attname for field in fields], converters
+
+
+def _reading_cursor(connection):
+    """A cursor for the reads above, Django's own elsewhere. On PostgreSQL it binds the
+    parameters in the server and prepares each statement: PostgreSQL then plans it once
+    per connection, where Django's cursors (client-side binding) have it planned anew
+    each time, which cost more than running it (these reads run on every page view and
+    inside the event's lock)."""
+    # Where Django records queries (DEBUG, query-count tests) its own cursor runs them: a
+    # prepared statement's text is not kept for the record.
+    if connection.vendor != "postgresql" or not _psycopg3() or connection.queries_logged:
+        return connection.cursor()
+    connection.close_if_health_check_failed()  # as connection.cursor() does
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:  # DJANGO_DB_PREPARED_STATEMENTS=off
+        return connection.cursor()
+    return connection.make_cursor(_prepared_cursor_class()(connection.connection))
+
+
+def _psycopg3():
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
+
+
+@functools.cache
+def _prepared_cursor_class():
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor):
+        def execute(self, query, params=None, *, prepare=True, binary=None):
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return PreparedCursor
 
 
 def _several_statements_at_once(connection):

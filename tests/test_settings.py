@@ -120,3 +120,16 @@ def test_debug_runs_without_production_settings():
     result = run_django(["check"], env)
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("setting", "threshold"), [(None, 5), ("off", None)])
+def test_the_seat_modules_prepared_statements_can_be_turned_off(setting, threshold):
+    code = (
+        "from django.conf import settings as s\n"
+        "print(repr(s.DATABASES['default']['OPTIONS'].get('prepare_threshold')))"
+    )
+
+    result = run_django(code, production_env(DJANGO_DB_PREPARED_STATEMENTS=setting))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(threshold)

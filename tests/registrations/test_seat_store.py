@@ -178,3 +178,75 @@ def test_locking_a_row_that_is_gone_gives_none():
 
     with transaction.atomic():
         assert seat_store.lock_row(Event, gone) is None
+
+
+def prepared_statements():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def confirmed_by_orm(event):
+    return {
+        offering.pk: SessionChoice.objects.filter(offering=offering, status="confirmed").count()
+        for offerings in offerings_by_round(event)
+        for offering in offerings
+    }
+
+
+def book_two(event):
+    from registrations import services
+
+    first, second = offerings_by_round(event)
+    for number, (one, two) in enumerate([(first[0], second[1]), (first[1], second[0])]):
+        services.register_attendee(
+            event,
+            person=services.Person(
+                name="Deelnemer", email=f"p{number}@example.nl", role="resident"
+            ),
+            offering_ids=[one.pk, two.pk],
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # a connection of its own
+def test_the_seat_reads_are_prepared_once_per_connection_on_postgresql():
+    event = build_programme(sessions=2, rounds=2, capacity=10)
+    book_two(event)
+    offering_pks = list(confirmed_by_orm(event))
+    connection.close()  # a new connection: nothing prepared yet
+
+    for _ in range(3):
+        counts = seat_store.seats_taken(event.pk, offering_pks, by_role=False)
+        with transaction.atomic():
+            seat_store.lock_row(Event, event.pk)
+            seat_store.address_and_seats(event.pk, "p0@example.nl", offering_pks)
+
+    assert {pk: counts[pk][None] for pk in offering_pks} == confirmed_by_orm(event)
+    assert counts[None][None] == 2
+    statements = prepared_statements()
+    assert len(statements) == 3  # the seats, the lock, the address and seats: once each
+    assert any(statement.endswith("FOR UPDATE") for statement in statements)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_prepared_statements_the_seat_reads_are_plain_queries():
+    """DJANGO_DB_PREPARED_STATEMENTS=off, for a connection pooler that cannot keep them."""
+    event = build_programme(sessions=2, rounds=2, capacity=10)
+    book_two(event)
+    offering_pks = list(confirmed_by_orm(event))
+    connection.close()
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None  # what the setting leaves it at
+    try:
+        counts = seat_store.seats_taken(event.pk, offering_pks, by_role=False)
+        with transaction.atomic():
+            seat_store.lock_row(Event, event.pk)
+            address, *_rest = seat_store.address_and_seats(event.pk, "p1@example.nl", offering_pks)
+
+        assert {pk: counts[pk][None] for pk in offering_pks} == confirmed_by_orm(event)
+        assert address == Registration.objects.get(email="p1@example.nl").pk
+        assert prepared_statements() == []
+    finally:
+        connection.close()
