@@ -12,13 +12,15 @@ writes it back, so increments at the same moment are lost. This one keeps its ro
 - counts atomically (``incr``, ``decr``): the new value is written only if the row still
   holds the value read (compare and set), and read again otherwise, with no transaction or
   lock held in between;
-- ``add`` replaces an expired row, or inserts, and fails on a live one.
+- ``add`` inserts (one statement for a new key), else replaces an expired row, and fails
+  on a live one.
 
 Such a read is often a request's first query: it then stands in for Django's health check
 (``sitewide.first_read``).
 """
 
 import base64
+import contextlib
 import pickle
 import random
 from datetime import UTC, datetime
@@ -98,15 +100,13 @@ class DatabaseCache(BaseCache):
         key = self.make_and_validate_key(key, version=version)
         stored = _dumps(value, self.pickle_protocol)
         expires = self._expiry(timeout)
-        if CacheEntry.objects.filter(key=key, expires__lte=now()).update(
-            value=stored, expires=expires
-        ):
-            return True  # an expired row, replaced
+        using = router.db_for_write(CacheEntry)
         try:
-            with transaction.atomic(using=router.db_for_write(CacheEntry)):
-                CacheEntry.objects.create(key=key, value=stored, expires=expires)
-        except IntegrityError:  # a live row
-            return False
+            with _savepoint_in_a_transaction(using):
+                CacheEntry.objects.using(using).create(key=key, value=stored, expires=expires)
+        except IntegrityError:  # a row: replaced only if it has expired
+            replaced = CacheEntry.objects.using(using).filter(key=key, expires__lte=now())
+            return bool(replaced.update(value=stored, expires=expires))
         return True
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
@@ -163,6 +163,14 @@ class DatabaseCache(BaseCache):
         cutoff = keys[count // self._cull_frequency : count // self._cull_frequency + 1].first()
         if cutoff is not None:
             CacheEntry.objects.filter(key__lt=cutoff).delete()
+
+
+def _savepoint_in_a_transaction(using):
+    """Outside a transaction an INSERT is one statement on its own, and a refused one harms
+    nothing; inside one, a savepoint keeps it from breaking the transaction."""
+    if transaction.get_connection(using).in_atomic_block:
+        return transaction.atomic(using=using)
+    return contextlib.nullcontext()
 
 
 def _dumps(value, protocol):

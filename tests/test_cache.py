@@ -183,16 +183,34 @@ def statements(captured):
     ]
 
 
-def test_add_is_two_statements_and_incr_two(db_cache, monkeypatch):
+def test_add_outside_a_transaction_takes_no_savepoint(transactional_db, monkeypatch):
+    """As a request's rate limit opens a window: the INSERT alone, refused harmlessly."""
+    from django.test.utils import CaptureQueriesContext
+
+    with override_settings(CACHES=DATABASE_CACHE):
+        cache = caches["default"]
+        monkeypatch.setattr(type(cache), "cull_every", 10**9)
+        with CaptureQueriesContext(connection) as captured:
+            assert cache.add("window", 1, timeout=600) is True
+            assert cache.add("window", 2, timeout=600) is False
+        CacheEntry.objects.update(expires=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
+        assert cache.add("window", 3, timeout=600) is True  # the expired one replaced
+        assert cache.get("window") == 3
+
+    sent = [query["sql"] for query in captured.captured_queries]
+    assert len(sent) == 3 and not any("SAVEPOINT" in sql for sql in sent)
+
+
+def test_add_is_one_statement_for_a_new_key_and_incr_two(db_cache, monkeypatch):
     from django.test.utils import CaptureQueriesContext
 
     monkeypatch.setattr(type(db_cache), "cull_every", 10**9)  # no count this time
     with CaptureQueriesContext(connection) as captured:
         assert db_cache.add("count", 1, timeout=600) is True
-    assert len(statements(captured)) == 2  # replace an expired row, else insert
+    assert len(statements(captured)) == 1  # the insert
     with CaptureQueriesContext(connection) as captured:
         assert db_cache.add("count", 1, timeout=600) is False
-    assert len(statements(captured)) == 2
+    assert len(statements(captured)) == 2  # the insert refused, and no expired row replaced
     with CaptureQueriesContext(connection) as captured:
         assert db_cache.incr("count") == 2
     assert len(statements(captured)) == 2  # read, then compare and set
