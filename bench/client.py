@@ -38,9 +38,14 @@ class Browser:
         self.buffer = b""
         self.timings = []  # (method, path, status, seconds)
         self.resent = 0  # requests sent again after the server closed the connection
+        # The visitor's own address, as the reverse proxy passes it on (the app trusts one
+        # proxy in the benchmarks: DJANGO_TRUSTED_PROXY_COUNT=1); None: 127.0.0.1 for all.
+        self.address = None
 
     def _send(self, method, path, *, body=b"", headers=None):
         headers = {**PROXY_HEADERS, **(headers or {})}
+        if self.address:
+            headers["X-Forwarded-For"] = self.address
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body or method == "POST":

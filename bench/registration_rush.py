@@ -1,7 +1,7 @@
 """Benchmark 2: a registration rush through the real form, then a check of the data.
 
-Starts PostgreSQL and gunicorn (production settings; e-mail to files; the per-address
-rate limit raised, since every client comes from 127.0.0.1), then lets --clients
+Starts PostgreSQL and gunicorn (production settings; e-mail to files; each visitor from
+an address of its own, passed on as the reverse proxy does), then lets --clients
 concurrent visitors register --participants people for the upcoming Dag van de Buurt copy:
 each one GETs the form (CSRF cookie and token) and POSTs it with one session per round.
 The 26 offerings (13 per round, 30 to 60 seats) hold fewer seats than asked for, and the
@@ -101,6 +101,7 @@ def rush(server, participants, clients, time_limit, rate=None, visit="form", ses
             except queue.Empty:
                 break
             browser.cookies = {}  # a new visitor
+            browser.address = f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}"
             browser.timings = []
             started = time.monotonic()
             if rate:
@@ -368,7 +369,9 @@ def main():
     with common.stack(
         workers=args.workers,
         threads=args.threads,
-        DJANGO_REGISTRATION_RATE_LIMIT="1000000/1m",
+        # Each visitor from an address of its own, behind the proxy (Browser.address), so
+        # that the production rate limit counts them as it counts real visitors.
+        DJANGO_TRUSTED_PROXY_COUNT="1",
         DJANGO_EMAIL_DELIVERY="queue",
     ) as (postgres, server, workdir):
         mail_worker = common.MailWorker(server.env, workdir, busy_share=args.busy_share)
