@@ -196,7 +196,11 @@ def test_zaanstad_programme_built_in_the_editor_matches_the_fixture(page, zaanst
         assert page.url.endswith(f"?bewerk={session.pk}#session-{session.pk}")
         card = page.locator(f"#session-{session.pk}").locator("xpath=ancestor::li[1]")
         for name, organisation in leaders:
-            page.locator(f"#id_person-{session.pk}-name").fill(name)
+            # Typing a name asks the editor's search for suggestions; that answer comes
+            # before the form is sent, as with a person typing. (The test server shares
+            # one SQLite connection between its threads: two requests at once can hang.)
+            with page.expect_response(lambda response: "wie=" in response.url):
+                page.locator(f"#id_person-{session.pk}-name").fill(name)
             page.locator(f"#id_person-{session.pk}-organisation").fill(organisation)
             counter.submit(card.get_by_role("button", name="Persoon toevoegen"))
 
