@@ -39,7 +39,9 @@ def free_port():
 
 
 def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+    # In UTC, as the docs give times: a script that sets up Django gets its TIME_ZONE
+    # (Europe/Amsterdam) as the process's local time.
+    print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {message}", flush=True)
 
 
 # ------------------------------------------------------------------------- PostgreSQL
@@ -514,7 +516,7 @@ def machine_facts(postgres=None):
                 cpu = line.split(":", 1)[1].strip()
                 break
     facts = {
-        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M %Z"),
         "machine": f"{platform.system()} {platform.release()}, {os.cpu_count()} cores"
         f"{f' ({cpu})' if cpu else ''}, {int(memory) / 1024 / 1024:.1f} GiB RAM",
         "python": platform.python_version(),
