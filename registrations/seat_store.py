@@ -232,8 +232,10 @@ def _reading_cursor(connection):
     # prepared statement's text is not kept for the record.
     if connection.vendor != "postgresql" or not _psycopg3() or connection.queries_logged:
         return connection.cursor()
-    connection.close_if_health_check_failed()  # as connection.cursor() does
+    # What connection.cursor() does before it makes a cursor:
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     if connection.connection.prepare_threshold is None:  # DJANGO_DB_PREPARED_STATEMENTS=off
         return connection.cursor()
     return connection.make_cursor(_prepared_cursor_class()(connection.connection))
