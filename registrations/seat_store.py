@@ -8,6 +8,7 @@ model instead of built by the ORM per call (which cost more than the queries). O
 - ``lock_row()`` reads one row afresh with ``SELECT ... FOR UPDATE``.
 - ``address_and_seats()`` reads, in one statement, an address's registration and the
   confirmed seats and capacities that registering needs; ``seats_taken()`` the seats alone.
+  These three reads are prepared statements on PostgreSQL (``_reading_cursor()``).
 - ``insert_rows()`` writes new instances of one model with an INSERT built once per model
   and number of rows, reading the new keys back with ``RETURNING`` (PostgreSQL, and SQLite
   from 3.35); ``insert_groups()`` sends the INSERTs of several models, and further
