@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from events.models import Session
 from events.services import copy_as_draft
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -278,9 +279,7 @@ def staff_pages(site, page):
     """An organiser logged in, with an open copy of the Dag van de Buurt and registrations."""
     from datetime import timedelta
 
-    from django.conf import settings as django_settings
     from django.contrib.auth.models import User
-    from django.test import Client
     from django.utils import timezone
 
     from events.models import Event
@@ -302,17 +301,7 @@ def staff_pages(site, page):
         )  # fmt: skip
     organiser = User.objects.create_superuser("organisator", "o@example.nl", "x")
     offering.moderators.add(organiser)
-    client = Client()
-    client.force_login(organiser)
-    page.context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": site,
-            }
-        ]
-    )
+    log_in(page.context, site, organiser)
     return {
         "my_sessions": "/mijn-sessies/",
         "list": f"/lijsten/sessie/{offering.pk}/",

@@ -5,12 +5,11 @@ the empty page, the preview, the messages on bad input, and the summary.
 """
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 from playwright.sync_api import expect
 
 from events.models import Event
+from tests.browser import log_in
 from tests.test_accessibility import assert_accessible, assert_one_h1, open_page, site  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,18 +26,8 @@ GOOD_SHEET = "titel;sessieleiders;rondes;plaatsen\nNieuwe tafel;Anna (Wijkteam);
 @pytest.fixture
 def organiser(site, page):  # noqa: F811
     """A logged-in organiser and the Zaanstad event's admin pages."""
-    user = User.objects.create_superuser("organisator", "o@example.nl", "x")
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": site,
-            }
-        ]
-    )
+    organiser = User.objects.create_superuser("organisator", "o@example.nl", "x")
+    log_in(page.context, site, organiser)
     event = Event.objects.get(slug="zaanstad-werken-in-de-wijk-2016")
     base = f"{site}/admin/events/event/{event.pk}"
     return {

@@ -10,14 +10,13 @@ import json
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.test import Client
 from playwright.sync_api import expect
 
 from events.models import Event, Round
 from speakers.models import Organisation, Speaker
+from tests.browser import log_in
 from tests.events.test_organiser_pages_browser import check
 from tests.events.test_session_import import XLSX, ZAANSTAD_ROWS, xlsx_file
 from tests.test_accessibility import open_page
@@ -67,17 +66,10 @@ def zaanstad(live_server, transactional_db, page):
     Organisation.objects.exclude(pk__in=event.organisers.values("pk")).delete()
     assert not event.sessions.exists() and not event.rounds.exists()
 
-    user = User.objects.create_superuser("organisator", "o@example.nl", "x")
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
+    log_in(
+        page.context,
+        live_server.url,
+        User.objects.create_superuser("organisator", "o@example.nl", "x"),
     )
     return {"site": live_server.url, "event": event, "expected": expected}
 

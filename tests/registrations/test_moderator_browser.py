@@ -3,13 +3,12 @@ keyboard focus goes after "Aanwezig melden", with and without JavaScript."""
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings as django_settings
-from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from registrations import services
 from registrations.models import SessionChoice
+from tests.browser import log_in
 from tests.factories import single_offering
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,20 +46,6 @@ def moderated_offering(moderator):
     return offering
 
 
-def _log_in(context, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
 def _pages(offering):
     return {
         "sign-in sheet": reverse("registrations:offering_attendees", args=[offering.pk]),
@@ -74,7 +59,7 @@ def _pages(offering):
 def test_moderator_pages_reflow_and_have_no_axe_violations(
     live_server, page, moderator, moderated_offering, viewport
 ):
-    _log_in(page.context, live_server, moderator)
+    log_in(page.context, live_server.url, moderator)
     page.set_viewport_size(viewport)
 
     for name, url in _pages(moderated_offering).items():
@@ -97,7 +82,7 @@ def _focused_row(page):
 def test_checkin_keeps_the_focus_on_the_row_with_javascript(
     live_server, page, moderator, moderated_offering
 ):
-    _log_in(page.context, live_server, moderator)
+    log_in(page.context, live_server.url, moderator)
     page.set_viewport_size(PHONE)
     page.goto(live_server.url + _pages(moderated_offering)["check-in"])
     row = page.locator(".checkin-row").nth(2)
@@ -124,7 +109,7 @@ def test_checkin_keeps_the_focus_on_the_row_without_javascript(
     live_server, browser, moderator, moderated_offering
 ):
     context = browser.new_context(java_script_enabled=False, locale="nl-NL", viewport=PHONE)
-    _log_in(context, live_server, moderator)
+    log_in(context, live_server.url, moderator)
     page = context.new_page()
     page.goto(live_server.url + _pages(moderated_offering)["check-in"])
     row = page.locator(".checkin-row").nth(5)

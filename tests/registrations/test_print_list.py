@@ -5,11 +5,10 @@ import shutil
 import subprocess
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from django.urls import reverse
 
 from registrations import services
+from tests.browser import log_in
 from tests.factories import single_offering
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,20 +46,6 @@ def _list_with(moderator, count, waiting=()):
     return offering, names
 
 
-def _log_in(page, live_server, user):
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
 def _page_count(pdf):
     """Pages of a PDF: pdfinfo where poppler is installed, else its page objects."""
     if shutil.which("pdfinfo"):
@@ -88,7 +73,7 @@ def test_sixty_people_fit_on_three_a4_pages_with_the_head_on_each(
     live_server, page, moderator, tmp_path
 ):
     offering, names = _list_with(moderator, 60, waiting=["Chris Wachtman", "Dana Wachtvrouw"])
-    _log_in(page, live_server, moderator)
+    log_in(page.context, live_server.url, moderator)
     pdf = tmp_path / "lijst.pdf"
 
     pages = _print_sheet(page, live_server, offering, pdf)
@@ -114,7 +99,7 @@ def test_sixty_people_fit_on_three_a4_pages_with_the_head_on_each(
 
 def test_two_people_print_on_one_page(live_server, page, moderator, tmp_path):
     offering, names = _list_with(moderator, 2, waiting=["Chris Wachtman"])
-    _log_in(page, live_server, moderator)
+    log_in(page.context, live_server.url, moderator)
     pdf = tmp_path / "lijst.pdf"
 
     pages = _print_sheet(page, live_server, offering, pdf)
@@ -127,7 +112,7 @@ def test_two_people_print_on_one_page(live_server, page, moderator, tmp_path):
 
 def test_cue_card_prints_on_one_a5_page(live_server, page, moderator, tmp_path):
     offering, _names = _list_with(moderator, 12)
-    _log_in(page, live_server, moderator)
+    log_in(page.context, live_server.url, moderator)
     pdf = tmp_path / "kaart.pdf"
     page.goto(live_server.url + reverse("registrations:offering_cue_card", args=[offering.pk]))
 

@@ -3,14 +3,13 @@
 import datetime
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 from playwright.sync_api import expect
 
 from events.models import SessionOffering
 from registrations import services
 from registrations.models import QueuedEmail, SessionChoice, Status
+from tests.browser import log_in
 from tests.factories import (
     EventFactory,
     RoundFactory,
@@ -49,17 +48,7 @@ def booked(live_server, page):
         for n in range(1, 5)
     ]
     organiser = User.objects.create_superuser("organisator", "o@example.nl", "x")
-    client = Client()
-    client.force_login(organiser)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    log_in(page.context, live_server.url, organiser)
     return event, rounds, a, b, people
 
 
