@@ -693,7 +693,24 @@ class CancelForm(forms.Form):
         )
 
 
-class CheckinSearchForm(forms.Form):
+class _StaffSearchForm(forms.Form):
+    """A search (GET) of the moderators' pages: its field `q` and a button on one row."""
+
+    @cached_property
+    def helper(self):
+        return form_helper(
+            Div(
+                "q",
+                Button(_("Search"), type="submit", css_class="button--secondary"),
+                css_class="checkin-search__row",
+            ),
+            form_class="checkin-search",
+            method="get",
+            role="search",
+        )
+
+
+class CheckinSearchForm(_StaffSearchForm):
     """The check-in page's search (GET): a name or organisation."""
 
     q = forms.CharField(
@@ -702,21 +719,8 @@ class CheckinSearchForm(forms.Form):
         widget=forms.SearchInput(attrs={"autocomplete": "off"}),
     )
 
-    @cached_property
-    def helper(self):
-        return form_helper(
-            Div(
-                "q",
-                Button(_("Search"), type="submit", css_class="button--secondary"),
-                css_class="checkin-search__row",
-            ),
-            form_class="checkin-search",
-            method="get",
-            role="search",
-        )
 
-
-class PersonSearchForm(forms.Form):
+class PersonSearchForm(_StaffSearchForm):
     """The event overview's search (GET) for one participant to act on."""
 
     q = forms.CharField(
@@ -725,19 +729,6 @@ class PersonSearchForm(forms.Form):
         max_length=200,
         widget=forms.SearchInput(attrs={"autocomplete": "off"}),
     )
-
-    @cached_property
-    def helper(self):
-        return form_helper(
-            Div(
-                "q",
-                Button(_("Search"), type="submit", css_class="button--secondary"),
-                css_class="checkin-search__row",
-            ),
-            form_class="checkin-search",
-            method="get",
-            role="search",
-        )
 
 
 class CheckinToggleForm(forms.Form):
