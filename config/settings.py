@@ -275,7 +275,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "registrations:my_sessions"
 
 
-# Stateless app servers: sessions and the cache (rate limits) live in the database by
+# Stateless app servers: sessions and the cache (page generations) live in the database by
 # default, or in a shared cache such as Redis (DJANGO_CACHE_URL=redis://host:6379/0,
 # which needs the `redis` package). The database cache's table comes with `migrate`.
 def cache_from_url(url):

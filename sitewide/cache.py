@@ -1,5 +1,5 @@
-"""The shared cache in the database, through the ORM: the rate limits' counts and the page
-cache's generations, shared by every app server without Redis.
+"""The shared cache in the database, through the ORM: the page cache's generations, shared
+by every app server without Redis.
 
 Django's own ``DatabaseCache`` counts the whole table, then selects and updates (or inserts)
 the row in a transaction of its own for every write, and its ``incr`` reads the value and

@@ -1,22 +1,29 @@
-"""Rate limits counted in the cache, so that all app servers share the count.
+"""Rate limits counted in the database, so that all app servers share the count.
 
 ``"20/10m"`` allows 20 attempts per address (or other identity, such as the account name
 of a login) in ten minutes from its first attempt. Identities are stored only as a keyed
-hash, and only for the length of one window.
+hash (``RateWindow``), and only for the length of one window.
+
+Every post of a registration form is counted, so counting is one statement
+(``_count``): an upsert that opens a window, counts in it or replaces one that has ended,
+and returns the count. The ORM cannot write such an increment, so it is SQL, here only.
 """
 
-import contextlib
 import functools
 import logging
 import math
+import random
 import re
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
+from django.db.models import F
 from django.shortcuts import render
 from django.utils.crypto import salted_hmac
+
+from .models import RateWindow
 
 logger = logging.getLogger(__name__)
 
@@ -52,69 +59,67 @@ def client_address(request):
     return request.META.get("REMOTE_ADDR", "")
 
 
-# A window is one cache value: its start (in whole seconds) times SLOT plus the attempts
-# counted in it, so that one atomic increment both counts an attempt and dates the window.
-SLOT = 10**7
+# Windows that have ended are deleted about once in this many counts.
+CULL_EVERY = 50
 
 
 def hit(scope, identity, rate):
     """Count one attempt of `identity` in `scope`; over the limit of `rate`, return the
     seconds until its window ends (else None).
 
-    The window opens at the identity's first attempt and lasts the whole period. The
-    count is an atomic increment in the cache (``add`` opens a window, ``incr`` counts in
-    it), so attempts sent at the very same moment are all counted.
+    The window opens at the identity's first attempt and lasts the whole period. Attempts
+    sent at the very same moment are all counted (one atomic statement each).
     """
     limit = parse_rate(rate)
     if limit is None:
         return None
-    attempts, period = limit
-    key = _key(scope, identity)
-    while True:
-        try:
-            value = cache.incr(key)
-        except ValueError:  # no window open (or it just ended): open one
-            value = _opening()
-            if cache.add(key, value, timeout=period):
-                break
-            continue
-        if _window(value)[0] + period > time.time():
-            break
-        # A value that outlived its window. Django's RedisCache.incr checks that the key
-        # exists, then increments: when the key expires in between, Redis makes it anew,
-        # holding only the count (a start of 0) and without an expiry, and this identity
-        # would be throttled for good. Never trusted: a new window replaces it (two requests
-        # that find it at the same moment may count one attempt less, once).
-        value = _opening()
-        cache.set(key, value, timeout=period)
-        break
-    started, count = _window(value)
-    if count <= attempts:
+    allowed, period = limit
+    now = time.time()
+    ends, attempts = _count(_key(scope, identity), int(now), period)
+    if random.randrange(CULL_EVERY) == 0:  # noqa: S311 - not for security
+        RateWindow.objects.filter(ends__lte=int(now)).delete()
+    if attempts <= allowed:
         return None
-    return max(1, math.ceil(started + period - time.time()))
-
-
-def _opening():
-    """The value of a window that opens now with one attempt."""
-    return int(time.time()) * SLOT + 1
-
-
-def _window(value):
-    """(start, count) of a window's value; a count below zero (a ``give_back`` after its
-    window was replaced) stays negative instead of borrowing from the start."""
-    started = (value + SLOT // 2) // SLOT
-    return started, value - started * SLOT
+    return max(1, math.ceil(ends - now))
 
 
 def give_back(scope, identity):
-    """Uncount an attempt that `hit` counted (one that turned out fine)."""
-    with contextlib.suppress(ValueError):  # its window has ended meanwhile
-        cache.decr(_key(scope, identity))
+    """Uncount an attempt that `hit` counted (one that turned out fine). Nothing when its
+    window has ended meanwhile: the next attempt opens a new one."""
+    RateWindow.objects.filter(key=_key(scope, identity), ends__gt=int(time.time())).update(
+        attempts=F("attempts") - 1
+    )
+
+
+def _count(key, now, period):
+    """(end, attempts) of `key`'s window after counting one attempt at `now`."""
+    using = router.db_for_write(RateWindow)
+    with connections[using].cursor() as cursor:
+        cursor.execute(_count_sql(using), {"key": key, "now": now, "ends": now + period})
+        return cursor.fetchone()
+
+
+@functools.cache
+def _count_sql(using):
+    # PostgreSQL, and SQLite from 3.35 (upsert with RETURNING).
+    quote = connections[using].ops.quote_name
+    table = quote(RateWindow._meta.db_table)
+    key, ends, attempts = (
+        quote(RateWindow._meta.get_field(name).column) for name in ("key", "ends", "attempts")
+    )
+    live = f"{table}.{ends} > %(now)s"
+    return (
+        f"INSERT INTO {table} ({key}, {ends}, {attempts}) "  # noqa: S608 - names only
+        "VALUES (%(key)s, %(ends)s, 1) "
+        f"ON CONFLICT ({key}) DO UPDATE SET "
+        f"{attempts} = CASE WHEN {live} THEN {table}.{attempts} + 1 ELSE 1 END, "
+        f"{ends} = CASE WHEN {live} THEN {table}.{ends} ELSE %(ends)s END "
+        f"RETURNING {ends}, {attempts}"
+    )
 
 
 def _key(scope, identity):
-    # Not "ratelimit:", whose values were (start, count) pairs before counts were atomic.
-    return f"ratecount:{scope}:{salted_hmac('sitewide.ratelimit', identity).hexdigest()[:32]}"
+    return f"{scope}:{salted_hmac('sitewide.ratelimit', identity).hexdigest()[:32]}"
 
 
 def seconds_to_wait(request, scope, rate):

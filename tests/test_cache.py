@@ -6,10 +6,8 @@ import datetime
 import pytest
 from django.core.cache import caches
 from django.db import OperationalError, connection
-from django.test import RequestFactory
 from django.test.utils import override_settings
 
-from sitewide import ratelimit
 from sitewide.models import CacheEntry
 from tests.registrations.test_concurrency import _rush
 
@@ -232,22 +230,6 @@ def test_simultaneous_increments_are_all_counted(shared_db_cache):
 
     assert errors == []
     assert shared_db_cache.get("count") == 60
-
-
-@pytest.mark.postgres
-@pytest.mark.xdist_group("rush")  # as tests/registrations/test_concurrency.py
-def test_the_rate_limit_lets_exactly_its_limit_through_a_rush(shared_db_cache, settings):
-    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.5")
-    accepted = []
-
-    def attempt(number):
-        if ratelimit.seconds_to_wait(request, "registration", "20/10m") is None:
-            accepted.append(number)
-
-    errors = _rush(attempt, 60)
-
-    assert errors == []
-    assert len(accepted) == 20
 
 
 def test_a_slot_is_marked_by_its_tag_and_filled_per_response():

@@ -1,73 +1,22 @@
-"""The rate limit's counts (sitewide/ratelimit.py) where an increment races the expiry.
-
-Django's RedisCache.incr checks that the key exists, then increments it; when the key
-expires in between, Redis makes it anew, holding the increment, without an expiry. No
-Redis runs here, so the caches below increment a missing key the way Redis then does, on
-top of the local-memory cache and the project's database cache.
-"""
+"""The rate limit's windows (sitewide/ratelimit.py): one statement counts an attempt, every
+attempt is counted, a window lasts its period from the first attempt, and only a keyed hash
+of the identity is stored."""
 
 import pytest
-from django.core.cache import caches
-from django.core.cache.backends.locmem import LocMemCache
-from django.test.utils import override_settings
+from django.test import RequestFactory
 
 from sitewide import ratelimit
-from sitewide.cache import DatabaseCache
+from sitewide.models import RateWindow
+from tests.registrations.test_concurrency import _rush
 
 pytestmark = pytest.mark.django_db
 
 START = 1_800_000_000.0
 
 
-class RedisIncrementRace:
-    """``incr`` of a key that expired after the check that it exists, as Redis answers it:
-    a new key holding `delta` and no expiry (``decr`` goes through ``incr``)."""
-
-    def incr(self, key, delta=1, version=None):
-        try:
-            return super().incr(key, delta, version)
-        except ValueError:
-            self.set(key, delta, timeout=None, version=version)
-            return delta
-
-
-class RacyLocMemCache(RedisIncrementRace, LocMemCache):
-    pass
-
-
-class RacyDatabaseCache(RedisIncrementRace, DatabaseCache):
-    pass
-
-
-BACKENDS = {
-    "locmem": "django.core.cache.backends.locmem.LocMemCache",
-    "database": "sitewide.cache.DatabaseCache",
-    "racy locmem": f"{__name__}.RacyLocMemCache",
-    "racy database": f"{__name__}.RacyDatabaseCache",
-}
-
-
-def _cache(backend):
-    with override_settings(
-        CACHES={"default": {"BACKEND": backend, "LOCATION": "test_ratelimit_cache"}}
-    ):
-        caches["default"].clear()  # the local-memory cache outlives a test
-        yield
-
-
-@pytest.fixture(params=["racy locmem", "racy database"])
-def racy_cache(request):
-    yield from _cache(BACKENDS[request.param])
-
-
-@pytest.fixture(params=["locmem", "database"])
-def plain_cache(request):
-    yield from _cache(BACKENDS[request.param])
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    """The time the rate limit (and the local-memory cache's expiry) sees; `clock.now`."""
+    """The time the rate limit sees; `clock.now`."""
 
     class Clock:
         now = START
@@ -76,21 +25,47 @@ def clock(monkeypatch):
     return Clock
 
 
+@pytest.fixture
+def no_culling(monkeypatch):
+    monkeypatch.setattr(ratelimit, "CULL_EVERY", 10**9)
+
+
 def attempts_let_through(identity, tries=5):
     return [ratelimit.hit("test", identity, "3/1m") for _ in range(tries)]
 
 
-def test_a_count_left_without_an_expiry_throttles_only_for_its_window(racy_cache, clock):
+def test_over_the_limit_an_attempt_waits_until_the_window_of_the_first_ends(clock):
+    ratelimit.hit("test", "203.0.113.5", "3/1m")
+    clock.now += 20.5
+    waits = attempts_let_through("203.0.113.5", tries=3)
+
+    assert waits == [None, None, 40]  # 60 s from the first attempt, rounded up
+
+
+def test_a_new_window_opens_after_the_period(clock):
     first = attempts_let_through("203.0.113.5")
-    clock.now += 61
+    clock.now += 60
 
     second = attempts_let_through("203.0.113.5")
 
     assert first[:3] == second[:3] == [None, None, None]
-    assert all(wait is not None and 0 < wait <= 60 for wait in first[3:] + second[3:])
+    assert first[3:] == second[3:] == [60, 60]
 
 
-def test_a_count_given_back_after_its_window_ended_throttles_nobody(racy_cache, clock):
+def test_identities_and_scopes_are_counted_apart(clock):
+    attempts_let_through("203.0.113.5", tries=3)
+
+    assert ratelimit.hit("test", "198.51.100.7", "3/1m") is None
+    assert ratelimit.hit("other", "203.0.113.5", "3/1m") is None
+    assert ratelimit.hit("test", "203.0.113.5", "3/1m") == 60
+
+
+def test_no_limit_counts_nothing(clock):
+    assert [ratelimit.hit("test", "203.0.113.5", "off") for _ in range(5)] == [None] * 5
+    assert not RateWindow.objects.exists()
+
+
+def test_a_count_given_back_after_its_window_ended_throttles_nobody(clock):
     ratelimit.hit("test", "203.0.113.5", "3/1m")
     clock.now += 61
     ratelimit.give_back("test", "203.0.113.5")  # a login that took the whole window
@@ -103,7 +78,7 @@ def test_a_count_given_back_after_its_window_ended_throttles_nobody(racy_cache, 
     assert attempts_let_through("203.0.113.5")[:3] == [None, None, None]
 
 
-def test_more_give_backs_than_attempts_in_a_window_throttle_nobody(plain_cache, clock):
+def test_more_give_backs_than_attempts_in_a_window_throttle_nobody(clock):
     ratelimit.hit("test", "203.0.113.5", "3/1m")
     for _ in range(4):  # one for that attempt, three for attempts of the window before
         ratelimit.give_back("test", "203.0.113.5")
@@ -112,3 +87,47 @@ def test_more_give_backs_than_attempts_in_a_window_throttle_nobody(plain_cache, 
 
     assert waits[:6] == [None] * 6  # three more, for the extra give-backs
     assert 0 < waits[6] <= 60
+
+
+def test_counting_an_attempt_is_one_statement(clock, no_culling, django_assert_num_queries):
+    ratelimit.hit("test", "203.0.113.5", "3/1m")
+    with django_assert_num_queries(1):
+        ratelimit.hit("test", "198.51.100.7", "3/1m")  # a new window
+    with django_assert_num_queries(1):
+        ratelimit.hit("test", "203.0.113.5", "3/1m")  # counted in one
+    clock.now += 60
+    with django_assert_num_queries(1):
+        ratelimit.hit("test", "203.0.113.5", "3/1m")  # one that ended, replaced
+
+
+def test_the_table_holds_a_keyed_hash_only_and_ended_windows_go(clock, monkeypatch):
+    monkeypatch.setattr(ratelimit, "CULL_EVERY", 10**9)
+    ratelimit.hit("login-account", "organisator", "3/1m")
+    ratelimit.hit("login-address", "203.0.113.5", "3/10m")
+    keys = " ".join(RateWindow.objects.values_list("key", flat=True))
+    assert "organisator" not in keys and "203.0.113.5" not in keys
+
+    clock.now += 60
+    monkeypatch.setattr(ratelimit, "CULL_EVERY", 1)
+    ratelimit.hit("test", "198.51.100.7", "3/1m")
+
+    assert sorted(RateWindow.objects.values_list("key", flat=True)) == sorted(
+        [ratelimit._key("login-address", "203.0.113.5"), ratelimit._key("test", "198.51.100.7")]
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("rush")  # as tests/registrations/test_concurrency.py
+def test_the_rate_limit_lets_exactly_its_limit_through_a_rush(transactional_db):
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.5")
+    accepted = []
+
+    def attempt(number):
+        if ratelimit.seconds_to_wait(request, "registration", "20/10m") is None:
+            accepted.append(number)
+
+    errors = _rush(attempt, 60)
+
+    assert errors == []
+    assert len(accepted) == 20
+    assert RateWindow.objects.get().attempts == 60
