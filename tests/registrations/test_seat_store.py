@@ -97,6 +97,24 @@ def test_the_database_constraints_still_hold():
         seat_store.insert_rows([new_registration(event, "Upper@Example.nl")])
 
 
+def test_a_refused_row_among_several_fails_them_all_and_the_connection_goes_on():
+    event = build_programme(sessions=1, rounds=1, capacity=10)
+    seat_store.insert_rows([new_registration(event, "anna@example.nl")])
+    again = seat_store.reserve_key(new_registration(event, "anna@example.nl"))
+    queued = QueuedEmail(registration_id=again.pk, kind="confirmation")
+    groups = [[again], [queued]] if again.pk else [[again]]
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        seat_store.insert_groups(*groups, [new_registration(event, "bert@example.nl")])
+
+    assert list(Registration.objects.values_list("email", flat=True)) == ["anna@example.nl"]
+    assert not QueuedEmail.objects.exists()
+    seat_store.insert_groups(
+        [new_registration(event, "bert@example.nl")], [new_registration(event, "cor@example.nl")]
+    )
+    assert Registration.objects.count() == 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_seat_rows_renew_no_kept_page(settings):
     """Seats are slots filled per response (registrations.seat_slots): writing them
