@@ -137,10 +137,15 @@ def clash_message(chosen, offering):
 
 
 class KeptChoiceField(forms.ChoiceField):
-    """A choice field whose choices are shared by its copies: the choices of kept round
-    fields are never changed, and copying their labels cost more than the rest."""
+    """A choice field whose choices are shared by its copies, its widget's too: the choices
+    of kept round fields are never changed, and copying their labels cost more than the
+    rest."""
 
     def __deepcopy__(self, memo):
+        # A ChoiceWidget's own copy normalizes its choices anew: share them instead.
+        widget = copy.copy(self.widget)
+        widget.attrs = self.widget.attrs.copy()
+        memo[id(self.widget)] = widget
         result = forms.Field.__deepcopy__(self, memo)
         result._choices = self._choices
         return result

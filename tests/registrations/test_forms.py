@@ -9,7 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from registrations import services
-from registrations.forms import RegistrationForm
+from registrations.forms import RegistrationForm, RoundFields
 from tests.factories import offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +44,29 @@ def test_registration_form_is_laid_out_in_fieldsets_with_a_button(event):
     assert [field.wrapper_class for field in round_fields] == ["round-choice"] * 2
     assert (question, consent) == ("question", "consent")
     assert 'type="submit"' in button.flat_attrs
+
+
+def test_forms_made_from_kept_round_fields_do_not_change_each_other(event):
+    rounds = list(event.rounds.order_by("starts_at"))
+    kept = RoundFields(rounds)
+    preselected = offerings_by_round(event)[0][1]
+    first = RegistrationForm(event=event, rounds=rounds, round_fields=kept)
+    second = RegistrationForm(
+        event=event, rounds=rounds, round_fields=kept, preselected=preselected
+    )
+    name = f"round_{preselected.round_id}"
+    first.fields[name].widget.attrs["aria-describedby"] = "fout"
+
+    assert first.fields[name].widget.choices is kept.fields[name].widget.choices  # shared
+    assert "aria-describedby" not in second.fields[name].widget.attrs
+    assert "aria-describedby" not in kept.fields[name].widget.attrs
+    assert first.fields[name].initial is None
+    assert second.fields[name].initial == str(preselected.pk)
+    checked = [
+        [radio.data["value"] for radio in form[name].subwidgets if radio.data["selected"]]
+        for form in (first, second)
+    ]
+    assert checked == [[], [str(preselected.pk)]]
 
 
 def test_login_error_is_next_to_the_field_and_in_the_summary(client):
