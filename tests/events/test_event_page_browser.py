@@ -108,8 +108,11 @@ def test_the_registration_bar_stays_in_reach_on_a_phone_and_covers_nothing_at_th
     page.set_viewport_size(PHONE)
     open_page(page, demo + DEMO_URL)
     bar = page.locator(".register-bar")
+    expect(page.locator(".panel--registration .button--large")).to_be_in_viewport()
+    expect(bar).to_be_hidden()  # the box's own button is in sight: nothing covered
 
     page.locator(".timeline__item--round").first.scroll_into_view_if_needed()
+    expect(bar).to_be_visible()
     box = bar.bounding_box()
     assert box["y"] + box["height"] == pytest.approx(PHONE["height"], abs=1)
     assert bar.get_by_role("link", name="Aanmelden").is_visible()
