@@ -7,7 +7,8 @@ model instead of built by the ORM per call (which cost more than the queries). O
 
 - ``lock_row()`` reads one row afresh with ``SELECT ... FOR UPDATE``.
 - ``address_and_seats()`` reads, in one statement, an address's registration and the
-  confirmed seats and capacities that registering needs; ``seats_taken()`` the seats alone.
+  confirmed seats and capacities that registering needs (and takes a key for a new
+  registration); ``seats_taken()`` the seats alone.
   These three reads are prepared statements on PostgreSQL (``_reading_cursor()``).
 - ``insert_rows()`` writes new instances of one model with an INSERT built once per model
   and number of rows, reading the new keys back with ``RETURNING`` (PostgreSQL, and SQLite
@@ -56,13 +57,11 @@ def insert_groups(*groups, using="default"):
         for objs in groups:
             insert_rows(objs, using=using)
         return groups
-    statements, params = [], []
-    for objs in groups:
-        sql, group_params = _statement(objs, connection)
-        statements.append(sql)
-        params.extend(group_params)
     with connection.cursor() as cursor:
-        cursor.execute("; ".join(statements), params)
+        # Each statement is merged with its values on its own (psycopg keeps the parsed
+        # form of a statement of up to 50 values, not of all of them together), exactly
+        # as client-side binding sends them anyway.
+        cursor.execute("; ".join(cursor.mogrify(*_statement(objs, connection)) for objs in groups))
         for index, objs in enumerate(groups):
             if index:
                 cursor.nextset()
@@ -75,15 +74,24 @@ def reserve_key(obj, *, using="default"):
     ``insert_groups`` sends several INSERTs at once (PostgreSQL); elsewhere the key comes
     with the insert, as usual."""
     connection = connections[using]
-    if obj.pk is None and _several_statements_at_once(connection):
-        opts = obj._meta
+    if obj.pk is None and reserves_keys(connection):
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s))",
-                [connection.ops.quote_name(opts.db_table), opts.pk.column],
-            )
+            cursor.execute(f"SELECT {_next_key(type(obj), connection)}")
             obj.pk = cursor.fetchone()[0]
     return obj
+
+
+def reserves_keys(connection):
+    """Whether new rows get their keys before they are written (``reserve_key``, and
+    ``address_and_seats`` for a registration)."""
+    return _several_statements_at_once(connection)
+
+
+def _next_key(model, connection):
+    quote = connection.ops.quote_name
+    # Names, quoted as SQL strings: pg_get_serial_sequence takes the table's quoted name.
+    table, column = quote(model._meta.db_table), model._meta.pk.column
+    return f"nextval(pg_get_serial_sequence('{table}', '{column}'))"
 
 
 def lock_row(model, pk, *, using="default"):
@@ -121,10 +129,12 @@ def seats_taken(event_pk, offering_pks=None, *, by_role=True, using="default"):
 def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="default"):
     """In one statement: the pk of the event's registration for `email` (cancelled or not,
     or None), the seats taken of the event and the offerings `offering_pks` (as
-    ``seats_taken``), those offerings' capacities ({pk: capacity or None}) and where they
+    ``seats_taken``), those offerings' capacities ({pk: capacity or None}), where they
     are now ({pk: (round pk, session pk, cancelled)}: a programme change may have moved
-    them since the caller read them)."""
-    quote = connections[using].ops.quote_name
+    them since the caller read them), and a key for a new registration where keys are
+    reserved (``reserves_keys``; else None)."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
     seats_sql, seats_params = _seats_sql(event_pk, offering_pks, by_role=by_role, using=using)
     registrations = quote(Registration._meta.db_table)
     offerings = quote(SessionOffering._meta.db_table)
@@ -139,10 +149,13 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
         "CASE WHEN cancelled_at IS NULL THEN '' ELSE ':x' END, capacity "
         f"FROM {offerings} WHERE id {which}"
     )
-    with _reading_cursor(connections[using]) as cursor:
+    if reserves_keys(connection):
+        sql += f" UNION ALL SELECT 3, NULL, NULL, {_next_key(Registration, connection)}"
+    with _reading_cursor(connection) as cursor:
         cursor.execute(sql, [event_pk, email, *seats_params, *which_params])
         rows = cursor.fetchall()
     address = next((row[3] for row in rows if row[0] == 0), None)
+    new_key = next((row[3] for row in rows if row[0] == 3), None)
     capacities = {row[1]: row[3] for row in rows if row[0] == 2}
     placements = {}
     for row in rows:
@@ -150,7 +163,7 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
             round_pk, session_pk, *cancelled = row[2].split(":")
             placements[row[1]] = (int(round_pk), int(session_pk), bool(cancelled))
     counts = _seat_counts(row[1:] for row in rows if row[0] == 1)
-    return address, counts, capacities, placements
+    return address, counts, capacities, placements, new_key
 
 
 def _offerings_in(offering_pks, using):

@@ -192,12 +192,6 @@ def lock_event(event):
     return locked
 
 
-def reserve_key(registration):
-    """Give a new `registration` its key before the event's lock, where the database
-    allows (PostgreSQL): its rows can then be written in one round trip with it."""
-    return seat_store.reserve_key(registration)
-
-
 class EventSeats:
     """An event's seats, opened under its row lock for the rest of the transaction.
 
@@ -223,6 +217,7 @@ class EventSeats:
         self.actor = None
         self._history = []
         self._placements = {}  # {offering pk: (round, session, cancelled)} read under the lock
+        self._new_key = None  # a new registration's key, read with its address (PostgreSQL)
 
     def acting_as(self, source, actor=None):
         """Record the following changes in the history as made from `source` (a
@@ -265,7 +260,7 @@ class EventSeats:
             # (the cron job release_reserved_seats does the same where nobody registers).
             seats.promote()
         if email is not None:
-            address, counts, capacities, placements = seat_store.address_and_seats(
+            address, counts, capacities, placements, new_key = seat_store.address_and_seats(
                 locked.pk,
                 email,
                 [offering.pk for offering in offerings or ()],
@@ -273,6 +268,7 @@ class EventSeats:
                 by_role=bool(reservations),
             )
             seats.existing = Registration.objects.get(pk=address) if address else None
+            seats._new_key = new_key
             seats._book = seats._new_book(counts, capacities)
             seats._placements = placements
         return seats
@@ -288,6 +284,8 @@ class EventSeats:
         else:
             registration.status = Status.WAITING
         if registration._state.adding:
+            if registration.pk is None:
+                registration.pk, self._new_key = self._new_key, None
             if registration.pk is None:  # no key reserved (not PostgreSQL): store it first
                 seat_store.insert_rows([registration])
             else:

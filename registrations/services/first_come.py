@@ -19,7 +19,7 @@ from events.models import Event
 from .. import emails
 from ..availability import RegistrationState, registration_state
 from ..models import HistoryEntry, QueuedEmail, Registration
-from ..seats import EventSeats, Programme, reserve_key, validated_offerings
+from ..seats import EventSeats, Programme, validated_offerings
 
 Kind = QueuedEmail.Kind
 
@@ -131,7 +131,7 @@ def register_attendee(
         event, offering_ids, known=programme.offerings if programme else None
     )
     email = person.email.strip().lower()
-    registration = reserve_key(filled_in(Registration(event=event, email=email), person))
+    registration = filled_in(Registration(event=event, email=email), person)
 
     seats = EventSeats.open(
         event,

@@ -105,12 +105,12 @@ def test_registration_form_and_post_queries_are_constant(
         assert client.get(url)["X-Page-Cache"] == "hit"
 
     # In the registration's transaction: the event lock, the address and the seats in
-    # one statement, and the inserts (registration, choices, history, outbox): one round
-    # trip on PostgreSQL after taking the registration's key from its sequence before the
-    # lock, four elsewhere. The chosen offerings and the seat reservations come with the kept
+    # one statement (with the new registration's key on PostgreSQL), and the inserts
+    # (registration, choices, history, outbox): one round trip on PostgreSQL, four
+    # elsewhere. The chosen offerings and the seat reservations come with the kept
     # programme. Savepoints: the test runs in a transaction.
     data = registration_form_data(event)
-    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 8):
+    with django_assert_num_queries(5 if connection.vendor == "postgresql" else 8):
         response = client.post(url, data)
     assert response.status_code == 302
 
@@ -138,7 +138,7 @@ def test_a_session_across_rounds_costs_no_extra_queries(client, settings):
     with CaptureQueriesContext(connection) as context:
         response = client.post(url, data)
     assert response.status_code == 302
-    assert len(context.captured_queries) == (6 if connection.vendor == "postgresql" else 8)
+    assert len(context.captured_queries) == (5 if connection.vendor == "postgresql" else 8)
 
 
 def test_the_overview_costs_no_queries_of_its_own(client):

@@ -134,6 +134,7 @@ def test_rows_of_several_models_go_in_one_round_trip_on_postgresql(django_assert
     event = build_programme(sessions=1, rounds=1, capacity=10)
     [offering] = offerings_by_round(event)[0]
     registration = new_registration(event, "anna@example.nl")
+    registration.question = "Doet 50% mee? 'Ja'; %s %(x)s \\ -- nee"  # sent as typed
     seat_store.reserve_key(registration)
     on_postgresql = connection.vendor == "postgresql"
     assert (registration.pk is not None) == on_postgresql
@@ -157,6 +158,7 @@ def test_rows_of_several_models_go_in_one_round_trip_on_postgresql(django_assert
 
     assert registration.pk == reserved
     assert stored(registration)["email"] == "anna@example.nl"
+    assert stored(registration)["question"] == registration.question
     assert stored(choice)["registration_id"] == reserved
     assert stored(queued)["registration_id"] == reserved
     # The sequence goes on after the reserved key: the next row gets another one.

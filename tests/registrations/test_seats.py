@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from registrations.models import Registration, SeatReservation, SessionChoice, Status
-from registrations.seats import EventSeats, Programme, reserve_key, validated_offerings
+from registrations.seats import EventSeats, Programme, validated_offerings
 from tests.factories import build_programme, build_span_programme, offerings_by_round
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def new_registration(event, email, *, role="resident"):
 def register(event, email, offerings=(), *, role="resident", programme=None):
     """Admit and claim as the first-come service does, through the seat module alone."""
     with transaction.atomic():
-        registration = reserve_key(new_registration(event, email, role=role))
+        registration = new_registration(event, email, role=role)
         seats = EventSeats.open(
             event,
             email=email,
@@ -185,7 +185,7 @@ def test_a_claim_at_the_same_time_as_a_held_session_is_refused_under_the_lock():
 def test_claims_in_one_transaction_see_each_other():
     event, offerings = build_span_programme()
     with pytest.raises(ValidationError), transaction.atomic():
-        registration = reserve_key(new_registration(event, "p@example.nl"))
+        registration = new_registration(event, "p@example.nl")
         seats = EventSeats.open(
             event, email="p@example.nl", offerings=[offerings["table"], offerings["excursion"]]
         )

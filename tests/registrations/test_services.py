@@ -2,7 +2,8 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from registrations import seats, services
@@ -382,3 +383,35 @@ def test_registration_constraints_are_validated_unless_the_address_is_excluded(
     with pytest.raises(ValidationError) as raised:
         registration.validate_constraints()
     assert "registration_email_lower_case" in str(raised.value)
+
+
+def test_registering_a_new_address_is_three_statements_on_postgresql(event, person_factory):
+    """Every registration for an event waits for its lock: the lock, then the address,
+    the seats and a new key in one read, then every new row in one write."""
+    first_round, second_round = offerings_by_round(event)
+    rounds = list(event.rounds.prefetch_related("offerings"))
+    programme = seats.Programme.of(event, rounds)
+    person = person_factory(email="anna@example.nl")
+
+    with CaptureQueriesContext(connection) as captured:
+        services.register_attendee(
+            event,
+            person=person,
+            offering_ids=[first_round[0].pk, second_round[1].pk],
+            programme=programme,
+        )
+
+    # The test's own transaction makes the service's a savepoint.
+    statements = [
+        query["sql"] for query in captured.captured_queries if "SAVEPOINT" not in query["sql"]
+    ]
+    assert statuses(Registration.objects.get()) == sorted(
+        [(first_round[0].pk, "confirmed"), (second_round[1].pk, "confirmed")]
+    )
+    if connection.vendor != "postgresql":  # keys come with the inserts, one per table
+        assert len(statements) == 6
+        return
+    lock, read, write = statements
+    assert lock.endswith("FOR UPDATE")
+    assert "nextval" in read and "email" in read
+    assert write.count("INSERT INTO") == 4  # the registration, choices, history, e-mail
