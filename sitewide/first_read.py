@@ -5,7 +5,9 @@ a connection kept from an earlier one. A page served from memory needs one query
 own (the seats it shows, or the cache's generations), so the check would double its round
 trips. Instead that read is the check: when the connection turns out broken (PostgreSQL
 restarted meanwhile), it is closed and the read repeated on a new one, which is what the
-check would have done. Only reads: running them twice changes nothing.
+check would have done. Only statements that may run twice: reads, and the rate limit's
+count of a post (``sitewide.ratelimit``; on a connection that broke while it ran, one
+attempt may be counted twice, which harms nobody).
 """
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, transaction

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.shortcuts import render
 from django.utils.crypto import salted_hmac
 
+from .first_read import checked_read
 from .models import RateWindow
 
 logger = logging.getLogger(__name__)
@@ -94,9 +95,14 @@ def give_back(scope, identity):
 def _count(key, now, period):
     """(end, attempts) of `key`'s window after counting one attempt at `now`."""
     using = router.db_for_write(RateWindow)
-    with connections[using].cursor() as cursor:
-        cursor.execute(_count_sql(using), {"key": key, "now": now, "ends": now + period})
-        return cursor.fetchone()
+
+    def count():
+        with connections[using].cursor() as cursor:
+            cursor.execute(_count_sql(using), {"key": key, "now": now, "ends": now + period})
+            return cursor.fetchone()
+
+    # A post's first query: it stands in for the connection's health check.
+    return checked_read(count, using=using)
 
 
 @functools.cache

@@ -126,3 +126,18 @@ def event(db):
     from tests.factories import build_programme
 
     return build_programme(sessions=2, rounds=2, capacity=100)
+
+
+@pytest.fixture
+def kept_connection(transactional_db):
+    """Django's connection as an app server keeps it from an earlier request (outside a
+    transaction), its health check due at the next query."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    health_checks = connection.health_check_enabled
+    connection.health_check_enabled = True
+    connection.health_check_done = False  # as close_if_unusable_or_obsolete() leaves it
+    yield connection
+    connection.health_check_enabled = health_checks
+    connection.close()  # a test may have left it broken

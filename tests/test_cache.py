@@ -95,18 +95,13 @@ def test_the_table_is_culled_now_and_then(db_cache, monkeypatch):
 
 
 @pytest.fixture
-def kept_connection_cache(transactional_db):
-    """The database cache on a connection kept from an earlier request (outside a
-    transaction), as a production app server has it at the start of a request."""
+def kept_connection_cache(kept_connection):
+    """The database cache on a connection kept from an earlier request."""
     with override_settings(CACHES=DATABASE_CACHE):
         cache = caches["default"]
         cache.set("stamp", "one", timeout=None)
-        health_checks = connection.health_check_enabled
-        connection.health_check_enabled = True
-        connection.health_check_done = False  # as close_if_unusable_or_obsolete() leaves it
+        kept_connection.health_check_done = False  # the set above was its request's check
         yield cache
-        connection.health_check_enabled = health_checks
-        connection.close()  # a test may have left it broken
 
 
 def terminate_backend():

@@ -8,6 +8,7 @@ from django.test import RequestFactory
 from sitewide import ratelimit
 from sitewide.models import RateWindow
 from tests.registrations.test_concurrency import _rush
+from tests.test_cache import terminate_backend
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +132,24 @@ def test_the_rate_limit_lets_exactly_its_limit_through_a_rush(transactional_db):
     assert errors == []
     assert len(accepted) == 20
     assert RateWindow.objects.get().attempts == 60
+
+
+@pytest.mark.postgres
+def test_the_count_of_a_post_is_its_health_check(kept_connection, monkeypatch):
+    checks = []
+    monkeypatch.setattr(kept_connection, "is_usable", lambda: checks.append(1) or True)
+
+    assert ratelimit.hit("test", "203.0.113.5", "3/1m") is None
+
+    assert checks == []  # no SELECT 1 of its own
+    assert kept_connection.health_check_done is True
+
+
+@pytest.mark.postgres
+def test_on_a_broken_kept_connection_the_attempt_is_counted_on_a_new_one(kept_connection):
+    old_pid = terminate_backend()
+
+    assert ratelimit.hit("test", "203.0.113.5", "3/1m") is None
+
+    assert kept_connection.connection.info.backend_pid != old_pid
+    assert RateWindow.objects.get(key=ratelimit._key("test", "203.0.113.5")).attempts == 1
