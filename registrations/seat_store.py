@@ -13,8 +13,8 @@ model instead of built by the ORM per call (which cost more than the queries). O
 - ``insert_rows()`` writes new instances of one model with an INSERT built once per model
   and number of rows, reading the new keys back with ``RETURNING`` (PostgreSQL, and SQLite
   from 3.35); ``insert_groups()`` sends the INSERTs of several models, and further
-  statements, in one round trip on PostgreSQL; ``reserve_key()`` gives a new row its key
-  before the lock, so that the rows pointing at it can go in that round trip.
+  statements, in one round trip on PostgreSQL, where a new registration's key comes with
+  ``address_and_seats()`` so that the rows pointing at it can go in that round trip.
 
 An insert does what saving a new, validated instance does for the models it is used with,
 and no more: fields' ``pre_save`` (``auto_now``, ``auto_now_add``) and database
@@ -49,7 +49,7 @@ def insert_rows(objs, *, using="default"):
 def insert_groups(*groups, using="default"):
     """INSERT several groups of new instances (a list of one model each), in this order:
     in one round trip on PostgreSQL, one statement per group elsewhere. Rows that point
-    at a row of an earlier group need its pk already (``reserve_key``).
+    at a row of an earlier group need its pk already (``address_and_seats``).
     """
     groups = [objs for objs in groups if objs]
     connection = connections[using]
@@ -67,24 +67,6 @@ def insert_groups(*groups, using="default"):
                 cursor.nextset()
             _set_pks(objs, cursor.fetchall(), using)
     return groups
-
-
-def reserve_key(obj, *, using="default"):
-    """Give the new instance `obj` its primary key from its table's sequence now, where
-    ``insert_groups`` sends several INSERTs at once (PostgreSQL); elsewhere the key comes
-    with the insert, as usual."""
-    connection = connections[using]
-    if obj.pk is None and reserves_keys(connection):
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {_next_key(type(obj), connection)}")
-            obj.pk = cursor.fetchone()[0]
-    return obj
-
-
-def reserves_keys(connection):
-    """Whether new rows get their keys before they are written (``reserve_key``, and
-    ``address_and_seats`` for a registration)."""
-    return _several_statements_at_once(connection)
 
 
 def _next_key(model, connection):
@@ -131,8 +113,8 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
     or None), the seats taken of the event and the offerings `offering_pks` (as
     ``seats_taken``), those offerings' capacities ({pk: capacity or None}), where they
     are now ({pk: (round pk, session pk, cancelled)}: a programme change may have moved
-    them since the caller read them), and a key for a new registration where keys are
-    reserved (``reserves_keys``; else None)."""
+    them since the caller read them), and a key for a new registration where its rows go
+    in one round trip (PostgreSQL; else None: the key comes with its insert)."""
     connection = connections[using]
     quote = connection.ops.quote_name
     seats_sql, seats_params = _seats_sql(event_pk, offering_pks, by_role=by_role, using=using)
@@ -149,7 +131,7 @@ def address_and_seats(event_pk, email, offering_pks, *, by_role=True, using="def
         "CASE WHEN cancelled_at IS NULL THEN '' ELSE ':x' END, capacity "
         f"FROM {offerings} WHERE id {which}"
     )
-    if reserves_keys(connection):
+    if _several_statements_at_once(connection):
         sql += f" UNION ALL SELECT 3, NULL, NULL, {_next_key(Registration, connection)}"
     with _reading_cursor(connection) as cursor:
         cursor.execute(sql, [event_pk, email, *seats_params, *which_params])
