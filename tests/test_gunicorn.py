@@ -1,6 +1,7 @@
 """The gunicorn config (config/gunicorn.conf.py): its address, workers, threads and logs,
 and the documented production command serving the site."""
 
+import gc
 import runpy
 import subprocess
 import sys
@@ -119,3 +120,14 @@ def test_gunicorn_serves_the_site_with_production_settings(tmp_path):
     lines = log.read_text()
     assert '"GET /healthz HTTP/1.1" 200' in lines
     assert "127.0.0.1 -" not in lines  # no client addresses in the access log
+
+
+def test_gunicorn_freezes_what_the_master_loaded_before_each_worker_starts():
+    """Full garbage collections in a worker leave the preloaded app's objects alone."""
+    pre_fork = runpy.run_path(GUNICORN_CONFIG)["pre_fork"]
+    gc.unfreeze()
+    try:
+        pre_fork(server=None, worker=None)
+        assert gc.get_freeze_count() > 10_000  # Django, the project, the settings
+    finally:
+        gc.unfreeze()
