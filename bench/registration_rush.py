@@ -6,6 +6,9 @@ concurrent visitors register --participants people for the upcoming Dag van de B
 each one GETs the form (CSRF cookie and token) and POSTs it with one session per round.
 The 26 offerings (13 per round, 30 to 60 seats) hold fewer seats than asked for, and the
 event itself takes 500, so there are waiting lists for the event and for popular sessions.
+The rush starts the moment registration opens: the pages have been read before (each
+worker keeps them), and at the opening they change, so each worker renders them anew while
+the first visitors arrive.
 
 Prints registrations per second and p50/p99 latency, then verifies in the database:
 confirmed per offering never above capacity, first come first served (waiting lists in
@@ -66,6 +69,20 @@ def programme(postgres):
     for offering_id, round_id, session_slug, seats in rows:
         rounds[round_id].append((offering_id, session_slug, seats))
     return event_id, title, capacity, dict(rounds)
+
+
+OPENING_LEAD = 10.0  # seconds from the warm-up's start to the opening
+
+
+def open_registration_in(postgres, event_id, seconds):
+    """Registration for the event opens `seconds` from now: that moment (time.time())."""
+    [(opens,)] = postgres.query(
+        "UPDATE events_event SET registration_opens_at = now() + make_interval(secs => %s) "
+        "WHERE id = %s RETURNING extract(epoch FROM registration_opens_at)",
+        seconds,
+        event_id,
+    )
+    return float(opens)
 
 
 def choose(rounds, rng):
@@ -155,6 +172,23 @@ VISITS = {
     "event-page": "GET the event page, then GET and POST the form",
     "session-page": "GET the event page and one session page, then GET and POST the form",
 }
+
+
+def opening_second(done):
+    """The registrations of those who arrived in the first second after the opening, when
+    each worker renders the changed pages anew, beside those of everyone after them."""
+    opening = min(r["started"] for r in done)
+    first = [r for r in done if r["started"] < opening + 1]
+    later = [r for r in done if r["started"] >= opening + 1]
+    parts = []
+    for label, group in [("first second after the opening", first), ("after it", later)]:
+        if group:
+            registration = common.percentile([r["form_time"] for r in group], 0.99) * 1000
+            parts.append(f"{label}: {len(group)} visitors, registration p99 {registration:.0f} ms")
+            pages = [t[3] for r in group for t in r["timings"] if t[1] == EVENT_PATH]
+            if pages:
+                parts[-1] += f", event page p99 {common.percentile(pages, 0.99) * 1000:.0f} ms"
+    return "; ".join(parts)
 
 
 def first_sessions(rounds, participants):
@@ -397,10 +431,23 @@ def measure(args, postgres, server, workdir, mail_worker):
         (f"rush-{number:05d}@example.nl", choose(rounds, rng))
         for number in range(args.participants)
     ]
+    # The rush starts the moment registration opens. Before that the pages have been read
+    # (every worker keeps them, showing when registration opens); at the opening they
+    # change, and each worker renders them anew while the first visitors arrive.
+    opens = open_registration_in(postgres, event_id, OPENING_LEAD)
+    sessions = first_sessions(rounds, participants)
     warm = Browser(server.url)
     for _ in range(2 * server.workers()):
+        if args.visit != "form":
+            warm.get(EVENT_PATH)
+        if args.visit == "session-page":
+            for slug in set(sessions.values()):
+                warm.get(f"{EVENT_PATH}sessies/{slug}/")
         warm.get(f"/evenementen/{common.EVENT_SLUG}/aanmelden/")
         warm.close()
+    if time.time() > opens:
+        sys.exit(f"The warm-up took longer than {OPENING_LEAD:g} s: the rush missed the opening.")
+    time.sleep(opens - time.time() + 0.01)
 
     arrivals = f", arriving at {args.rate:g} per second" if args.rate else ""
     common.log(
@@ -417,7 +464,7 @@ def measure(args, postgres, server, workdir, mail_worker):
             args.time_limit,
             args.rate,
             visit=args.visit,
-            sessions=first_sessions(rounds, participants),
+            sessions=sessions,
         )
         app_cpu = sum(server.worker_cpu().values()) - app_cpu
         database_cpu = postgres.cpu_seconds() - database_cpu
@@ -473,6 +520,8 @@ def measure(args, postgres, server, workdir, mail_worker):
             f"{name:26} p50 {common.percentile(values, 0.5) * 1000:7.0f} ms   "
             f"p99 {common.percentile(values, 0.99) * 1000:7.0f} ms"
         )
+    if done:
+        print(opening_second(done))
     print()
     common.print_worker_memory(server, "registration rush")
     time.sleep(1)  # let the last access-log lines reach the file
