@@ -136,14 +136,18 @@ def register(request, slug):
 
 def _registration_programme(slug, generation):
     """The event, its rounds and what registering needs of them (seats.Programme),
-    without seat counts (the form shows them in slots)."""
+    without seat counts (the form shows them in slots).
+
+    Kept across the moment registration opens: the state is worked out from the clock
+    for each request, so that every app server does not read the programme again just
+    when the first visitors arrive."""
     key = ("registration", slug, generation) if generation else None
     cached = PROGRAMMES.get(key)
     if cached is None:
         event = _open_event(slug)
         rounds = list(_rounds(event))
         cached = (event, rounds, Programme.of(event, rounds))
-        PROGRAMMES.put(key, cached, until=state_changes_at(event))
+        PROGRAMMES.put(key, cached)
     return cached
 
 

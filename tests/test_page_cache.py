@@ -13,7 +13,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
 from django.middleware.csrf import _does_token_match
 from django.test import Client
-from django.test.utils import override_settings
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -632,6 +632,29 @@ def test_a_page_kept_expires_when_registration_opens(client, page_cache, open_ev
 
     assert response["X-Page-Cache"] == "miss"
     assert "Aanmelden opent op" not in html and "plekken vrij" in html
+
+
+def test_the_form_keeps_its_programme_across_the_opening(
+    client, page_cache, open_event, monkeypatch
+):
+    """At the opening every app server renders the form anew, but it does not read the
+    programme again: only the seats, while the first visitors arrive."""
+    opens = timezone.now() + datetime.timedelta(seconds=30)  # kept values live 60 s
+    open_event.registration_opens_at = opens
+    open_event.save()
+    assert "Aanmelden opent op" in get_form(client, open_event)[1]
+
+    later = opens + datetime.timedelta(seconds=1)
+    monkeypatch.setattr("sitewide.pagecache.time.time", lambda: later.timestamp())
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    with CaptureQueriesContext(connection) as queries:
+        response, html = get_form(client, open_event)
+
+    assert response.status_code == 200 and 'name="round_' in html
+    assert "plekken vrij" in html
+    programme_tables = ("events_event", "events_round", "events_sessionoffering")
+    read = [q["sql"] for q in queries if any(f'FROM "{t}"' in q["sql"] for t in programme_tables)]
+    assert read == []
 
 
 def test_logged_in_visitors_get_the_programme_kept_with_exact_seats(
