@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from events import page_scopes
 from events.models import BLOCK_ORDER, Event, Series, SessionOffering
-from sitewide.pagecache import ProgrammeCache, SlottedPage, fill_slots, fills_slots
+from sitewide.pagecache import ProgrammeCache, SlottedPage, fill_slots, fills_slots, one_render
 from sitewide.ratelimit import rate_limited
 
 from . import services
@@ -91,8 +91,16 @@ def register(request, slug):
     generation = PROGRAMMES.generations(page_scopes.event_page(slug))
     key = PROGRAMMES.page_key(request, generation)
     cached = PROGRAMMES.get(key)
-    if cached is not None:
-        return _form_response(request, cached, status=200, cache="hit")
+    if cached is None:
+        with one_render(key):
+            cached = PROGRAMMES.get(key)  # kept by another thread while this one waited?
+            if cached is None:
+                return _registration_page(request, slug, generation, key)
+    return _form_response(request, cached, status=200, cache="hit")
+
+
+def _registration_page(request, slug, generation, key):
+    """The form rendered (and kept under `key`), or the registration it was sent with."""
     event, rounds, programme = _registration_programme(slug, generation)
     # A past event's form answers with a normal page that says so (200: the address is
     # right and the answer is final, not an error of the visitor's; see README).

@@ -16,7 +16,8 @@ it fills it per response (``fill_slots``, with fillers registered per prefix by
 the shared cache for a page's generations at most every ``PAGE_CACHE_RECHECK_SECONDS`` (half a
 second): a programme change shows that much later at most. Pages also expire after
 ``PAGE_CACHE_SECONDS``, or earlier at a moment the page names (``keep_until``), such as the
-minute registration opens.
+minute registration opens. A page that must be rendered anew is rendered once per app
+server: other visitors asking for it meanwhile wait for that render (``one_render``).
 
 Only anonymous requests are served from the cache: no session cookie and no messages
 cookie. The CSRF tokens in a kept page (``{% csrf_token %}``, in a form of the page) are
@@ -24,6 +25,7 @@ replaced by a fresh one for each visitor, so no two visitors share a token; a ke
 not put the token anywhere else. (The header's language switch needs none.)
 """
 
+import contextlib
 import logging
 import re
 import threading
@@ -127,6 +129,32 @@ def keep_until(request, moment):
         request._page_cache_until = moment
 
 
+# One render at a time of what is kept under the same key, per app server process.
+_RENDER_LOCKS = tuple(threading.RLock() for _ in range(64))
+RENDER_WAIT_SECONDS = 5
+
+
+@contextlib.contextmanager
+def one_render(key):
+    """Lets one thread of this process at a time render what is to be kept under `key`.
+
+    When a kept page expires under load (registration opens, the programme changes),
+    the threads asking for it wait for the first one's render and find it kept,
+    instead of each rendering the same page. Keys share a lock by their hash (bounded
+    memory); a thread waits RENDER_WAIT_SECONDS at most, then renders anyway.
+    """
+    if key is None:
+        yield
+        return
+    lock = _RENDER_LOCKS[hash(key) % len(_RENDER_LOCKS)]
+    acquired = lock.acquire(timeout=RENDER_WAIT_SECONDS)
+    try:
+        yield
+    finally:
+        if acquired:
+            lock.release()
+
+
 _slot_fillers = {}
 
 
@@ -180,17 +208,19 @@ class PageCacheMiddleware:
         response = self.serve_early(request)
         if response is not None:
             return response
-        response = self.get_response(request)
-        if getattr(request, "_page_slots", False) and self.is_page(response):
-            page = SlottedPage(response.content.decode(response.charset), response.charset)
-            pending = getattr(request, "_page_cache_pending", None)
-            if pending is not None and self.can_store(request, response):
-                self.store(request, pending, page, response)
-                response["X-Page-Cache"] = "miss"
-            if page.names:
-                response.content = page.fill(fill_slots(request, page.slots))
-                if response.has_header("Content-Length"):  # set inside, for the slots
-                    response["Content-Length"] = str(len(response.content))
+        with contextlib.ExitStack() as rendering:
+            request._page_cache_rendering = rendering  # held from process_view to the store
+            response = self.get_response(request)
+            if getattr(request, "_page_slots", False) and self.is_page(response):
+                page = SlottedPage(response.content.decode(response.charset), response.charset)
+                pending = getattr(request, "_page_cache_pending", None)
+                if pending is not None and self.can_store(request, response):
+                    self.store(request, pending, page, response)
+                    response["X-Page-Cache"] = "miss"
+                if page.names:
+                    response.content = page.fill(fill_slots(request, page.slots))
+                    if response.has_header("Content-Length"):  # set inside, for the slots
+                        response["Content-Length"] = str(len(response.content))
         return response
 
     def serve_early(self, request):
@@ -222,16 +252,27 @@ class PageCacheMiddleware:
         except Exception:  # noqa: BLE001 - any cache fault: render instead
             return None  # The cache is an optimisation: without it the view renders.
         key = page_key(request)
-        kept = self.kept(key)
-        if kept is not None and kept.generations == current and kept.scopes == scopes:
-            response = HttpResponse(
-                kept.page.fill(fill_slots(request, kept.page.slots)),
-                content_type=kept.headers["Content-Type"],
-            )
-            response["X-Page-Cache"] = "hit"
+        response = self.kept_response(request, key, scopes, current)
+        if response is None and hasattr(request, "_page_cache_rendering"):
+            request._page_cache_rendering.enter_context(one_render(key))
+            # Kept by another thread while this one waited?
+            response = self.kept_response(request, key, scopes, current)
+        if response is not None:
             return response
         request._page_cache_pending = (key, scopes, current)
         return None
+
+    def kept_response(self, request, key, scopes, current):
+        """The page kept under `key` for these generations, filled in, or None."""
+        kept = self.kept(key)
+        if kept is None or kept.generations != current or kept.scopes != scopes:
+            return None
+        response = HttpResponse(
+            kept.page.fill(fill_slots(request, kept.page.slots)),
+            content_type=kept.headers["Content-Type"],
+        )
+        response["X-Page-Cache"] = "hit"
+        return response
 
     def current(self, kept):
         """Whether none of the scopes `kept` shows has been renewed since it was kept (as

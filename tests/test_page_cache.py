@@ -4,6 +4,7 @@ with the seats filled in per answer, renewed when a write that changes them comm
 import contextlib
 import datetime
 import re
+import threading
 import time
 
 import pytest
@@ -11,8 +12,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
+from django.http import HttpResponse
 from django.middleware.csrf import _does_token_match
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +22,7 @@ from django.utils import timezone
 from events.page_scopes import event_changed, event_page
 from events.services import copy_as_draft
 from registrations import services
+from registrations import views as registration_views
 from registrations.models import Registration, SeatReservation
 from sitewide import pagecache
 from speakers.models import Speaker
@@ -740,3 +743,67 @@ def test_the_memory_of_generation_checks_is_bounded():
 
     assert len(checked) <= pagecache.MAX_CHECKS
     assert ("site", f"event:{pagecache.MAX_CHECKS + 4}") in checked
+
+
+def render_at_once(handler, path, *, threads=2):
+    """`threads` anonymous visitors asking for `path` at the same moment: their responses."""
+    start = threading.Barrier(threads)
+    responses = []
+
+    def visit():
+        request = RequestFactory(SERVER_NAME="localhost").get(path)
+        start.wait()
+        responses.append(handler(request))
+
+    visitors = [threading.Thread(target=visit) for _ in range(threads)]
+    for visitor in visitors:
+        visitor.start()
+    for visitor in visitors:
+        visitor.join()
+    return responses
+
+
+def test_visitors_asking_for_a_page_being_rendered_wait_for_that_render(page_cache):
+    """When a kept page expires under load, the threads of an app server asking for it
+    render it once between them, not once each."""
+    renders = []
+
+    @pagecache.page_cached(scopes=lambda: ["listing"])
+    def slow_page(request):
+        renders.append(request)
+        time.sleep(0.3)  # the other visitor arrives meanwhile
+        return HttpResponse("<p>Programma</p>")
+
+    def inner(request):
+        return middleware.process_view(request, slow_page, (), {}) or slow_page(request)
+
+    middleware = pagecache.PageCacheMiddleware(inner)
+
+    responses = render_at_once(middleware, "/programma/")
+
+    assert len(renders) == 1
+    assert sorted(response["X-Page-Cache"] for response in responses) == ["hit", "miss"]
+    assert {response.content for response in responses} == {b"<p>Programma</p>"}
+
+
+def test_visitors_asking_for_a_form_being_rendered_wait_for_that_render(
+    page_cache, open_event, monkeypatch
+):
+    renders = []
+
+    def slow_form(request, slug, generation, key):
+        renders.append(request)
+        time.sleep(0.3)
+        page = pagecache.SlottedPage("<p>Formulier</p>")
+        registration_views.PROGRAMMES.put(key, page)
+        return HttpResponse(page.fill({}))
+
+    monkeypatch.setattr(registration_views, "_registration_page", slow_form)
+    path = reverse("registrations:create", args=[open_event.slug])
+
+    responses = render_at_once(
+        lambda request: registration_views.register(request, slug=open_event.slug), path
+    )
+
+    assert len(renders) == 1
+    assert {response.content for response in responses} == {b"<p>Formulier</p>"}
