@@ -807,3 +807,40 @@ def test_visitors_asking_for_a_form_being_rendered_wait_for_that_render(
 
     assert len(renders) == 1
     assert {response.content for response in responses} == {b"<p>Formulier</p>"}
+
+
+def test_a_session_cancelled_after_the_programme_was_kept_is_refused_in_dutch(
+    client, page_cache, open_event
+):
+    """The kept programme still offers it; under the lock the registration finds it
+    cancelled, and the form comes back with what was typed and a message to choose again."""
+    get_form(client, open_event)  # keeps the programme
+    offering = offerings_by_round(open_event)[0][0]
+    type(offering).objects.filter(pk=offering.pk).update(cancelled_at=timezone.now())
+
+    url = reverse("registrations:create", args=[open_event.slug])
+    response = client.post(url, registration_form_data(open_event, email="anna@example.nl"))
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert f"{offering.session.title} is zojuist geannuleerd. Kies een andere sessie." in html
+    assert 'value="anna@example.nl"' in html
+    assert not Registration.objects.filter(email="anna@example.nl").exists()
+
+
+def test_sessions_moved_into_one_round_after_the_programme_was_kept_are_refused_in_dutch(
+    client, page_cache, open_event
+):
+    first_round, second_round = offerings_by_round(open_event)
+    moved = second_round[1]  # the second choice of registration_form_data
+    first_round[1].delete()  # its session is then offered in the second round only
+    get_form(client, open_event)  # keeps the programme
+    data = registration_form_data(open_event, email="anna@example.nl")  # as the form showed
+    type(moved).objects.filter(pk=moved.pk).update(round=first_round[0].round)
+
+    response = client.post(reverse("registrations:create", args=[open_event.slug]), data)
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Het programma is zojuist gewijzigd. Bekijk je keuzes en verstuur ze opnieuw." in html
+    assert not Registration.objects.filter(email="anna@example.nl").exists()
