@@ -24,6 +24,7 @@ from events.services import copy_as_draft
 from registrations import services
 from registrations import views as registration_views
 from registrations.models import Registration, SeatReservation
+from registrations.services import programme_changes
 from sitewide import pagecache
 from speakers.models import Speaker
 from tests.events.test_admin import session_form_data
@@ -553,6 +554,22 @@ def reserve_seats(event):
     )
 
 
+def cut_seats_with_people_booked(event):
+    """Through the consequences page's service: Anna's session gets one seat fewer than
+    the people in it, who keep their places (the organiser's decision)."""
+    register_anna(event)
+    offering = offerings_by_round(event)[0][0]
+    offering.capacity = 0
+    programme_changes.change_programme(event, programme_changes.Decisions(), offerings=[offering])
+
+
+def cancel_a_booked_session(event):
+    register_anna(event)
+    programme_changes.cancel_offerings(
+        event, [offerings_by_round(event)[0][0]], programme_changes.Decisions()
+    )
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -563,6 +580,8 @@ def reserve_seats(event):
         add_a_block,
         add_a_leader,
         reserve_seats,
+        cut_seats_with_people_booked,
+        cancel_a_booked_session,
     ],
 )
 def test_a_programme_change_renews_its_event_only(
