@@ -253,7 +253,7 @@ class PageCacheMiddleware:
             return None  # The cache is an optimisation: without it the view renders.
         key = page_key(request)
         response = self.kept_response(request, key, scopes, current)
-        if response is None and hasattr(request, "_page_cache_rendering"):
+        if response is None:  # __call__ holds the render lock until the page is kept
             request._page_cache_rendering.enter_context(one_render(key))
             # Kept by another thread while this one waited?
             response = self.kept_response(request, key, scopes, current)
